@@ -1,0 +1,187 @@
+"""The ``rightsizer`` command: argument handling, printing and exit codes, nothing more.
+
+Exit codes (DESIGN.md): 0 done; 1 bug; 2 usage or configuration error; 3 findings (with
+``--fail-on-findings``); 4 data error (some input unreadable, everything readable processed).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+import rightsizer
+from rightsizer.errors import ConfigError, RightsizerError, SourceError, StoreError
+
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_FINDINGS, EXIT_DATA = 0, 1, 2, 3, 4
+DEFAULT_DB = "rightsizer.duckdb"
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _run(action: Callable[[], int]) -> None:
+    """Map the library's typed errors to exit codes; anything else is a bug (exit 1)."""
+    try:
+        code = action()
+    except ConfigError as exc:
+        click.echo(f"rightsizer: {exc}", err=True)
+        code = EXIT_USAGE
+    except StoreError as exc:
+        click.echo(f"rightsizer: {exc}", err=True)
+        code = EXIT_USAGE
+    except SourceError as exc:
+        click.echo(f"rightsizer: {exc}", err=True)
+        code = EXIT_DATA
+    except RightsizerError as exc:
+        click.echo(f"rightsizer: {exc}", err=True)
+        code = EXIT_BUG
+    sys.exit(code)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(rightsizer.__version__, prog_name="rightsizer")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """Least-privilege IAM for ECS task and execution roles, from what CloudTrail shows."""
+    _setup_logging(verbose)
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--db", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
+              help="The DuckDB store.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day of the window (UTC).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day of the window (UTC).")
+@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
+@click.option("--region", "regions", multiple=True,
+              help="Only this region's logs (repeatable); see --s3-region for the bucket's.")
+@click.option("--profile", help="AWS profile for s3:// sources.")
+@click.option("--s3-region", help="Region of the S3 client.")
+@click.option("--endpoint-url", help="S3-compatible endpoint for s3:// sources.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Reader processes (default: cores).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def ingest(sources: tuple[str, ...], db: str, since: Any, until: Any, accounts: tuple[str, ...],
+           regions: tuple[str, ...], profile: str | None, s3_region: str | None,
+           endpoint_url: str | None, workers: int | None, as_json: bool) -> None:
+    """Read CloudTrail from SOURCE... (files, folders, s3://bucket/prefix) into the store.
+
+    Files already read (same path and size/mtime, or same S3 ETag) are not read again; every
+    event is stored once. Exit 4 when some input could not be read (the rest is stored)."""
+
+    def action() -> int:
+        scope = rightsizer.Scope(
+            since=_day(since), until=_day(until),
+            accounts=frozenset(accounts), regions=frozenset(regions))
+        if scope.since and scope.until and scope.since > scope.until:
+            raise ConfigError(f"--since {scope.since} is after --until {scope.until}")
+        s3_options = None
+        if any(s.startswith("s3://") for s in sources):
+            from rightsizer.sources.s3 import S3Options
+
+            s3_options = S3Options(profile=profile, region=s3_region, endpoint_url=endpoint_url)
+        with _Progress(enabled=not as_json and sys.stdout.isatty()) as bar:
+            summary = rightsizer.ingest(sources, db, scope=scope, s3_options=s3_options,
+                                        workers=workers, progress=bar.advance,
+                                        on_total=bar.add_total)
+        if as_json:
+            _print_json(summary.as_json())
+        else:
+            _print_ingest(summary, db)
+        for bad in summary.bad_inputs:
+            click.echo(f"rightsizer: bad input: {bad.path}: {bad.reason}", err=True)
+        return EXIT_OK if summary.ok else EXIT_DATA
+
+    _run(action)
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--events", default=5000, show_default=True, type=click.IntRange(1),
+              help="Distinct CloudTrail events to write.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--services", default=6, show_default=True, type=click.IntRange(1),
+              help="ECS services (task definition families).")
+@click.option("--days", default=35, show_default=True, type=click.IntRange(1))
+@click.option("--events-per-file", type=click.IntRange(1),
+              help="Mean records per delivery file (default: ~5-minute files).")
+def simulate(out: Path, events: int, seed: int, services: int, days: int,
+             events_per_file: int | None) -> None:
+    """Write a synthetic account to OUT: CloudTrail delivery files, IAM and ECS JSON."""
+
+    def action() -> int:
+        result = rightsizer.simulate_account(out, events=events, seed=seed, services=services,
+                                             days=days, events_per_file=events_per_file)
+        click.echo(f"{result.distinct_events:,} events ({result.duplicate_deliveries:,} "
+                   f"delivered twice) in {result.delivery_files:,} delivery files, "
+                   f"{result.start:%Y-%m-%d} to {result.end:%Y-%m-%d}")
+        click.echo(f"  logs: {result.cloudtrail_dir}")
+        click.echo(f"  IAM:  {result.iam_path}")
+        click.echo(f"  ECS:  {result.ecs_path}")
+        return EXIT_OK
+
+    _run(action)
+
+
+def _day(value: Any) -> date | None:
+    return value.date() if value is not None else None
+
+
+def _print_ingest(summary: rightsizer.IngestSummary, db: str) -> None:
+    click.echo(f"Read {summary.files_ingested:,} new files of {summary.files_seen:,} seen "
+               f"({summary.files_already_ingested:,} already ingested) in "
+               f"{summary.seconds:.1f} s into {db}")
+    click.echo(f"  {summary.events_ingested:,} new events, "
+               f"{summary.events_duplicate:,} duplicates not stored")
+    reasons = Counter(s.reason for s in summary.files_skipped)
+    for reason, n in reasons.most_common():
+        click.echo(f"  skipped {n:,}: {reason}")
+    if summary.bad_inputs:
+        click.echo(f"  {len(summary.bad_inputs):,} bad inputs (listed on stderr)")
+
+
+class _Progress:
+    """A rich progress bar on a terminal; nothing otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self._progress = Progress("[progress.description]{task.description}", BarColumn(),
+                                      MofNCompleteColumn(), TimeRemainingColumn(),
+                                      transient=True)
+            self._progress.__enter__()
+            self._task = self._progress.add_task("reading files", total=0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def add_total(self, n: int) -> None:
+        if self._progress is not None:
+            total = self._progress.tasks[0].total or 0
+            self._progress.update(self._task, total=total + n)
+
+    def advance(self, files: int, _bytes: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, files)

@@ -1,0 +1,208 @@
+"""The only composer: sources -> store (-> iam / analysis -> proposal -> report, later).
+
+``ingest`` reads CloudTrail from local paths and S3 into the store, each file at most once,
+each event once, and says what it did in an ``IngestSummary``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rightsizer.errors import SourceError
+from rightsizer.sources import locate, reader
+from rightsizer.sources.locate import BadInput, LogObject, Scope, Skipped
+from rightsizer.store.database import BadFile, FileRef, LoadResult, Store
+
+log = logging.getLogger(__name__)
+
+# Objects are checked against the ledger in batches, so a listing of millions of keys is never
+# held whole.
+LEDGER_BATCH = 20_000
+
+ProgressCallback = Callable[[int, int], None]  # (files done, bytes read) since the last call
+
+
+@dataclass(frozen=True)
+class PathReason:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What one ingest did; ``as_json`` gives the CLI's ``--json`` object."""
+
+    files_seen: int
+    files_ingested: int
+    files_already_ingested: int
+    files_skipped: tuple[PathReason, ...]
+    events_ingested: int
+    events_duplicate: int
+    bad_inputs: tuple[PathReason, ...]
+    seconds: float
+    run_id: str = ""
+    sources: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad_inputs
+
+    def as_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+@dataclass
+class _Tally:
+    seen: int = 0
+    ingested: int = 0
+    already: int = 0
+    new: int = 0
+    duplicate: int = 0
+    skipped: list[PathReason] = field(default_factory=list)
+    bad: list[PathReason] = field(default_factory=list)
+
+
+def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None,
+           s3_options: object | None = None, workers: int | None = None,
+           progress: ProgressCallback | None = None,
+           on_total: Callable[[int], None] | None = None) -> IngestSummary:
+    """Read CloudTrail files from each source (a file, a folder, ``s3://bucket/prefix``) into
+    the store at ``db``. Bad inputs are recorded and reported, never fatal: everything
+    readable is still stored. Raises ConfigError for a source that is not understood."""
+    started = time.perf_counter()
+    scope = scope or Scope()
+    run_id = uuid.uuid4().hex
+    tally = _Tally()
+    seen_uris: set[str] = set()
+    spool_root = Path(tempfile.mkdtemp(prefix="rightsizer-spool-"))
+    try:
+        with Store(db) as store:
+            store.start_run(run_id, sources)
+            for source in sources:
+                _ingest_source(source, store, scope, s3_options, workers, run_id, tally,
+                               seen_uris, spool_root, progress, on_total)
+            summary = IngestSummary(
+                files_seen=tally.seen,
+                files_ingested=tally.ingested,
+                files_already_ingested=tally.already,
+                files_skipped=tuple(tally.skipped),
+                events_ingested=tally.new,
+                events_duplicate=tally.duplicate,
+                bad_inputs=tuple(tally.bad),
+                seconds=time.perf_counter() - started,
+                run_id=run_id,
+                sources=tuple(sources),
+            )
+            store.finish_run(run_id, summary.as_json())
+    finally:
+        shutil.rmtree(spool_root, ignore_errors=True)
+    return summary
+
+
+def _ingest_source(source: str, store: Store, scope: Scope, s3_options: object | None,
+                   workers: int | None, run_id: str, tally: _Tally, seen_uris: set[str],
+                   spool_root: Path, progress: ProgressCallback | None,
+                   on_total: Callable[[int], None] | None) -> None:
+    try:
+        listing, fetcher_factory = _open_source(source, scope, s3_options)
+        to_read = list(_new_objects(listing, store, run_id, tally, seen_uris))
+    except SourceError as exc:
+        log.error("%s", exc)
+        tally.bad.append(PathReason(source, str(exc)))
+        store.record_bad([BadFile(source, str(exc))], run_id)
+        return
+    if on_total:
+        on_total(len(to_read))
+    spooler = reader.ParallelSpooler(spool_root, workers, fetcher_factory)
+    fetch = fetcher_factory() if fetcher_factory else None
+    for spooled in spooler.run(reader.plan_chunks(to_read)):
+        refs = [FileRef(i, o.uri, o.fingerprint, o.size)
+                for i, o in enumerate(spooled.chunk.objects)]
+        bad = [BadFile(b.uri, b.reason, _fingerprint(spooled.chunk, b.uri)) for b in spooled.bad]
+        tally.skipped.extend(PathReason(s.uri, s.reason) for s in spooled.skipped)
+        unread = {b.uri for b in spooled.bad} | {s.uri for s in spooled.skipped}
+        refs_read = [r for r in refs if r.uri not in unread]
+        result = store.load_spool(spooled.spool, refs_read, run_id=run_id,
+                                  problems=spooled.careful, bad=bad)
+        spooled.spool.unlink(missing_ok=True)
+        _count(result, tally)
+        if result.missing:
+            # The store could not parse these files' fast-path lines: read them again, in
+            # Python, salvaging what is readable and naming what is not.
+            again = reader.spool_chunk(spooled.chunk, spool_root, fetch, only=result.missing)
+            again_bad = [BadFile(b.uri, b.reason, _fingerprint(spooled.chunk, b.uri))
+                         for b in again.bad]
+            result = store.load_spool(
+                again.spool, [refs[i] for i in result.missing], run_id=run_id,
+                problems=again.careful, bad=again_bad, careful_pass=True)
+            again.spool.unlink(missing_ok=True)
+            _count(result, tally)
+        if progress:
+            progress(len(spooled.chunk.objects), spooled.bytes_read)
+
+
+def _open_source(source: str, scope: Scope, s3_options: object | None
+                 ) -> tuple[Iterable[LogObject | Skipped | BadInput],
+                            Callable[[], reader.Fetcher] | None]:
+    """The listing of a source and, for remote ones, a picklable factory of its fetcher."""
+    if source.startswith("s3://"):
+        from rightsizer.sources import s3  # boto3 is imported only when S3 is used
+
+        options = s3_options if isinstance(s3_options, s3.S3Options) else s3.S3Options()
+        client = s3.make_client(options)
+        return s3.s3_objects(client, source, scope), s3.FetcherFactory(options)
+    if "://" in source:
+        from rightsizer.errors import ConfigError
+
+        raise ConfigError(f"{source}: unsupported source (a file, a folder or s3://bucket/prefix)")
+    return locate.local_objects(source, scope), None
+
+
+def _new_objects(listing: Iterable[LogObject | Skipped | BadInput], store: Store, run_id: str,
+                 tally: _Tally, seen_uris: set[str]) -> Iterator[LogObject]:
+    """The objects of a listing that the ledger does not hold yet; counts the rest."""
+    batch: list[LogObject] = []
+    for item in listing:
+        if isinstance(item, LogObject):
+            if item.uri in seen_uris:
+                continue
+            seen_uris.add(item.uri)
+            tally.seen += 1
+            batch.append(item)
+            if len(batch) >= LEDGER_BATCH:
+                yield from _filter_ingested(batch, store, tally)
+                batch = []
+        elif isinstance(item, Skipped):
+            tally.seen += 1
+            tally.skipped.append(PathReason(item.uri, item.reason))
+        else:
+            tally.seen += 1
+            tally.bad.append(PathReason(item.uri, item.reason))
+            store.record_bad([BadFile(item.uri, item.reason)], run_id)
+    yield from _filter_ingested(batch, store, tally)
+
+
+def _filter_ingested(batch: list[LogObject], store: Store, tally: _Tally) -> Iterator[LogObject]:
+    done = store.already_ingested((o.uri, o.fingerprint) for o in batch)
+    tally.already += len(done)
+    return (o for o in batch if o.uri not in done)
+
+
+def _count(result: LoadResult, tally: _Tally) -> None:
+    tally.new += result.events_new
+    tally.duplicate += result.events_duplicate
+    tally.ingested += result.files_ingested
+    tally.bad.extend(PathReason(b.uri, b.reason) for b in result.bad)
+
+
+def _fingerprint(chunk: reader.Chunk, uri: str) -> str | None:
+    return next((o.fingerprint for o in chunk.objects if o.uri == uri), None)

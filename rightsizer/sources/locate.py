@@ -1,0 +1,184 @@
+"""Where CloudTrail files are: the delivery layout, what to skip, and local folders.
+
+A source names files (a file, a folder, or an S3 prefix); this module turns it into the log
+objects to read and the ones to skip, with the reason for each skip. It reads no file content.
+
+Delivery layout (DOMAIN.md section 3):
+``[PREFIX/]AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/FILE``; the date is the
+*delivery* date, so a file can hold events of the day before. ``CloudTrail-Digest/`` and
+``CloudTrail-Insight/`` hold no API events.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from rightsizer.errors import SourceError
+
+# One regex over the path tail: each field is optional so that partial layouts (a prefix that
+# starts below AWSLogs/, a local copy of one region) still tell what they can.
+_LAYOUT = re.compile(
+    r"(?:^|/)AWSLogs/(?:(?P<org>o-[a-z0-9]{10,32})/)?(?P<account>\d{12})/"
+    r"(?P<kind>CloudTrail(?:-Digest|-Insight)?)/"
+    r"(?:(?P<region>[a-z0-9-]+)/(?:(?P<y>\d{4})/(?:(?P<m>\d{2})/(?:(?P<d>\d{2})/)?)?)?)?"
+)
+
+# Folders whose files are not API events (DOMAIN.md section 3).
+NOT_EVENTS = {
+    "CloudTrail-Digest": "CloudTrail digest file (integrity hashes, not events)",
+    "CloudTrail-Insight": "CloudTrail Insights event (not an API call)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LogObject:
+    """One file or S3 object to read. ``fingerprint`` changes whenever its content may have."""
+
+    uri: str
+    size: int
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file or object seen and deliberately not read."""
+
+    uri: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BadInput:
+    """A file or object that could not be read, or held no usable CloudTrail events."""
+
+    uri: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What a path says by its place in the delivery layout; None where it does not say."""
+
+    org: str | None = None
+    account: str | None = None
+    kind: str | None = None
+    region: str | None = None
+    delivery_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which files to read: a window on delivery dates and optional account / region filters.
+
+    Filters choose files by their place in the layout; files outside the layout are always read.
+    The store keeps every event of every file it reads, so a later, wider run loses nothing.
+    """
+
+    since: date | None = None
+    until: date | None = None
+    accounts: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+
+    def delivery_days(self) -> tuple[date, date] | None:
+        """The delivery dates that can hold events of the window: one day of slack at the end,
+        because an event of 23:58 is delivered the next day."""
+        if self.since is None or self.until is None:
+            return None
+        return self.since, self.until + timedelta(days=1)
+
+    def rejects(self, layout: Layout) -> str | None:
+        """Why a file with this layout is out of scope, or None if it must be read."""
+        if layout.account and self.accounts and layout.account not in self.accounts:
+            return f"account {layout.account} not selected"
+        if layout.region and self.regions and layout.region not in self.regions:
+            return f"region {layout.region} not selected"
+        day = layout.delivery_date
+        if day is not None:
+            if self.since is not None and day < self.since:
+                return f"delivered {day}, before the window"
+            if self.until is not None and day > self.until + timedelta(days=1):
+                return f"delivered {day}, after the window (+1 day)"
+        return None
+
+
+def parse_layout(path: str) -> Layout:
+    """Read account, region and delivery date from a path or key in the delivery layout."""
+    match = _LAYOUT.search(path.replace(os.sep, "/"))
+    if not match:
+        return Layout()
+    g = match.groupdict()
+    day = None
+    if g["y"] and g["m"] and g["d"]:
+        try:
+            day = date(int(g["y"]), int(g["m"]), int(g["d"]))
+        except ValueError:
+            day = None
+    return Layout(g["org"], g["account"], g["kind"], g["region"], day)
+
+
+def skip_reason(path: str, scope: Scope) -> str | None:
+    """Why this path is not read (digest, insight, out of scope), or None to read it."""
+    layout = parse_layout(path)
+    if layout.kind in NOT_EVENTS:
+        return NOT_EVENTS[layout.kind]
+    parts = path.replace(os.sep, "/").split("/")
+    for folder, reason in NOT_EVENTS.items():
+        if folder in parts:
+            return reason
+    name = parts[-1]
+    if name.startswith("."):
+        return "hidden file"
+    return scope.rejects(layout)
+
+
+def local_objects(source: str, scope: Scope) -> Iterator[LogObject | Skipped | BadInput]:
+    """Every file under a local path (a file, or a folder read recursively, sorted).
+
+    A sub-folder that cannot be listed is a bad input; the walk goes on with the rest."""
+    root = Path(source)
+    if root.is_file():
+        # A file named explicitly is read even outside the layout's filters: the user asked.
+        yield _local_object(root)
+        return
+    if not root.exists():
+        raise SourceError(f"{source}: no such file or folder")
+    if not root.is_dir():
+        raise SourceError(f"{source}: not a regular file or folder")
+    unlistable: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable.append):
+        while unlistable:
+            exc = unlistable.pop()
+            yield BadInput(str(exc.filename), f"cannot list folder: {exc.strerror}")
+        dirnames.sort()
+        # Prune whole folders early: a digest tree holds as many files as the log tree.
+        kept = []
+        for name in dirnames:
+            reason = NOT_EVENTS.get(name) or (None if not name.startswith(".") else "hidden folder")
+            if reason:
+                yield Skipped(os.path.join(dirpath, name) + "/", reason)
+            else:
+                kept.append(name)
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            reason = skip_reason(path, scope)
+            if reason:
+                yield Skipped(path, reason)
+            else:
+                yield _local_object(Path(path))
+    for exc in unlistable:
+        yield BadInput(str(exc.filename), f"cannot list folder: {exc.strerror}")
+
+
+def _local_object(path: Path) -> LogObject | Skipped:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        # Still a LogObject: reading it will fail and be recorded as a bad input with the reason.
+        return LogObject(str(path), 0, f"stat-error:{exc.strerror}")
+    return LogObject(str(path), st.st_size, f"{st.st_size}:{st.st_mtime_ns}")

@@ -1,0 +1,199 @@
+"""Read log objects in parallel into spool files, one chunk at a time.
+
+Worker processes (one per core) fetch, decompress and rewrite the files of a chunk into one
+newline-delimited spool file (see ``cloudtrail``), streaming: a worker holds one file at a time.
+The main process loads finished spools into the store while the workers prepare the next ones,
+and at most a few chunks are in flight, so memory stays bounded whatever the input size.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from isal import igzip
+
+from rightsizer.sources import cloudtrail
+from rightsizer.sources.locate import BadInput, LogObject, Skipped
+
+log = logging.getLogger(__name__)
+
+# A chunk ends at whichever comes first. Larger chunks mean fewer store transactions (each
+# deduplicates against the whole store); smaller ones keep the pipeline full. bench/ingest.py.
+CHUNK_BYTES = 24 * 1024 * 1024  # compressed bytes read
+CHUNK_FILES = 1_000
+
+# A gzip file larger than this is decompressed as a stream, never whole into memory.
+STREAM_COMPRESSED_BYTES = 24 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Files to read into one spool; a file's index in ``objects`` is its ``__s`` in the spool."""
+
+    number: int
+    objects: tuple[LogObject, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Spooled:
+    """A chunk read into a spool file. ``careful`` maps a file index to the problem the careful
+    path found in it (None: none); files not in it took the fast path. ``bad`` files gave
+    nothing to spool; ``skipped`` files were not CloudTrail files at all."""
+
+    chunk: Chunk
+    spool: Path
+    careful: dict[int, str | None]
+    bad: tuple[BadInput, ...]
+    skipped: tuple[Skipped, ...]
+    bytes_read: int
+
+
+def plan_chunks(objects: Iterable[LogObject]) -> Iterator[Chunk]:
+    """Group objects into chunks by count and size, in the order given."""
+    batch: list[LogObject] = []
+    size = 0
+    number = 0
+    for obj in objects:
+        if batch and (len(batch) >= CHUNK_FILES or size + obj.size > CHUNK_BYTES):
+            yield Chunk(number, tuple(batch))
+            number += 1
+            batch, size = [], 0
+        batch.append(obj)
+        size += obj.size
+    if batch:
+        yield Chunk(number, tuple(batch))
+
+
+@dataclass(frozen=True, slots=True)
+class LargeFile:
+    """A local file too large to read whole: the spooler streams it from its path."""
+
+    path: str
+
+
+Fetched = bytes | LargeFile | BadInput
+Fetcher = Callable[[Sequence[str]], Iterator[tuple[str, Fetched]]]
+
+
+def read_local(uris: Sequence[str]) -> Iterator[tuple[str, Fetched]]:
+    """Local files, in order; a file that cannot be read is a bad input with the OS's reason."""
+    for uri in uris:
+        try:
+            if os.path.getsize(uri) > STREAM_COMPRESSED_BYTES:
+                yield uri, LargeFile(uri)
+                continue
+            with open(uri, "rb") as fh:
+                yield uri, fh.read()
+        except OSError as exc:
+            yield uri, BadInput(uri, f"cannot read: {exc.strerror or exc}")
+
+
+def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
+                only: Iterable[int] | None = None) -> Spooled:
+    """Fetch, decompress and rewrite the files of a chunk into one spool file.
+
+    With ``only``, just those files are read again, all on the careful path: the store could not
+    load their fast-path lines (broken or truncated JSON)."""
+    fetch = fetch or read_local
+    indexes = sorted(set(only)) if only is not None else range(len(chunk.objects))
+    position = {chunk.objects[i].uri: i for i in indexes}
+    suffix = "-careful" if only is not None else ""
+    spool = spool_dir / f"chunk-{chunk.number:06d}{suffix}.ndjson"
+    careful: dict[int, str | None] = {}
+    bad: list[BadInput] = []
+    skipped: list[Skipped] = []
+    total = 0
+    with open(spool, "wb") as out:
+        for uri, data in fetch([chunk.objects[i].uri for i in indexes]):
+            index = position[uri]
+            if isinstance(data, BadInput):
+                bad.append(data)
+                continue
+            try:
+                if isinstance(data, LargeFile):
+                    total += chunk.objects[index].size
+                    result = _stream_large(index, data.path)
+                else:
+                    total += len(data)
+                    text = cloudtrail.decompress(data)
+                    reason = cloudtrail.not_json_reason(uri, text)
+                    if reason:
+                        skipped.append(Skipped(uri, reason))
+                        continue
+                    line = None if only is not None else cloudtrail.fast_line(index, text)
+                    if line is not None:
+                        out.write(line + b"\n")
+                        continue
+                    result = cloudtrail.careful_lines(index, text)
+                careful[index] = result.problem
+                for item in result.lines:
+                    out.write(item + b"\n")
+            except cloudtrail.UnreadableInput as exc:
+                bad.append(BadInput(uri, str(exc)))
+    return Spooled(chunk, spool, careful, tuple(bad), tuple(skipped), total)
+
+
+def _stream_large(index: int, path: str) -> cloudtrail.Careful:
+    with open(path, "rb") as raw:
+        head = raw.read(2)
+        raw.seek(0)
+        if head == cloudtrail.GZIP_MAGIC:
+            with igzip.open(raw) as stream:
+                return cloudtrail.stream_lines(index, stream)
+        return cloudtrail.stream_lines(index, raw)
+
+
+class ParallelSpooler:
+    """Spools chunks on a process pool, yielding them as they finish, a bounded number ahead."""
+
+    def __init__(self, spool_dir: Path, workers: int | None = None,
+                 fetcher_factory: Callable[[], Fetcher] | None = None) -> None:
+        self.spool_dir = spool_dir
+        self.workers = workers or os.cpu_count() or 1
+        self.fetcher_factory = fetcher_factory
+
+    def run(self, chunks: Iterable[Chunk]) -> Iterator[Spooled]:
+        if self.workers <= 1:
+            fetch = self.fetcher_factory() if self.fetcher_factory else None
+            for chunk in chunks:
+                yield spool_chunk(chunk, self.spool_dir, fetch)
+            return
+        # forkserver: workers do not inherit the parent's DuckDB threads or open handles.
+        context = multiprocessing.get_context("forkserver")
+        ahead = self.workers * 2
+        with ProcessPoolExecutor(self.workers, mp_context=context,
+                                 initializer=_init_worker,
+                                 initargs=(self.fetcher_factory,)) as pool:
+            pending: set[Future[Spooled]] = set()
+            source = iter(chunks)
+            exhausted = False
+            while True:
+                while not exhausted and len(pending) < ahead:
+                    chunk = next(source, None)
+                    if chunk is None:
+                        exhausted = True
+                        break
+                    pending.add(pool.submit(_spool_in_worker, chunk, self.spool_dir))
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: f.result().chunk.number):
+                    yield future.result()
+
+
+_worker_fetch: Fetcher | None = None
+
+
+def _init_worker(factory: Callable[[], Fetcher] | None) -> None:
+    global _worker_fetch
+    _worker_fetch = factory() if factory else None
+
+
+def _spool_in_worker(chunk: Chunk, spool_dir: Path) -> Spooled:
+    return spool_chunk(chunk, spool_dir, _worker_fetch)

@@ -1,0 +1,244 @@
+"""The embedded DuckDB store: the only code that imports duckdb.
+
+Versioned schema (``queries/duckdb/schema/NNN_*.sql``), applied in order on open. Every load
+of a spool is one transaction that stores its new events, marks its files in the ledger and
+records its bad inputs together: a process killed at any moment leaves either all of it or
+none of it, and the next run reads the files that are not in the ledger again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from rightsizer.errors import StoreError
+from rightsizer.sqlfiles import schema_migrations, sql
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file of a spool: its index there (``__s``), where it came from, and its fingerprint."""
+
+    index: int
+    uri: str
+    fingerprint: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class BadFile:
+    """An input that could not be read whole, and why."""
+
+    uri: str
+    reason: str
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What one spool load did. ``missing`` lists the file indexes the store could not read from
+    their spool lines (the caller reads them again on the careful path)."""
+
+    events_new: int = 0
+    events_duplicate: int = 0
+    files_ingested: int = 0
+    records: int = 0
+    missing: tuple[int, ...] = ()
+    bad: tuple[BadFile, ...] = field(default_factory=tuple)
+
+
+class Store:
+    """A DuckDB database file holding events and the ledger of what was read."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False,
+                 memory_limit: str | None = "512MB", threads: int | None = None) -> None:
+        self.path = Path(path)
+        config: dict[str, str | int] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+        self._con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self._migrate()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        con = self._con
+        con.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                    "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)")
+        row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = (row[0] if row else None) or 0
+        migrations = schema_migrations()
+        newest = migrations[-1][0] if migrations else 0
+        if current > newest:
+            raise StoreError(f"{self.path}: schema version {current} is newer than this "
+                             f"rightsizer understands ({newest}); upgrade rightsizer")
+        for version, text in migrations:
+            if version <= current:
+                continue
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(text)
+                con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            log.debug("store %s: schema migrated to version %d", self.path, version)
+
+    @property
+    def schema_version(self) -> int:
+        row = self._con.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # -- the ledger ------------------------------------------------------------------------
+
+    def already_ingested(self, files: Iterable[tuple[str, str]]) -> set[str]:
+        """The uris among (uri, fingerprint) pairs that were read before with that fingerprint."""
+        pairs = list(files)
+        if not pairs:
+            return set()
+        wanted = pa.table({"uri": [u for u, _ in pairs], "fingerprint": [f for _, f in pairs]})
+        rows = self._con.execute(
+            "SELECT w.uri FROM wanted AS w JOIN ingested_files AS i USING (uri, fingerprint)"
+        ).fetchall()
+        del wanted
+        return {r[0] for r in rows}
+
+    def start_run(self, run_id: str, sources: Sequence[str]) -> None:
+        self._con.execute("INSERT INTO ingest_runs (run_id, started_at, sources) VALUES (?, ?, ?)",
+                          [run_id, _now(), list(sources)])
+
+    def finish_run(self, run_id: str, summary: dict[str, object]) -> None:
+        self._con.execute("UPDATE ingest_runs SET finished_at = ?, summary = ? WHERE run_id = ?",
+                          [_now(), orjson.dumps(summary).decode(), run_id])
+
+    def record_bad(self, bad: Iterable[BadFile], run_id: str) -> None:
+        """Bad inputs met outside a spool (listing errors, unreadable files)."""
+        rows = [(b.uri, b.fingerprint, b.reason, _now(), run_id) for b in bad]
+        if rows:
+            self._con.executemany("INSERT INTO bad_inputs VALUES (?, ?, ?, ?, ?)", rows)
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load_spool(self, spool: Path, files: Sequence[FileRef], *, run_id: str,
+                   problems: dict[int, str | None] | None = None,
+                   bad: Sequence[BadFile] = (), careful_pass: bool = False) -> LoadResult:
+        """Store the new events of a spool file and mark its clean files read, in one transaction.
+
+        ``problems`` are what the reader already found wrong with a file (it is then stored as
+        far as readable but not marked read, so a later run reads it again and says so again).
+        A file whose lines the store cannot parse is returned in ``missing``, unless this is the
+        careful pass, where it becomes a bad input.
+        """
+        problems = dict(problems or {})
+        con = self._con
+        by_index = {f.index: f for f in files}
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql("duckdb/ingest/stage_spool"), {"spool": str(spool)})
+            stats = con.execute(sql("duckdb/ingest/file_stats")).fetchall()
+            seen = {int(row[0]) for row in stats if row[0] is not None}
+            missing = sorted(set(by_index) - seen)
+            bad_files = list(bad)
+            records = valid = 0
+            for s, n_records, not_events, no_time in stats:
+                if s is None or s not in by_index:
+                    continue
+                records += n_records
+                valid += n_records - not_events - no_time
+                reasons = [problems[s]] if problems.get(s) else []
+                if n_records and not_events == n_records:
+                    reasons = [f"none of {n_records} records is a CloudTrail event"]
+                else:
+                    if not_events:
+                        reasons.append(f"{not_events} of {n_records} records are not "
+                                       "CloudTrail events")
+                    if no_time:
+                        reasons.append(f"{no_time} of {n_records} records have no readable "
+                                       "eventTime")
+                if reasons:
+                    problems[s] = "; ".join(reasons)
+            if careful_pass:
+                for s in missing:
+                    problems[s] = "no CloudTrail event could be read"
+                missing = []
+            for s, reason in sorted(problems.items()):
+                if reason and s in by_index:
+                    ref = by_index[s]
+                    bad_files.append(BadFile(ref.uri, reason, ref.fingerprint))
+
+            chunk_files = pa.table({
+                "s": pa.array([f.index for f in files], pa.int32()),
+                "uri": [f.uri for f in files],
+            })
+            con.register("chunk_files", chunk_files)
+            inserted = con.execute(sql("duckdb/ingest/insert_new_events")).fetchone()
+            events_new = int(inserted[0]) if inserted else 0
+            con.unregister("chunk_files")
+
+            now = _now()
+            done = [(by_index[s].uri, by_index[s].fingerprint, by_index[s].size, n, now, run_id)
+                    for s, n, *_ in stats
+                    if s in by_index and not problems.get(s) and s not in missing]
+            if done:
+                con.executemany("INSERT OR IGNORE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?)",
+                                done)
+            if bad_files:
+                con.executemany("INSERT INTO bad_inputs VALUES (?, ?, ?, ?, ?)",
+                                [(b.uri, b.fingerprint, b.reason, now, run_id) for b in bad_files])
+            con.execute("DROP TABLE staged")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return LoadResult(events_new=events_new, events_duplicate=valid - events_new,
+                          files_ingested=len(done), records=records, missing=tuple(missing),
+                          bad=tuple(bad_files))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def count(self, table: str) -> int:
+        """Rows in one of the store's tables."""
+        query = _COUNTS.get(table)
+        if query is None:
+            raise ValueError(f"no table {table!r} in the store")
+        row = self._con.execute(query).fetchone()
+        return int(row[0]) if row else 0
+
+    def checkpoint(self) -> None:
+        self._con.execute("CHECKPOINT")
+
+
+_COUNTS = {name: f"SELECT count(*) FROM {name}"
+           for name in ("events", "ingested_files", "bad_inputs", "ingest_runs")}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
