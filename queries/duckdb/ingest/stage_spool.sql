@@ -54,10 +54,11 @@ SELECT
     r.eventName AS event_name,
     r.awsRegion AS aws_region,
     coalesce(r.recipientAccountId, r.userIdentity.accountId) AS account,
-    -- The role is sessionIssuer.arn: the sts assumed-role ARN drops the role's path (DOMAIN.md 2).
+    -- The role is sessionIssuer.arn: the sts assumed-role ARN drops the role's path (DOMAIN.md 2),
+    -- so a record without sessionIssuer names no principal rather than a wrong one.
     CASE
         WHEN r.userIdentity."type" = 'AssumedRole'
-            THEN coalesce(r.userIdentity.sessionContext.sessionIssuer.arn, r.userIdentity.arn)
+            THEN r.userIdentity.sessionContext.sessionIssuer.arn
         WHEN r.userIdentity."type" = 'AWSService' THEN r.userIdentity.invokedBy
         ELSE r.userIdentity.arn
     END AS principal,

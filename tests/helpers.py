@@ -1,0 +1,57 @@
+"""Small builders shared by the tests: CloudTrail records and delivery files."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+ACCOUNT = "111122223333"
+
+
+def event(n: int, *, when: datetime | None = None, role: str = "app-task", **extra: object) -> dict:
+    """A CloudTrail record of an ECS task role calling S3, numbered for a unique eventID."""
+    when = when or datetime(2026, 10, 1, 12, 0) + timedelta(minutes=n)
+    record = {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "principalId": f"AROAEXAMPLE:{n:032x}",
+            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{n:032x}",
+            "accountId": ACCOUNT,
+            "accessKeyId": "ASIAEXAMPLE",
+            "sessionContext": {"sessionIssuer": {
+                "type": "Role", "principalId": "AROAEXAMPLE",
+                "arn": f"arn:aws:iam::{ACCOUNT}:role/ecs/{role}", "accountId": ACCOUNT,
+                "userName": role}},
+        },
+        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "10.0.0.1",
+        "userAgent": "Boto3/1.35 exec-env/AWS_ECS_FARGATE",
+        "requestParameters": {"bucketName": "b", "key": f"k/{n}"},
+        "responseElements": None,
+        "eventID": f"00000000-0000-4000-8000-{n:012d}",
+        "readOnly": True,
+        "eventType": "AwsApiCall",
+        "managementEvent": False,
+        "recipientAccountId": ACCOUNT,
+        "eventCategory": "Data",
+    }
+    record.update(extra)
+    return record
+
+
+def delivery_path(root: Path, day: datetime, name: str, region: str = "us-east-1") -> Path:
+    return (root / "AWSLogs" / ACCOUNT / "CloudTrail" / region / f"{day:%Y}" / f"{day:%m}"
+            / f"{day:%d}" / f"{ACCOUNT}_CloudTrail_{region}_{day:%Y%m%dT%H%MZ}_{name}.json.gz")
+
+
+def write_delivery(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(orjson.dumps({"Records": records}), mtime=0))
+    return path

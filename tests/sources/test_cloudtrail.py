@@ -1,0 +1,127 @@
+"""The shapes of CloudTrail files, turned into spool lines (rightsizer.sources.cloudtrail)."""
+
+from __future__ import annotations
+
+import gzip
+
+import orjson
+import pytest
+
+from rightsizer.sources import cloudtrail
+from rightsizer.sources.cloudtrail import SOURCE_KEY, UnreadableInput
+
+EVENT = {"eventVersion": "1.08", "eventID": "e1", "eventTime": "2024-05-01T10:00:00Z",
+         "eventSource": "s3.amazonaws.com", "eventName": "GetObject"}
+EVENT2 = {**EVENT, "eventID": "e2", "eventName": "PutObject"}
+
+
+def records_of(lines: list[bytes]) -> list[dict]:
+    out = []
+    for line in lines:
+        doc = orjson.loads(line)
+        assert SOURCE_KEY in doc
+        out.extend(doc["Records"])
+    return out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        orjson.dumps({"Records": [EVENT, EVENT2]}),
+        orjson.dumps({"Records": [EVENT, EVENT2]}, option=orjson.OPT_INDENT_2),
+        b'  {\r\n "Records" :\n [' + orjson.dumps(EVENT) + b",\n" + orjson.dumps(EVENT2) + b"]\n}\n",
+        orjson.dumps([EVENT, EVENT2]),
+        orjson.dumps([EVENT, EVENT2], option=orjson.OPT_INDENT_2),
+    ],
+    ids=["delivery-compact", "delivery-pretty", "delivery-crlf", "array", "array-pretty"],
+)
+def test_fast_line_splices_without_parsing_and_stays_one_valid_line(text: bytes) -> None:
+    line = cloudtrail.fast_line(7, text)
+    assert line is not None
+    assert b"\n" not in line and b"\r" not in line
+    doc = orjson.loads(line)
+    assert doc[SOURCE_KEY] == 7
+    assert doc["Records"] == [EVENT, EVENT2]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        orjson.dumps(EVENT),  # a single event
+        orjson.dumps(EVENT) + b"\n" + orjson.dumps(EVENT2) + b"\n",  # JSON lines
+        orjson.dumps({"Records": [EVENT], "extra": 1}),  # wrapper with more keys
+        b"",
+    ],
+    ids=["single-event", "jsonl", "wrapper-with-more-keys", "empty"],
+)
+def test_fast_line_declines_other_shapes(text: bytes) -> None:
+    assert cloudtrail.fast_line(0, text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "problem"),
+    [
+        (orjson.dumps(EVENT), [EVENT], None),
+        (orjson.dumps(EVENT) + b"\n\n" + orjson.dumps(EVENT2), [EVENT, EVENT2], None),
+        (orjson.dumps({"Records": []}), [], None),
+        (orjson.dumps({"Records": [EVENT, {"x": 1}]}), [EVENT], "1 of 2 items are not"),
+        (orjson.dumps(EVENT) + b"\n{broken\n" + orjson.dumps(EVENT2), [EVENT, EVENT2],
+         "1 JSON lines unreadable (line 2)"),
+        # A delivery file cut short keeps every record before the cut.
+        (orjson.dumps({"Records": [EVENT, EVENT2]})[:-30], [EVENT], "unreadable after 1 records"),
+    ],
+    ids=["single", "jsonl", "empty-records", "non-event-item", "jsonl-bad-line", "truncated"],
+)
+def test_careful_path_salvages_every_readable_event(text: bytes, expected: list[dict],
+                                                    problem: str | None) -> None:
+    result = cloudtrail.careful_lines(3, text)
+    assert records_of(result.lines) == expected
+    if problem is None:
+        assert result.problem is None
+    else:
+        assert result.problem is not None and problem in result.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (b'{"UserDetailList": [], "RoleDetailList": []}', "without CloudTrail events (keys: "),
+        (b'{"rule_file": "a"}\n{"rule_file": "b"}\n', "none of 2 lines is a CloudTrail event"),
+        (b'{"Records": [{"x": 1}]}', "none a CloudTrail event"),
+        (b'{"Records": [{"eventName"', "unreadable after 0 records"),
+        (b"not json at all", "broken JSON"),
+        (b"[1, 2, 3]", "none a CloudTrail event"),
+    ],
+    ids=["iam-file", "jsonl-not-events", "records-not-events", "truncated-early", "text",
+         "array-of-numbers"],
+)
+def test_careful_path_names_why_nothing_is_readable(text: bytes, reason: str) -> None:
+    with pytest.raises(UnreadableInput, match=None) as info:
+        cloudtrail.careful_lines(0, text)
+    assert reason in str(info.value)
+
+
+def test_decompress_by_magic_not_by_name() -> None:
+    raw = orjson.dumps({"Records": [EVENT]})
+    assert cloudtrail.decompress(gzip.compress(raw)) == raw
+    assert cloudtrail.decompress(raw) == raw
+
+
+def test_truncated_gzip_is_unreadable_with_reason() -> None:
+    data = gzip.compress(orjson.dumps({"Records": [EVENT] * 50}))
+    with pytest.raises(UnreadableInput, match="corrupt gzip"):
+        cloudtrail.decompress(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    ("uri", "text", "skipped"),
+    [
+        ("logs/README.md", b"# notes", True),
+        ("logs/x.json", b"# notes", False),  # the name promises JSON: a bad input, not a skip
+        ("logs/x.json.gz", b"\x00\x01", False),
+        ("logs/export", b'{"eventName": "x"}', False),
+        ("logs/manifest.txt", b"  [1]", False),
+    ],
+)
+def test_not_json_reason(uri: str, text: bytes, skipped: bool) -> None:
+    assert (cloudtrail.not_json_reason(uri, text) is not None) is skipped
