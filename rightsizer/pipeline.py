@@ -74,10 +74,13 @@ class _Tally:
 def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None,
            s3_options: object | None = None, workers: int | None = None,
            progress: ProgressCallback | None = None,
-           on_total: Callable[[int], None] | None = None) -> IngestSummary:
+           on_total: Callable[[int], None] | None = None,
+           chunk_files: int = reader.CHUNK_FILES) -> IngestSummary:
     """Read CloudTrail files from each source (a file, a folder, ``s3://bucket/prefix``) into
     the store at ``db``. Bad inputs are recorded and reported, never fatal: everything
-    readable is still stored. Raises ConfigError for a source that is not understood."""
+    readable is still stored. Raises ConfigError for a source that is not understood.
+
+    ``chunk_files`` is the most files read into one store transaction (a tuning knob)."""
     started = time.perf_counter()
     scope = scope or Scope()
     run_id = uuid.uuid4().hex
@@ -89,7 +92,7 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
             store.start_run(run_id, sources)
             for source in sources:
                 _ingest_source(source, store, scope, s3_options, workers, run_id, tally,
-                               seen_uris, spool_root, progress, on_total)
+                               seen_uris, spool_root, progress, on_total, chunk_files)
             summary = IngestSummary(
                 files_seen=tally.seen,
                 files_ingested=tally.ingested,
@@ -111,7 +114,7 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
 def _ingest_source(source: str, store: Store, scope: Scope, s3_options: object | None,
                    workers: int | None, run_id: str, tally: _Tally, seen_uris: set[str],
                    spool_root: Path, progress: ProgressCallback | None,
-                   on_total: Callable[[int], None] | None) -> None:
+                   on_total: Callable[[int], None] | None, chunk_files: int) -> None:
     try:
         listing, fetcher_factory = _open_source(source, scope, s3_options)
         to_read = list(_new_objects(listing, store, run_id, tally, seen_uris))
@@ -124,7 +127,7 @@ def _ingest_source(source: str, store: Store, scope: Scope, s3_options: object |
         on_total(len(to_read))
     spooler = reader.ParallelSpooler(spool_root, workers, fetcher_factory)
     fetch = fetcher_factory() if fetcher_factory else None
-    for spooled in spooler.run(reader.plan_chunks(to_read)):
+    for spooled in spooler.run(reader.plan_chunks(to_read, chunk_files)):
         refs = [FileRef(i, o.uri, o.fingerprint, o.size)
                 for i, o in enumerate(spooled.chunk.objects)]
         bad = [BadFile(b.uri, b.reason, _fingerprint(spooled.chunk, b.uri)) for b in spooled.bad]

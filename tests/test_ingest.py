@@ -60,7 +60,8 @@ def test_every_realdata_file_ingests(tmp_path: Path) -> None:
         "stratus-red-team-detonation-logs/PROVENANCE.jsonl",
         "panther-analysis-tests/aws_cloudtrail_rule_test_events.jsonl",
     }
-    assert "no readable eventTime" in bad["panther-analysis-tests/aws_cloudtrail_rule_test_events.jsonl"]
+    panther = bad["panther-analysis-tests/aws_cloudtrail_rule_test_events.jsonl"]
+    assert "no readable eventTime" in panther
     assert [s.reason for s in summary.files_skipped] == ["not a JSON file"]  # README.md
     # Every event with an eventID and a usable time is stored, once.
     assert {r[0] for r in stored(db) if not r[0].startswith("rs-")} == realdata_event_ids()

@@ -54,13 +54,14 @@ class Spooled:
     bytes_read: int
 
 
-def plan_chunks(objects: Iterable[LogObject]) -> Iterator[Chunk]:
+def plan_chunks(objects: Iterable[LogObject], max_files: int = CHUNK_FILES,
+                max_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
     """Group objects into chunks by count and size, in the order given."""
     batch: list[LogObject] = []
     size = 0
     number = 0
     for obj in objects:
-        if batch and (len(batch) >= CHUNK_FILES or size + obj.size > CHUNK_BYTES):
+        if batch and (len(batch) >= max_files or size + obj.size > max_bytes):
             yield Chunk(number, tuple(batch))
             number += 1
             batch, size = [], 0

@@ -29,7 +29,8 @@ def records_of(lines: list[bytes]) -> list[dict]:
     [
         orjson.dumps({"Records": [EVENT, EVENT2]}),
         orjson.dumps({"Records": [EVENT, EVENT2]}, option=orjson.OPT_INDENT_2),
-        b'  {\r\n "Records" :\n [' + orjson.dumps(EVENT) + b",\n" + orjson.dumps(EVENT2) + b"]\n}\n",
+        b'  {\r\n "Records" :\n [' + orjson.dumps(EVENT) + b",\n" + orjson.dumps(EVENT2)
+        + b"]\n}\n",
         orjson.dumps([EVENT, EVENT2]),
         orjson.dumps([EVENT, EVENT2], option=orjson.OPT_INDENT_2),
     ],

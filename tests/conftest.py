@@ -1,0 +1,187 @@
+"""Shared fixtures.
+
+S3: a moto server over real HTTP (``moto_server``), a fresh bucket per test (``s3_bucket``), and an
+error-injecting reverse proxy in front of moto (``faulty_s3_endpoint``). Tests talk to these through
+``rightsizer.sources.s3.make_client``; nothing is patched and ``mock_aws`` is not used.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+# Requests whose URL-decoded target (path and query, so listing prefixes count too) holds this
+# marker are answered by ``faulty_s3_endpoint`` with a 500 InternalError, every time.
+POISON = "/poison/"
+
+_FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    # Never read a developer's real profiles, and never send local traffic to an HTTP proxy.
+    "AWS_CONFIG_FILE": "/nonexistent/rightsizer-tests/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/rightsizer-tests/aws-credentials",
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+}
+
+
+# Tests never reach real AWS: dummy credentials from the start, so that every process the tests
+# start (ingest's worker processes included) inherits them.
+for _name, _value in _FAKE_AWS_ENV.items():
+    os.environ[_name] = _value
+for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server on 127.0.0.1 (a free port) for the whole session; yields its endpoint URL.
+
+    Dummy AWS credentials and region are set in the environment while it runs."""
+    from moto.server import ThreadedMotoServer
+
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in _FAKE_AWS_ENV.items():
+            env.setenv(name, value)
+        env.delenv("AWS_PROFILE", raising=False)
+        env.delenv("AWS_ENDPOINT_URL", raising=False)
+        env.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_server: str) -> tuple[Any, str]:
+    """A fresh, uniquely named, empty bucket: ``(client, bucket_name)``."""
+    from rightsizer.sources.s3 import S3Options, make_client
+
+    client = make_client(S3Options(endpoint_url=moto_server))
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    client.create_bucket(Bucket=name)
+    return client, name
+
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "content-length",
+    "upgrade",
+}
+
+_POISON_BODY = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    "<Error><Code>InternalError</Code>"
+    "<Message>We encountered an internal error. Please try again.</Message>"
+    "<Resource>{resource}</Resource><RequestId>POISONED0000000</RequestId></Error>"
+)
+
+
+class _FaultyProxy(BaseHTTPRequestHandler):
+    """Forwards each request to moto unchanged, except the poisoned ones (500 InternalError).
+
+    The only header dropped on the way is ``Expect: 100-continue`` (the proxy has already read the
+    body); ``Host`` is kept, so the request moto sees is the one boto signed."""
+
+    protocol_version = "HTTP/1.1"
+    upstream: tuple[str, int] = ("127.0.0.1", 0)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raw = bytearray()  # forwarded still chunk-encoded, with its Transfer-Encoding header
+            while True:
+                line = self.rfile.readline()
+                raw += line
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while True:
+                        trailer = self.rfile.readline()
+                        raw += trailer
+                        if trailer in (b"\r\n", b"\n", b""):
+                            return bytes(raw)
+                raw += self.rfile.read(size + 2)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _handle(self) -> None:
+        body = self._read_body()
+        if POISON in unquote(self.path):
+            payload = _POISON_BODY.format(resource=urlsplit(self.path).path).encode()
+            self.send_response_only(500, "Internal Server Error")
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+            return
+        upstream = http.client.HTTPConnection(*self.upstream, timeout=60)
+        try:
+            upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for name, value in self.headers.items():
+                if name.lower() != "expect":
+                    upstream.putheader(name, value)
+            upstream.endheaders(body or None)
+            response = upstream.getresponse()
+            data = response.read()
+            headers = response.getheaders()
+            status, reason = response.status, response.reason
+        finally:
+            upstream.close()
+        self.send_response_only(status, reason)
+        length = str(len(data))
+        for name, value in headers:
+            if name.lower() == "content-length" and self.command == "HEAD":
+                length = value
+            if name.lower() not in _HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", length)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+
+@pytest.fixture(scope="session")
+def faulty_s3_endpoint(moto_server: str) -> Iterator[str]:
+    """Endpoint URL of a reverse proxy in front of ``moto_server`` that answers every request
+    whose decoded target contains ``"/poison/"`` with ``500 InternalError`` (an S3 XML error), so
+    the error survives boto's retries. Use a client with a small ``max_attempts``."""
+    target = urlsplit(moto_server)
+    handler = type(
+        "FaultyProxyHandler",
+        (_FaultyProxy,),
+        {"upstream": (target.hostname or "127.0.0.1", target.port or 80)},
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="faulty-s3-proxy", daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
