@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 # held whole.
 LEDGER_BATCH = 20_000
 
+# Spools are loaded in one transaction until about this many events. DuckDB writes an insert of
+# at least a row group (122,880 rows) straight to the database file, compressed, where smaller
+# commits go through the write-ahead log first and are written again at checkpoint: measured
+# here, 17 commits of 12k events cost 3 s, most of the store's time (bench/ingest.py).
+COMMIT_EVENTS = 150_000
+
 ProgressCallback = Callable[[int, int], None]  # (files done, bytes read) since the last call
 
 
@@ -75,12 +81,14 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
            s3_options: object | None = None, workers: int | None = None,
            progress: ProgressCallback | None = None,
            on_total: Callable[[int], None] | None = None,
-           chunk_files: int = reader.CHUNK_FILES) -> IngestSummary:
+           chunk_files: int = reader.CHUNK_FILES,
+           commit_events: int = COMMIT_EVENTS) -> IngestSummary:
     """Read CloudTrail files from each source (a file, a folder, ``s3://bucket/prefix``) into
     the store at ``db``. Bad inputs are recorded and reported, never fatal: everything
     readable is still stored. Raises ConfigError for a source that is not understood.
 
-    ``chunk_files`` is the most files read into one store transaction (a tuning knob)."""
+    Tuning knobs: ``chunk_files``, the most files in one spool; ``commit_events``, about how
+    many events one store transaction holds (a killed run redoes at most that much)."""
     started = time.perf_counter()
     scope = scope or Scope()
     run_id = uuid.uuid4().hex
@@ -92,7 +100,8 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
             store.start_run(run_id, sources)
             for source in sources:
                 _ingest_source(source, store, scope, s3_options, workers, run_id, tally,
-                               seen_uris, spool_root, progress, on_total, chunk_files)
+                               seen_uris, spool_root, progress, on_total, chunk_files,
+                               commit_events)
             summary = IngestSummary(
                 files_seen=tally.seen,
                 files_ingested=tally.ingested,
@@ -114,7 +123,8 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
 def _ingest_source(source: str, store: Store, scope: Scope, s3_options: object | None,
                    workers: int | None, run_id: str, tally: _Tally, seen_uris: set[str],
                    spool_root: Path, progress: ProgressCallback | None,
-                   on_total: Callable[[int], None] | None, chunk_files: int) -> None:
+                   on_total: Callable[[int], None] | None, chunk_files: int,
+                   commit_events: int) -> None:
     try:
         listing, fetcher_factory = _open_source(source, scope, s3_options)
         to_read = list(_new_objects(listing, store, run_id, tally, seen_uris))
@@ -127,30 +137,51 @@ def _ingest_source(source: str, store: Store, scope: Scope, s3_options: object |
         on_total(len(to_read))
     spooler = reader.ParallelSpooler(spool_root, workers, fetcher_factory)
     fetch = fetcher_factory() if fetcher_factory else None
-    for spooled in spooler.run(reader.plan_chunks(to_read, chunk_files)):
-        refs = [FileRef(i, o.uri, o.fingerprint, o.size)
-                for i, o in enumerate(spooled.chunk.objects)]
-        bad = [BadFile(b.uri, b.reason, _fingerprint(spooled.chunk, b.uri)) for b in spooled.bad]
-        tally.skipped.extend(PathReason(s.uri, s.reason) for s in spooled.skipped)
-        unread = {b.uri for b in spooled.bad} | {s.uri for s in spooled.skipped}
-        refs_read = [r for r in refs if r.uri not in unread]
-        result = store.load_spool(spooled.spool, refs_read, run_id=run_id,
-                                  problems=spooled.careful, bad=bad)
-        spooled.spool.unlink(missing_ok=True)
+    spools = spooler.run(reader.plan_chunks(to_read, chunk_files))
+    while True:
+        # One transaction holds spools until about commit_events events: all of them, their
+        # ledger rows and bad inputs are stored together, or none is.
+        exhausted = True
+        with store.transaction() as committed:
+            for spooled in spools:
+                _load(spooled, store, run_id, tally, spool_root, fetch)
+                if progress:
+                    progress(len(spooled.chunk.objects), spooled.bytes_read)
+                if committed.events >= commit_events:
+                    exhausted = False
+                    break
+        tally.new += committed.events_new
+        tally.duplicate += committed.events_duplicate
+        if exhausted:
+            return
+
+
+def _load(spooled: reader.Spooled, store: Store, run_id: str, tally: _Tally, spool_root: Path,
+          fetch: reader.Fetcher | None) -> None:
+    """Load one spool into the store's open transaction, and read again carefully the files it
+    could not take."""
+    refs = [FileRef(i, o.uri, o.fingerprint, o.size) for i, o in enumerate(spooled.chunk.objects)]
+    bad = [BadFile(b.uri, b.reason, _fingerprint(spooled.chunk, b.uri)) for b in spooled.bad]
+    tally.skipped.extend(PathReason(s.uri, s.reason) for s in spooled.skipped)
+    unread = {b.uri for b in spooled.bad} | {s.uri for s in spooled.skipped}
+    result = store.load_spool(spooled.spool, [r for r in refs if r.uri not in unread],
+                              run_id=run_id, expected=spooled.events, problems=spooled.careful,
+                              bad=bad)
+    spooled.spool.unlink(missing_ok=True)
+    _count(result, tally)
+    if result.missing:
+        # The store did not read these files' fast-path lines as written: read them again, in
+        # Python, salvaging what is readable and naming what is not.
+        again = reader.spool_chunk(spooled.chunk, spool_root, fetch, only=result.missing)
+        again_bad = [BadFile(b.uri, b.reason, _fingerprint(spooled.chunk, b.uri))
+                     for b in again.bad]
+        again_unread = {b.uri for b in again.bad}
+        result = store.load_spool(
+            again.spool, [refs[i] for i in result.missing if refs[i].uri not in again_unread],
+            run_id=run_id, expected=again.events, problems=again.careful, bad=again_bad,
+            careful_pass=True)
+        again.spool.unlink(missing_ok=True)
         _count(result, tally)
-        if result.missing:
-            # The store could not parse these files' fast-path lines: read them again, in
-            # Python, salvaging what is readable and naming what is not.
-            again = reader.spool_chunk(spooled.chunk, spool_root, fetch, only=result.missing)
-            again_bad = [BadFile(b.uri, b.reason, _fingerprint(spooled.chunk, b.uri))
-                         for b in again.bad]
-            result = store.load_spool(
-                again.spool, [refs[i] for i in result.missing], run_id=run_id,
-                problems=again.careful, bad=again_bad, careful_pass=True)
-            again.spool.unlink(missing_ok=True)
-            _count(result, tally)
-        if progress:
-            progress(len(spooled.chunk.objects), spooled.bytes_read)
 
 
 def _open_source(source: str, scope: Scope, s3_options: object | None
@@ -201,8 +232,6 @@ def _filter_ingested(batch: list[LogObject], store: Store, tally: _Tally) -> Ite
 
 
 def _count(result: LoadResult, tally: _Tally) -> None:
-    tally.new += result.events_new
-    tally.duplicate += result.events_duplicate
     tally.ingested += result.files_ingested
     tally.bad.extend(PathReason(b.uri, b.reason) for b in result.bad)
 

@@ -126,18 +126,20 @@ def test_stored_fields(tmp_path: Path) -> None:
     run([tmp_path / "logs"], db)
     rows = {r[0]: r[1:] for r in stored(db, """
         SELECT event_name, principal, identity_type, session_name, invoked_by, error_code,
-               resources[1].arn, response_elements::VARCHAR, event_time::VARCHAR, event_id,
-               read_only, event_category, source
+               resources[1].ARN, event_time::VARCHAR, event_id, read_only, event_category,
+               source, request_parameters->>'roleArn'
         FROM events""")}
     assert rows["AssumeRole"][:2] == ("ecs-tasks.amazonaws.com", "AWSService")
-    assert "SECRET" not in rows["AssumeRole"][6] and "credentials" not in rows["AssumeRole"][6]
-    assert "assumedRoleUser" in rows["AssumeRole"][6]
+    assert rows["AssumeRole"][-1] == f"arn:aws:iam::{ACCOUNT}:role/ecs/exec"
+    # Credentials never reach the store, in no column.
+    everything = stored(db, "SELECT string_agg(e::VARCHAR, '') FROM events AS e")[0][0]
+    assert "SECRET" not in everything and "ASIAXYZ" not in everything
     d = rows["Decrypt"]
     assert d[0] == f"arn:aws:iam::{ACCOUNT}:role/ecs/app-task"  # the path is kept
     assert d[2] == f"{2:032x}"
     assert d[3:6] == ("secretsmanager.amazonaws.com", "AccessDenied",
                       "arn:aws:kms:us-east-1:111122223333:key/k")
-    assert d[10] == "Data" and d[11].endswith("a.json.gz")
+    assert d[9] == "Data" and d[10].endswith("a.json.gz")
     get = [r for r in stored(db, "SELECT event_id, event_time::VARCHAR FROM events "
                                  "WHERE event_name = 'GetObject' ORDER BY 2")]
     assert get == [(odd_time["eventID"], "2026-10-01 12:00:00"),  # +02:00 read as UTC

@@ -31,7 +31,8 @@ def make_logs(root: Path) -> set[str]:
 
 def start_ingest(logs: Path, db: Path) -> subprocess.Popen[bytes]:
     code = ("import sys, rightsizer; "
-            "rightsizer.ingest([sys.argv[1]], sys.argv[2], workers=2, chunk_files=15)")
+            "rightsizer.ingest([sys.argv[1]], sys.argv[2], workers=2, chunk_files=15, "
+            "commit_events=400)")
     return subprocess.Popen([sys.executable, "-c", code, str(logs), str(db)],
                             start_new_session=True)
 

@@ -1,16 +1,19 @@
 """CloudTrail file contents: every shape, turned into spool lines the store bulk-loads.
 
 The store reads events with DuckDB's newline-delimited JSON reader, which parses in C++ at
-several times the speed of any Python parser (DOMAIN.md section 3, measured). So this module
-does not parse well-formed files at all: it decompresses them and rewrites them, byte for byte,
-into one *spool line* per file, ``{"__s": N, "Records": [...]}``, where N is the file's index in
-its chunk. A CloudTrail delivery file ``{"Records": [...]}`` needs only the index spliced in; a
-JSON array of events needs a wrapper. Everything else (a single event, JSON lines, a file the
-store could not read, a very large file) takes the *careful path*: parsed in Python, with what
-is readable salvaged and what is not named in a reason.
+several times the speed of any Python parser (DOMAIN.md section 3, measured). Its input is the
+*spool*: one event per line, tagged with the index of its file in the chunk,
+``{"__s": N, "eventVersion": ...}``.
 
-Raw newlines cannot occur inside JSON strings (RFC 8259, section 7: control characters must be
-escaped), so replacing them by spaces keeps any valid document valid and puts it on one line.
+Delivery files as CloudTrail writes them are compact, ``{"Records":[{"eventVersion":...},
+{"eventVersion":...}]}``, so they are turned into spool lines without being parsed: the byte
+sequence ``},{"eventVersion"`` can only be a boundary between two objects, because a quote
+inside a JSON string is always escaped (RFC 8259, section 7). The store then checks that it
+read exactly as many events per file as the split found; where it did not (an object nested in
+a record that also starts with eventVersion, broken JSON), the file is read again on the
+*careful path*: parsed in Python, every readable event salvaged, and what is not named.
+Other shapes (pretty-printed files, arrays, single events, JSON lines, very large files) take
+the careful path directly.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import io
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import ijson
@@ -40,18 +43,22 @@ _WRAPPER_HEAD = re.compile(rb'\A\s*\{\s*"Records"\s*:\s*\[')
 _WRAPPER_TAIL = re.compile(rb"\]\s*\}\s*\Z")
 _ARRAY_HEAD = re.compile(rb"\A\s*\[")
 _ARRAY_TAIL = re.compile(rb"\]\s*\Z")
-_NEWLINES = bytes.maketrans(b"\r\n", b"  ")
+_RECORD_START = b'{"eventVersion"'
+_BOUNDARY = b'},{"eventVersion"'
 
 
 class UnreadableInput(Exception):
     """The file's bytes are not CloudTrail events at all; the message is the reason."""
 
 
+Write = Callable[[bytes], object]
+
+
 @dataclass(frozen=True, slots=True)
 class Careful:
-    """Spool lines from the careful path, and what was wrong with the file, if anything."""
+    """What the careful path wrote: how many events, and what was wrong, if anything."""
 
-    lines: list[bytes]
+    events: int
     problem: str | None = None
 
 
@@ -78,24 +85,40 @@ def not_json_reason(uri: str, text: bytes) -> str | None:
     return "not a JSON file"
 
 
-def fast_line(index: int, text: bytes) -> bytes | None:
-    """The spool line of a delivery file or an event array without parsing it, or None when
-    the file has another shape and needs the careful path."""
+def fast_lines(index: int, text: bytes) -> tuple[bytes, int] | None:
+    """Spool lines of a compact delivery file (or compact array of events) without parsing,
+    and how many events they should hold; None when the file needs the careful path."""
     if len(text) > LARGE_FILE_BYTES:
         return None
-    if _WRAPPER_HEAD.match(text) and _WRAPPER_TAIL.search(text[-64:]):
-        brace = text.index(b"{")
-        return b'{"%s":%d,' % (SOURCE_KEY.encode(), index) + text[brace + 1 :].translate(_NEWLINES)
-    if _ARRAY_HEAD.match(text) and _ARRAY_TAIL.search(text[-64:]):
-        head = b'{"%s":%d,"Records":' % (SOURCE_KEY.encode(), index)
-        return head + text.translate(_NEWLINES) + b"}"
-    return None
+    end = max(0, len(text) - 64)
+    head = _WRAPPER_HEAD.match(text)
+    if head:
+        tail = _WRAPPER_TAIL.search(text, end)
+    else:
+        head = _ARRAY_HEAD.match(text)
+        tail = _ARRAY_TAIL.search(text, end) if head else None
+    if not head or not tail or tail.start() < head.end():
+        return None
+    inner = text[head.end():tail.start()].strip()
+    if not inner:
+        return b"", 0
+    if (not inner.startswith(_RECORD_START) or not inner.endswith(b"}")
+            or b"\n" in inner or b"\r" in inner):
+        return None
+    tag = _tag(index)
+    body = tag + inner[1:].replace(_BOUNDARY, b"}\n" + tag + _RECORD_START[1:])
+    return body + b"\n", inner.count(_BOUNDARY) + 1
 
 
-def records_line(index: int, records: Iterable[object]) -> bytes:
-    """A spool line holding already parsed records."""
-    head = b'{"%s":%d,"Records":' % (SOURCE_KEY.encode(), index)
-    return head + orjson.dumps(list(records)) + b"}"
+def _tag(index: int) -> bytes:
+    return b'{"%s":%d,' % (SOURCE_KEY.encode(), index)
+
+
+def event_lines(index: int, events: Iterable[dict[str, object]]) -> tuple[bytes, int]:
+    """Spool lines of parsed events (each a non-empty dict), and their number."""
+    tag = _tag(index)
+    lines = [tag + orjson.dumps(e)[1:] for e in events]
+    return b"\n".join(lines) + b"\n" if lines else b"", len(lines)
 
 
 def is_event(value: object) -> bool:
@@ -103,51 +126,79 @@ def is_event(value: object) -> bool:
     return isinstance(value, dict) and ("eventName" in value or "eventSource" in value)
 
 
-def careful_lines(index: int, text: bytes) -> Careful:
-    """Parse a file of any shape in Python and salvage every readable event.
+def careful_spool(index: int, text: bytes, write: Write) -> Careful:
+    """Parse a file of any shape in Python, writing every readable event as a spool line.
 
     Shapes: ``{"Records": [...]}``, a JSON array of events, a single event, JSON lines.
     A truncated delivery file gives up the records before the cut. Raises UnreadableInput when
     nothing in the file is a CloudTrail event.
     """
     if len(text) > LARGE_FILE_BYTES and _WRAPPER_HEAD.match(text):
-        return _stream_records(index, io.BytesIO(text), "Records.item")
+        return stream_spool(index, io.BytesIO(text), write)
     try:
         document = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        return _salvage(index, text, exc)
+        return _salvage(index, text, exc, write)
     if isinstance(document, dict) and isinstance(document.get("Records"), list):
-        return _from_records(index, document["Records"], "Records")
+        return _from_records(index, document["Records"], "Records", write)
     if isinstance(document, list):
-        return _from_records(index, document, "array")
+        return _from_records(index, document, "array", write)
     if is_event(document):
-        return Careful([records_line(index, [document])])
+        return _write_events(index, [document], write)
     raise UnreadableInput(_not_events(document))
 
 
-def stream_lines(index: int, stream: io.BufferedIOBase) -> Careful:
-    """A delivery file too large to hold, read from a (decompressing) stream record by record."""
-    return _stream_records(index, stream, "Records.item")
+def stream_spool(index: int, stream: io.BufferedIOBase, write: Write) -> Careful:
+    """A delivery file read from a (decompressing) stream record by record (ijson), so memory
+    holds one batch, never the whole file; a truncated or corrupt tail keeps every record
+    before it."""
+    batch: list[dict[str, object]] = []
+    seen = written = 0
+    problem = None
+    try:
+        for record in ijson.items(stream, "Records.item", use_float=True):
+            seen += 1
+            if is_event(record):
+                batch.append(record)
+            if len(batch) >= STREAM_BATCH:
+                written += _write_events(index, batch, write).events
+                batch = []
+    except (ijson.JSONError, ijson.IncompleteJSONError, OSError, EOFError, zlib.error) as exc:
+        problem = f"unreadable after {seen} records: {_short(exc)}"
+    written += _write_events(index, batch, write).events
+    if not written and problem:
+        raise UnreadableInput(problem)
+    if seen and not written:
+        raise UnreadableInput(f"{seen} records, none a CloudTrail event")
+    return Careful(written, problem)
 
 
-def _from_records(index: int, records: list[object], shape: str) -> Careful:
+def _write_events(index: int, events: list[dict[str, object]], write: Write,
+                  problem: str | None = None) -> Careful:
+    data, count = event_lines(index, events)
+    if data:
+        write(data)
+    return Careful(count, problem)
+
+
+def _from_records(index: int, records: list[object], shape: str, write: Write) -> Careful:
     events = [r for r in records if is_event(r)]
     if records and not events:
         raise UnreadableInput(f"{shape} holds {len(records)} items, none a CloudTrail event")
     problem = None
     if len(events) < len(records):
         problem = f"{len(records) - len(events)} of {len(records)} items are not CloudTrail events"
-    return Careful([records_line(index, events)], problem)
+    return _write_events(index, events, write, problem)  # type: ignore[arg-type]
 
 
-def _salvage(index: int, text: bytes, error: orjson.JSONDecodeError) -> Careful:
+def _salvage(index: int, text: bytes, error: orjson.JSONDecodeError, write: Write) -> Careful:
     """Not one JSON document: JSON lines, or a truncated delivery file."""
     if _WRAPPER_HEAD.match(text):
-        salvaged = _stream_records(index, io.BytesIO(text), "Records.item")
-        if salvaged.lines:
-            return salvaged
-        raise UnreadableInput(f"broken JSON: {error}")
-    events: list[object] = []
+        try:
+            return stream_spool(index, io.BytesIO(text), write)
+        except UnreadableInput:
+            raise UnreadableInput(f"broken JSON: {error}") from None
+    events: list[dict[str, object]] = []
     bad_lines: list[int] = []
     not_events = 0
     for number, line in enumerate(text.splitlines(), start=1):
@@ -172,33 +223,7 @@ def _salvage(index: int, text: bytes, error: orjson.JSONDecodeError) -> Careful:
         problems.append(f"{len(bad_lines)} JSON lines unreadable (line {shown})")
     if not_events:
         problems.append(f"{not_events} JSON lines are not CloudTrail events")
-    return Careful([records_line(index, events)], "; ".join(problems) or None)
-
-
-def _stream_records(index: int, stream: io.BufferedIOBase, prefix: str) -> Careful:
-    """Read records one by one (ijson), so memory holds one batch, never the whole file; a
-    truncated or corrupt tail keeps every record before it."""
-    lines: list[bytes] = []
-    batch: list[object] = []
-    seen = 0
-    problem = None
-    try:
-        for record in ijson.items(stream, prefix, use_float=True):
-            seen += 1
-            if is_event(record):
-                batch.append(record)
-            if len(batch) >= STREAM_BATCH:
-                lines.append(records_line(index, batch))
-                batch = []
-    except (ijson.JSONError, ijson.IncompleteJSONError, OSError, EOFError, zlib.error) as exc:
-        problem = f"unreadable after {seen} records: {_short(exc)}"
-    if batch:
-        lines.append(records_line(index, batch))
-    if not lines and problem:
-        raise UnreadableInput(problem)
-    if seen and not lines:
-        raise UnreadableInput(f"{seen} records, none a CloudTrail event")
-    return Careful(lines, problem)
+    return _write_events(index, events, write, "; ".join(problems) or None)
 
 
 def _not_events(document: object) -> str:

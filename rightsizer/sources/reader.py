@@ -42,12 +42,14 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class Spooled:
-    """A chunk read into a spool file. ``careful`` maps a file index to the problem the careful
+    """A chunk read into a spool file. ``events`` maps the index of every spooled file to the
+    number of events its lines hold; ``careful`` maps a file index to the problem the careful
     path found in it (None: none); files not in it took the fast path. ``bad`` files gave
     nothing to spool; ``skipped`` files were not CloudTrail files at all."""
 
     chunk: Chunk
     spool: Path
+    events: dict[int, int]
     careful: dict[int, str | None]
     bad: tuple[BadInput, ...]
     skipped: tuple[Skipped, ...]
@@ -106,6 +108,7 @@ def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
     position = {chunk.objects[i].uri: i for i in indexes}
     suffix = "-careful" if only is not None else ""
     spool = spool_dir / f"chunk-{chunk.number:06d}{suffix}.ndjson"
+    events: dict[int, int] = {}
     careful: dict[int, str | None] = {}
     bad: list[BadInput] = []
     skipped: list[Skipped] = []
@@ -119,7 +122,7 @@ def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
             try:
                 if isinstance(data, LargeFile):
                     total += chunk.objects[index].size
-                    result = _stream_large(index, data.path)
+                    result = _stream_large(index, data.path, out.write)
                 else:
                     total += len(data)
                     text = cloudtrail.decompress(data)
@@ -127,27 +130,27 @@ def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
                     if reason:
                         skipped.append(Skipped(uri, reason))
                         continue
-                    line = None if only is not None else cloudtrail.fast_line(index, text)
-                    if line is not None:
-                        out.write(line + b"\n")
+                    fast = None if only is not None else cloudtrail.fast_lines(index, text)
+                    if fast is not None:
+                        out.write(fast[0])
+                        events[index] = fast[1]
                         continue
-                    result = cloudtrail.careful_lines(index, text)
+                    result = cloudtrail.careful_spool(index, text, out.write)
+                events[index] = result.events
                 careful[index] = result.problem
-                for item in result.lines:
-                    out.write(item + b"\n")
             except cloudtrail.UnreadableInput as exc:
                 bad.append(BadInput(uri, str(exc)))
-    return Spooled(chunk, spool, careful, tuple(bad), tuple(skipped), total)
+    return Spooled(chunk, spool, events, careful, tuple(bad), tuple(skipped), total)
 
 
-def _stream_large(index: int, path: str) -> cloudtrail.Careful:
+def _stream_large(index: int, path: str, write: cloudtrail.Write) -> cloudtrail.Careful:
     with open(path, "rb") as raw:
         head = raw.read(2)
         raw.seek(0)
         if head == cloudtrail.GZIP_MAGIC:
             with igzip.open(raw) as stream:
-                return cloudtrail.stream_lines(index, stream)
-        return cloudtrail.stream_lines(index, raw)
+                return cloudtrail.stream_spool(index, stream, write)
+        return cloudtrail.stream_spool(index, raw, write)
 
 
 class ParallelSpooler:

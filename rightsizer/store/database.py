@@ -9,7 +9,8 @@ none of it, and the next run reads the files that are not in the ledger again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,15 +47,27 @@ class BadFile:
 
 @dataclass(frozen=True, slots=True)
 class LoadResult:
-    """What one spool load did. ``missing`` lists the file indexes the store could not read from
-    their spool lines (the caller reads them again on the careful path)."""
+    """What one spool load staged. ``events`` can be stored (deduplicated at commit);
+    ``missing`` lists the file indexes the store could not read from their spool lines (the
+    caller reads them again on the careful path)."""
 
-    events_new: int = 0
-    events_duplicate: int = 0
     files_ingested: int = 0
     records: int = 0
+    events: int = 0
     missing: tuple[int, ...] = ()
     bad: tuple[BadFile, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class Committed:
+    """Filled when a transaction commits: events staged in it, and the new ones stored."""
+
+    events: int = 0
+    events_new: int = 0
+
+    @property
+    def events_duplicate(self) -> int:
+        return self.events - self.events_new
 
 
 class Store:
@@ -73,6 +86,9 @@ class Store:
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
         self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET enable_progress_bar = false")
+        self._committed: Committed | None = None
+        self._spool_no = 0
         if not read_only:
             self._migrate()
 
@@ -177,75 +193,107 @@ class Store:
         finally:
             self._con.unregister(name)
 
+    # -- transactions ----------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Committed]:
+        """One ingest transaction: spools loaded in it are deduplicated into ``events`` once,
+        when it commits; on any exception nothing of it is stored."""
+        if self._committed is not None:
+            raise RuntimeError("an ingest transaction is already open")
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        committed = self._committed = Committed()
+        self._spool_no = 0
+        try:
+            con.execute(sql("duckdb/ingest/create_pending"))
+            yield committed
+            row = con.execute(sql("duckdb/ingest/insert_new_events")).fetchone()
+            committed.events_new = int(row[0]) if row else 0
+            con.execute("DROP TABLE pending")
+            con.execute("DROP TABLE pending_files")
+        except BaseException:
+            self._committed = None
+            con.execute("ROLLBACK")
+            raise
+        self._committed = None
+        con.execute("COMMIT")
+
     # -- loading ---------------------------------------------------------------------------
 
     def load_spool(self, spool: Path, files: Sequence[FileRef], *, run_id: str,
-                   problems: dict[int, str | None] | None = None,
+                   expected: dict[int, int], problems: dict[int, str | None] | None = None,
                    bad: Sequence[BadFile] = (), careful_pass: bool = False) -> LoadResult:
-        """Store the new events of a spool file and mark its clean files read, in one transaction.
+        """Stage the events of a spool file and mark its clean files read, in the open
+        ``transaction`` (its events are deduplicated into the store when it commits).
 
-        ``problems`` are what the reader already found wrong with a file (it is then stored as
-        far as readable but not marked read, so a later run reads it again and says so again).
-        A file whose lines the store cannot parse is returned in ``missing``, unless this is the
-        careful pass, where it becomes a bad input.
+        ``expected`` is the number of events the reader wrote per file index. A file of which
+        the store read another number is not stored now but returned in ``missing``, for the
+        caller to read again carefully; on the careful pass it is stored as far as readable and
+        reported. ``problems`` are what the reader already found wrong with a file: it is then
+        stored as far as readable but not marked read, so that a later run reads it again and
+        says so again.
         """
+        if self._committed is None:
+            raise RuntimeError("load_spool needs an open transaction")
         problems = dict(problems or {})
         con = self._con
         by_index = {f.index: f for f in files}
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(sql("duckdb/ingest/stage_spool"), {"spool": str(spool)})
-            stats = con.execute(sql("duckdb/ingest/file_stats")).fetchall()
-            seen = {int(row[0]) for row in stats if row[0] is not None}
-            missing = sorted(set(by_index) - seen)
-            bad_files = list(bad)
-            records = valid = 0
-            for s, n_records, not_events, no_time in stats:
-                if s is None or s not in by_index:
-                    continue
-                records += n_records
-                valid += n_records - not_events - no_time
-                reasons = [problems[s]] if problems.get(s) else []
-                if n_records and not_events == n_records:
-                    reasons = [f"none of {n_records} records is a CloudTrail event"]
-                else:
-                    if not_events:
-                        reasons.append(f"{not_events} of {n_records} records are not "
-                                       "CloudTrail events")
-                    if no_time:
-                        reasons.append(f"{no_time} of {n_records} records have no readable "
-                                       "eventTime")
-                if reasons:
-                    problems[s] = "; ".join(reasons)
-            if careful_pass:
-                for s in missing:
-                    problems[s] = "no CloudTrail event could be read"
-                missing = []
-            for s, reason in sorted(problems.items()):
-                if reason and s in by_index:
-                    ref = by_index[s]
-                    bad_files.append(BadFile(ref.uri, reason, ref.fingerprint))
+        self._spool_no += 1
+        spool_no = self._spool_no
+        con.execute(sql("duckdb/ingest/stage_spool"),
+                    {"spool": str(spool), "spool_no": spool_no})
+        stats = {int(row[0]): row[1:] for row in con.execute(
+            sql("duckdb/ingest/file_stats"), {"spool_no": spool_no}).fetchall()}
+        missing = sorted(s for s in by_index
+                         if stats.get(s, (0, 0, 0))[0] != expected.get(s, 0))
+        if careful_pass:
+            for s in missing:
+                read = stats.get(s, (0,))[0]
+                problems[s] = f"{expected.get(s, 0) - read} events could not be read"
+            missing = []
+        elif missing:
+            self._with_table("unread", pa.table({"s": pa.array(missing, pa.int32())}),
+                             "DELETE FROM pending WHERE spool = ? "
+                             "AND s IN (SELECT s FROM unread)", [spool_no])
+        records = valid = 0
+        for s, (n_records, not_events, no_time) in stats.items():
+            if s not in by_index or s in missing:
+                continue
+            records += n_records
+            valid += n_records - not_events - no_time
+            reasons = [problems[s]] if problems.get(s) else []
+            if n_records and not_events == n_records:
+                reasons = [f"none of {n_records} records is a CloudTrail event"]
+            else:
+                if not_events:
+                    reasons.append(f"{not_events} of {n_records} records are not "
+                                   "CloudTrail events")
+                if no_time:
+                    reasons.append(f"{no_time} of {n_records} records have no readable "
+                                   "eventTime")
+            if reasons:
+                problems[s] = "; ".join(reasons)
+        bad_files = list(bad)
+        for s, reason in sorted(problems.items()):
+            if reason and s in by_index:
+                ref = by_index[s]
+                bad_files.append(BadFile(ref.uri, reason, ref.fingerprint))
 
-            chunk_files = pa.table({
-                "s": pa.array([f.index for f in files], pa.int32()),
-                "uri": [f.uri for f in files],
-            })
-            inserted = self._with_table("chunk_files", chunk_files,
-                                        sql("duckdb/ingest/insert_new_events"))
-            events_new = int(inserted[0][0]) if inserted else 0
+        chunk_files = pa.table({
+            "s": pa.array([f.index for f in files], pa.int32()),
+            "uri": [f.uri for f in files],
+        })
+        self._with_table("chunk_files", chunk_files, "INSERT INTO pending_files "
+                         "SELECT ?, s, uri FROM chunk_files", [spool_no])
 
-            done = [(by_index[s], n) for s, n, *_ in stats
-                    if s in by_index and not problems.get(s) and s not in missing]
-            self._insert_ledger(done, run_id)
-            self._insert_bad(bad_files, run_id)
-            con.execute("DROP TABLE staged")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        return LoadResult(events_new=events_new, events_duplicate=valid - events_new,
-                          files_ingested=len(done), records=records, missing=tuple(missing),
-                          bad=tuple(bad_files))
+        done = [(ref, stats.get(s, (0,))[0]) for s, ref in sorted(by_index.items())
+                if not problems.get(s) and s not in missing]
+        self._insert_ledger(done, run_id)
+        self._insert_bad(bad_files, run_id)
+        self._committed.events += valid
+        return LoadResult(files_ingested=len(done), records=records, events=valid,
+                          missing=tuple(missing), bad=tuple(bad_files))
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -1,55 +1,51 @@
--- Stage one spool file (lines {"__s": file index, "Records": [...]}) as typed event rows.
--- Parameters: $spool (path). A line DuckDB cannot parse is skipped (ignore_errors) and its
--- file index is then missing from the result: the caller reads that file again carefully.
--- A file with no records yields one row with r IS NULL, so that it still counts as seen.
--- Fields come and go between eventVersions (DOMAIN.md section 3): every field is optional and
--- a value of an unexpected type reads as NULL.
-CREATE OR REPLACE TEMP TABLE staged AS
+-- Stage one spool file (one event a line, {"__s": file index, ...event fields}) as typed rows
+-- in `pending` (see create_pending.sql). Parameters: $spool (path), $spool_no (its number in
+-- the transaction). A line DuckDB cannot parse is skipped (ignore_errors): the caller
+-- compares the events read per file with the number it wrote, and reads a file that differs
+-- again carefully. Fields come and go between eventVersions (DOMAIN.md section 3): every field
+-- is optional and a value of an unexpected type reads as NULL.
+INSERT INTO pending BY NAME
 WITH lines AS (
-    SELECT
-        "__s" AS s,
-        unnest(CASE WHEN len(Records) = 0 THEN [NULL] ELSE Records END) AS r
+    SELECT "__s" AS s, *
     FROM read_json(
         $spool,
         format = 'newline_delimited',
         ignore_errors = true,
-        maximum_object_size = 67108864,  -- 64 MiB: above cloudtrail.LARGE_FILE_BYTES
+        maximum_object_size = 16777216,  -- one event is at most 256 KB (DOMAIN.md section 3)
         columns = {
             '__s': 'INTEGER',
-            'Records': 'STRUCT(
-                eventID VARCHAR, eventTime VARCHAR, eventSource VARCHAR, eventName VARCHAR,
-                awsRegion VARCHAR, recipientAccountId VARCHAR,
-                userIdentity STRUCT(
+            eventID: 'VARCHAR', eventTime: 'VARCHAR', eventSource: 'VARCHAR',
+            eventName: 'VARCHAR', awsRegion: 'VARCHAR', recipientAccountId: 'VARCHAR',
+            userIdentity: 'STRUCT(
+                "type" VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR,
+                accessKeyId VARCHAR, userName VARCHAR, invokedBy VARCHAR,
+                sessionContext STRUCT(sessionIssuer STRUCT(
                     "type" VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR,
-                    accessKeyId VARCHAR, userName VARCHAR, invokedBy VARCHAR,
-                    sessionContext STRUCT(sessionIssuer STRUCT(
-                        "type" VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR,
-                        userName VARCHAR))),
-                sourceIPAddress VARCHAR, userAgent VARCHAR, errorCode VARCHAR, errorMessage VARCHAR,
-                readOnly BOOLEAN, eventCategory VARCHAR, managementEvent BOOLEAN,
-                eventType VARCHAR, eventVersion VARCHAR, requestID VARCHAR, sharedEventID VARCHAR,
-                vpcEndpointId VARCHAR,
-                resources STRUCT(ARN VARCHAR, "type" VARCHAR, accountId VARCHAR)[],
-                requestParameters JSON, responseElements JSON, additionalEventData JSON)[]'
+                    userName VARCHAR)))',
+            sourceIPAddress: 'VARCHAR', userAgent: 'VARCHAR', errorCode: 'VARCHAR',
+            errorMessage: 'VARCHAR', readOnly: 'BOOLEAN', eventCategory: 'VARCHAR',
+            managementEvent: 'BOOLEAN', eventType: 'VARCHAR', eventVersion: 'VARCHAR',
+            requestID: 'VARCHAR', sharedEventID: 'VARCHAR', vpcEndpointId: 'VARCHAR',
+            resources: 'STRUCT("ARN" VARCHAR, "type" VARCHAR, "accountId" VARCHAR)[]',
+            requestParameters: 'JSON'
         }
     )
 )
 SELECT
+    $spool_no AS spool,
     s,
-    r IS NOT NULL AS is_record,
     r.eventName IS NOT NULL OR r.eventSource IS NOT NULL AS is_event,
-    coalesce(
-        r.eventID,
-        'rs-' || md5(concat_ws(chr(31),
+    CASE WHEN r.eventID IS NOT NULL THEN r.eventID
+        ELSE 'rs-' || md5(concat_ws(chr(31),
             r.eventTime, r.eventSource, r.eventName, r.awsRegion, r.userIdentity.arn,
             r.userIdentity.principalId, r.requestID, r.requestParameters::VARCHAR,
             r.sourceIPAddress, r.userAgent, r.errorCode))
-    ) AS event_id,
-    -- TIMESTAMPTZ honours an offset; naive strings are read as UTC (TimeZone is UTC).
-    coalesce(
-        try_strptime(r.eventTime, '%Y-%m-%dT%H:%M:%SZ'),
-        try_cast(r.eventTime AS TIMESTAMPTZ) AT TIME ZONE 'UTC'
-    ) AS event_time,
+    END AS event_id,
+    -- CloudTrail writes UTC with a Z, which a TIMESTAMP cast reads; any other form goes through
+    -- TIMESTAMPTZ, which honours an offset (naive strings are UTC: TimeZone is UTC).
+    CASE WHEN ends_with(r.eventTime, 'Z') THEN try_cast(r.eventTime AS TIMESTAMP)
+        ELSE try_cast(r.eventTime AS TIMESTAMPTZ) AT TIME ZONE 'UTC'
+    END AS event_time,
     r.eventSource AS event_source,
     r.eventName AS event_name,
     r.awsRegion AS aws_region,
@@ -65,8 +61,9 @@ SELECT
     r.userIdentity."type" AS identity_type,
     r.userIdentity.arn AS identity_arn,
     r.userIdentity.principalId AS principal_id,
+    -- arn:aws:sts::ACCOUNT:assumed-role/ROLE_NAME/SESSION_NAME (neither name holds a '/').
     CASE WHEN r.userIdentity."type" = 'AssumedRole'
-        THEN nullif(regexp_extract(r.userIdentity.arn, '/([^/]+)$', 1), '') END AS session_name,
+        THEN nullif(split_part(r.userIdentity.arn, '/', 3), '') END AS session_name,
     r.userIdentity.accessKeyId AS access_key_id,
     r.userIdentity.invokedBy AS invoked_by,
     r.sourceIPAddress AS source_ip,
@@ -81,15 +78,7 @@ SELECT
     r.requestID AS request_id,
     r.sharedEventID AS shared_event_id,
     r.vpcEndpointId AS vpc_endpoint_id,
-    list_transform(r.resources, lambda x: {'arn': x.ARN, 'type': x."type", 'account_id': x.accountId})
-        AS resources,
-    r.requestParameters AS request_parameters,
-    -- Never store credentials (AssumeRole and GetSessionToken return session tokens).
-    CASE
-        WHEN json_exists(r.responseElements, '$.credentials')
-            OR json_exists(r.responseElements, '$.roleCredentials')
-        THEN json_merge_patch(r.responseElements, '{"credentials": null, "roleCredentials": null}')
-        ELSE r.responseElements
-    END AS response_elements,
-    r.additionalEventData AS additional_event_data
-FROM lines;
+    r.resources AS resources,
+    r.requestParameters AS request_parameters
+FROM lines AS r
+WHERE s IS NOT NULL;

@@ -1,6 +1,6 @@
 -- Schema version 1: CloudTrail events, the ledger of files read, and bad inputs.
--- event_time is UTC (the connection's TimeZone is UTC). Credentials are never stored:
--- responseElements.credentials is removed on load (see ingest/stage_spool.sql).
+-- event_time is UTC (the connection's TimeZone is UTC). responseElements is not stored: analysis
+-- does not need it, and for AssumeRole and GetSessionToken it holds session credentials.
 
 CREATE TABLE events (
     event_id              VARCHAR NOT NULL,   -- CloudTrail eventID, or 'rs-' || md5 of content
@@ -28,10 +28,8 @@ CREATE TABLE events (
     request_id            VARCHAR,
     shared_event_id       VARCHAR,
     vpc_endpoint_id       VARCHAR,
-    resources             STRUCT(arn VARCHAR, type VARCHAR, account_id VARCHAR)[],
+    resources             STRUCT("ARN" VARCHAR, "type" VARCHAR, "accountId" VARCHAR)[],  -- as logged
     request_parameters    JSON,
-    response_elements     JSON,
-    additional_event_data JSON,
     source                VARCHAR NOT NULL    -- the file or s3:// object it was read from
 );
 
