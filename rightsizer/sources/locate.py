@@ -143,7 +143,7 @@ def local_objects(source: str, scope: Scope) -> Iterator[LogObject | Skipped | B
     root = Path(source)
     if root.is_file():
         # A file named explicitly is read even outside the layout's filters: the user asked.
-        yield _local_object(root)
+        yield _local_object(source)
         return
     if not root.exists():
         raise SourceError(f"{source}: no such file or folder")
@@ -170,15 +170,15 @@ def local_objects(source: str, scope: Scope) -> Iterator[LogObject | Skipped | B
             if reason:
                 yield Skipped(path, reason)
             else:
-                yield _local_object(Path(path))
+                yield _local_object(path)
     for exc in unlistable:
         yield BadInput(str(exc.filename), f"cannot list folder: {exc.strerror}")
 
 
-def _local_object(path: Path) -> LogObject | Skipped:
+def _local_object(path: str) -> LogObject:
     try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError as exc:
         # Still a LogObject: reading it will fail and be recorded as a bad input with the reason.
-        return LogObject(str(path), 0, f"stat-error:{exc.strerror}")
-    return LogObject(str(path), st.st_size, f"{st.st_size}:{st.st_mtime_ns}")
+        return LogObject(path, 0, f"stat-error:{exc.strerror}")
+    return LogObject(path, st.st_size, f"{st.st_size}:{st.st_mtime_ns}")

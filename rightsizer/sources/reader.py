@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # A chunk ends at whichever comes first. Larger chunks mean fewer store transactions (each
 # deduplicates against the whole store); smaller ones keep the pipeline full. bench/ingest.py.
-CHUNK_BYTES = 24 * 1024 * 1024  # compressed bytes read
+CHUNK_BYTES = 8 * 1024 * 1024  # compressed bytes read
 CHUNK_FILES = 1_000
 
 # A gzip file larger than this is decompressed as a stream, never whole into memory.

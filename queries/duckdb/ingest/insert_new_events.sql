@@ -1,14 +1,22 @@
 -- Move the pending events that the store does not hold yet into `events`, each eventID once
 -- (CloudTrail delivers at least once, DOMAIN.md section 3); the first file read keeps it.
+-- Repeated eventIDs are few, so only they are ranked: a window over every row costs a sort.
 INSERT INTO events BY NAME
-SELECT fresh.* EXCLUDE (spool, s, is_event, first_seen), f.uri AS source
-FROM (
-    SELECT
-        *,
-        row_number() OVER (PARTITION BY event_id ORDER BY spool, s) = 1 AS first_seen
-    FROM pending
-    WHERE is_event AND event_time IS NOT NULL
-) AS fresh
+WITH candidates AS (
+    SELECT * FROM pending WHERE is_event AND event_time IS NOT NULL
+), repeated AS (
+    SELECT event_id FROM candidates GROUP BY event_id HAVING count(*) > 1
+), fresh AS (
+    SELECT * FROM candidates WHERE event_id NOT IN (SELECT event_id FROM repeated)
+    UNION ALL
+    SELECT * EXCLUDE (rank) FROM (
+        SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY spool, s) AS rank
+        FROM candidates
+        WHERE event_id IN (SELECT event_id FROM repeated)
+    )
+    WHERE rank = 1
+)
+SELECT fresh.* EXCLUDE (spool, s, is_event), f.uri AS source
+FROM fresh
 JOIN pending_files AS f USING (spool, s)
-WHERE first_seen
-  AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = fresh.event_id);
+WHERE NOT EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = fresh.event_id);

@@ -1,0 +1,145 @@
+"""A deterministic synthetic AWS organization member account, for tests, demos and benchmarks.
+
+`simulate_account(OUT)` writes three inputs rightsizer reads, all consistent with each other:
+
+- `OUT/cloudtrail/AWSLogs/o-.../ACCOUNT/CloudTrail/...`: an organization trail's delivery files
+  (gzip `{"Records": [...]}`, ~0.5% of records delivered twice) for the main account in
+  us-east-1 (most traffic), eu-west-1 and ap-southeast-2, and a member account with a little
+  traffic; hourly `CloudTrail-Digest/` files beside them.
+- `OUT/iam/authorization-details.json`: `aws iam get-account-authorization-details` output.
+- `OUT/ecs/task-definitions.json`: `{"taskDefinitions": [...]}` as describe-task-definition.
+
+The account holds `services` ECS services. The first six are hand-made archetypes, each carrying
+special cases: orders-api (DynamoDB/SQS/SNS, `s3:*` with a Condition, a managed policy with a
+non-default version, a `:password::` secret, a bare SSM name), payments-worker (image by digest,
+`awslogs-create-group`, ECS Exec, a Statement object), reports-batch (Allow NotAction + explicit
+Deny, permissions boundary, URL-encoded trust policy, environment file in S3), web-frontend (bare
+task role name, public images, FireLens, AccessDenied and UnauthorizedOperation calls), ingest-eu
+(eu-west-1, Docker Hub image with repository credentials) and notifier (ap-southeast-2, an old
+revision naming a role that trusts ec2.amazonaws.com). Further services are numbered copies with
+their own, tighter roles. The shared `ecsTaskExecutionRole` (managed policy + `kms:*` and secrets on
+`*`) serves the first three.
+
+Per task launch ECS assumes the execution role and the task role (session name = task ID); the
+execution role pulls from ECR, reads secrets and parameters (with KMS decrypts by Secrets Manager
+and SSM on its behalf) and creates log streams; the task role then makes the application's calls
+(S3, DynamoDB, SQS and SNS data events, KMS, Secrets Manager), with credential refreshes every few
+hours. About a quarter of the volume comes from other principals: an IAM user with the CLI, a
+Lambda role, an EC2 instance role, SSO console users, ECS's service-linked role, AWS services,
+root console sign-ins and a cross-account (`AWSAccount`) caller.
+
+Same arguments, same bytes: only `random.Random(seed)` is used, never the clock.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from rightsizer.errors import ConfigError
+from rightsizer.simulate.activity import Engine, streams
+from rightsizer.simulate.cloudtrail import DeliveryWriter
+from rightsizer.simulate.ecs import task_definitions
+from rightsizer.simulate.iam import authorization_details
+from rightsizer.simulate.ids import Rng
+from rightsizer.simulate.model import TRAIL_NAME, build_account
+
+__all__ = ["DEFAULT_END", "SimulationResult", "simulate_account"]
+
+DEFAULT_END = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    root: Path  # OUT
+    cloudtrail_dir: Path  # OUT/cloudtrail (holds AWSLogs/...)
+    iam_path: Path  # OUT/iam/authorization-details.json
+    ecs_path: Path  # OUT/ecs/task-definitions.json
+    distinct_events: int  # distinct eventIDs written in delivery files
+    duplicate_deliveries: int  # records written a second time in a later delivery file
+    delivery_files: int  # *.json.gz files under CloudTrail/ folders
+    digest_files: int  # files under CloudTrail-Digest/
+    start: datetime  # UTC window of eventTime covered: start <= eventTime < end
+    end: datetime
+
+
+def _check(events: int, services: int, days: int, events_per_file: int | None) -> None:
+    if events < 0:
+        raise ConfigError(f"events must be >= 0, got {events}")
+    if services < 1:
+        raise ConfigError(f"services must be >= 1, got {services}")
+    if days < 1:
+        raise ConfigError(f"days must be >= 1, got {days}")
+    if events_per_file is not None and events_per_file < 1:
+        raise ConfigError(f"events_per_file must be >= 1, got {events_per_file}")
+
+
+def simulate_account(
+    out: Path,
+    *,
+    events: int = 5000,
+    seed: int = 0,
+    services: int = 6,
+    days: int = 35,
+    end: datetime | None = None,
+    events_per_file: int | None = None,
+) -> SimulationResult:
+    """Write the simulated account under `out` (which must be empty or absent).
+
+    `events` distinct CloudTrail events spread over the `days` before `end` (default
+    2026-11-01T00:00:00Z); `events_per_file` is the mean number of records per delivery file,
+    or None for realistic five-minute files per account and region.
+    """
+    _check(events, services, days, events_per_file)
+    root = Path(out)
+    if root.exists() and any(root.iterdir()):
+        raise ConfigError(f"{root} is not empty: the simulation writes a fresh tree")
+    end_dt = end or DEFAULT_END
+    # A naive `end` is taken as UTC; sub-second precision would not survive eventTime anyway.
+    end_dt = end_dt.replace(tzinfo=UTC) if end_dt.tzinfo is None else end_dt.astimezone(UTC)
+    end_dt = end_dt.replace(microsecond=0)
+    end_sec = int(end_dt.timestamp())
+    start_sec = end_sec - days * 86_400
+
+    # Independent streams per concern, so e.g. the IAM file does not change with `events`.
+    master = random.Random(seed)
+    model_rng, traffic_rng, writer_rng, docs_rng = (
+        Rng(master.getrandbits(64)) for _ in range(4)
+    )
+    account = build_account(model_rng, services, start_sec)
+
+    cloudtrail_dir = root / "cloudtrail"
+    writer = DeliveryWriter(
+        cloudtrail_dir, account.org_id, account.bucket, TRAIL_NAME, streams(account),
+        writer_rng, events_per_file,
+    )  # fmt: skip
+    engine = Engine(account, traffic_rng, start_sec, end_sec, events)
+    for sec, stream, data in engine.run():
+        writer.add(sec, stream, data)
+    writer.close(start_sec, end_sec)
+
+    iam_path = root / "iam" / "authorization-details.json"
+    ecs_path = root / "ecs" / "task-definitions.json"
+    iam_path.parent.mkdir(parents=True, exist_ok=True)
+    ecs_path.parent.mkdir(parents=True, exist_ok=True)
+    details = authorization_details(account, docs_rng, engine.last_used)
+    iam_path.write_bytes(orjson.dumps(details, option=orjson.OPT_INDENT_2))
+    ecs_path.write_bytes(
+        orjson.dumps(task_definitions(account, docs_rng), option=orjson.OPT_INDENT_2)
+    )
+    return SimulationResult(
+        root=root,
+        cloudtrail_dir=cloudtrail_dir,
+        iam_path=iam_path,
+        ecs_path=ecs_path,
+        distinct_events=engine.emitted,
+        duplicate_deliveries=writer.duplicates,
+        delivery_files=writer.delivery_files,
+        digest_files=writer.digest_files,
+        start=datetime.fromtimestamp(start_sec, UTC),
+        end=end_dt,
+    )
