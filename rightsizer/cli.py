@@ -119,13 +119,16 @@ def ingest(sources: tuple[str, ...], db: str, since: Any, until: Any, accounts: 
 @click.option("--days", default=35, show_default=True, type=click.IntRange(1))
 @click.option("--events-per-file", type=click.IntRange(1),
               help="Mean records per delivery file (default: ~5-minute files).")
+@click.option("--digest-hours", default=1, show_default=True, type=click.IntRange(1),
+              help="Hours between digest files (CloudTrail: 1).")
 def simulate(out: Path, events: int, seed: int, services: int, days: int,
-             events_per_file: int | None) -> None:
+             events_per_file: int | None, digest_hours: int) -> None:
     """Write a synthetic account to OUT: CloudTrail delivery files, IAM and ECS JSON."""
 
     def action() -> int:
         result = rightsizer.simulate_account(out, events=events, seed=seed, services=services,
-                                             days=days, events_per_file=events_per_file)
+                                             days=days, events_per_file=events_per_file,
+                                             digest_hours=digest_hours)
         click.echo(f"{result.distinct_events:,} events ({result.duplicate_deliveries:,} "
                    f"delivered twice) in {result.delivery_files:,} delivery files, "
                    f"{result.start:%Y-%m-%d} to {result.end:%Y-%m-%d}")

@@ -87,14 +87,18 @@ def simulate_account(
     days: int = 35,
     end: datetime | None = None,
     events_per_file: int | None = None,
+    digest_hours: int = 1,
 ) -> SimulationResult:
     """Write the simulated account under `out` (which must be empty or absent).
 
     `events` distinct CloudTrail events spread over the `days` before `end` (default
     2026-11-01T00:00:00Z); `events_per_file` is the mean number of records per delivery file,
-    or None for realistic five-minute files per account and region.
+    or None for realistic five-minute files per account and region. `digest_hours` is the period
+    of digest files: CloudTrail writes one an hour; a small sample may want fewer.
     """
     _check(events, services, days, events_per_file)
+    if digest_hours < 1:
+        raise ConfigError(f"digest_hours must be at least 1, not {digest_hours}")
     root = Path(out)
     if root.exists() and any(root.iterdir()):
         raise ConfigError(f"{root} is not empty: the simulation writes a fresh tree")
@@ -115,7 +119,7 @@ def simulate_account(
     cloudtrail_dir = root / "cloudtrail"
     writer = DeliveryWriter(
         cloudtrail_dir, account.org_id, account.bucket, TRAIL_NAME, streams(account),
-        writer_rng, events_per_file,
+        writer_rng, events_per_file, digest_hours * 3600,
     )  # fmt: skip
     engine = Engine(account, traffic_rng, start_sec, end_sec, events)
     for sec, stream, data in engine.run():

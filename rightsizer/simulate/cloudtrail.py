@@ -122,8 +122,10 @@ class DeliveryWriter:
         streams: list[tuple[str, str]],
         rng: random.Random,
         events_per_file: int | None,
+        digest_period: int = DIGEST_PERIOD,
     ) -> None:
         self.root = root
+        self.digest_period = digest_period
         self.org_id = org_id
         self.bucket = bucket
         self.trail = trail
@@ -205,12 +207,12 @@ class DeliveryWriter:
     def _digests(self, s: _Stream, start: int, end: int) -> None:
         # Digests keep coming every hour, with or without log files to list.
         last = max([f.sec for f in s.files] + [end - 1])
-        hour = start - start % DIGEST_PERIOD
+        hour = start - start % self.digest_period
         previous: tuple[str, str] | None = None  # (key, sha256 of its content)
         fingerprint = ids.hex_id(self.rng, 32)  # one signing key per region
         i = 0
         while hour <= last:
-            end = hour + DIGEST_PERIOD
+            end = hour + self.digest_period
             files = []
             while i < len(s.files) and s.files[i].sec < end:
                 files.append(s.files[i])
