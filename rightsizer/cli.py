@@ -30,22 +30,22 @@ def _setup_logging(verbose: int) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+# The library's typed errors and their exit codes, most specific first.
+_EXIT_CODES: tuple[tuple[type[RightsizerError], int], ...] = (
+    (ConfigError, EXIT_USAGE),
+    (StoreError, EXIT_USAGE),
+    (SourceError, EXIT_DATA),
+    (RightsizerError, EXIT_BUG),
+)
+
+
 def _run(action: Callable[[], int]) -> None:
     """Map the library's typed errors to exit codes; anything else is a bug (exit 1)."""
     try:
         code = action()
-    except ConfigError as exc:
-        click.echo(f"rightsizer: {exc}", err=True)
-        code = EXIT_USAGE
-    except StoreError as exc:
-        click.echo(f"rightsizer: {exc}", err=True)
-        code = EXIT_USAGE
-    except SourceError as exc:
-        click.echo(f"rightsizer: {exc}", err=True)
-        code = EXIT_DATA
     except RightsizerError as exc:
         click.echo(f"rightsizer: {exc}", err=True)
-        code = EXIT_BUG
+        code = next(code for kind, code in _EXIT_CODES if isinstance(exc, kind))
     sys.exit(code)
 
 
