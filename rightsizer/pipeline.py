@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rightsizer.errors import SourceError
-from rightsizer.sources import locate, reader
+from rightsizer.errors import ConfigError, SourceError
+from rightsizer.sources import locate, reader, s3
 from rightsizer.sources.locate import BadInput, LogObject, Scope, Skipped
+from rightsizer.sources.s3 import S3Options
 from rightsizer.store.database import BadFile, FileRef, LoadResult, Store
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class _Tally:
 
 
 def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None,
-           s3_options: object | None = None, workers: int | None = None,
+           s3_options: S3Options | None = None, workers: int | None = None,
            progress: ProgressCallback | None = None,
            on_total: Callable[[int], None] | None = None,
            chunk_files: int = reader.CHUNK_FILES,
@@ -120,7 +121,7 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
     return summary
 
 
-def _ingest_source(source: str, store: Store, scope: Scope, s3_options: object | None,
+def _ingest_source(source: str, store: Store, scope: Scope, s3_options: S3Options | None,
                    workers: int | None, run_id: str, tally: _Tally, seen_uris: set[str],
                    spool_root: Path, progress: ProgressCallback | None,
                    on_total: Callable[[int], None] | None, chunk_files: int,
@@ -184,19 +185,15 @@ def _load(spooled: reader.Spooled, store: Store, run_id: str, tally: _Tally, spo
         _count(result, tally)
 
 
-def _open_source(source: str, scope: Scope, s3_options: object | None
+def _open_source(source: str, scope: Scope, s3_options: S3Options | None
                  ) -> tuple[Iterable[LogObject | Skipped | BadInput],
                             Callable[[], reader.Fetcher] | None]:
     """The listing of a source and, for remote ones, a picklable factory of its fetcher."""
     if source.startswith("s3://"):
-        from rightsizer.sources import s3  # boto3 is imported only when S3 is used
-
-        options = s3_options if isinstance(s3_options, s3.S3Options) else s3.S3Options()
-        client = s3.make_client(options)
+        options = s3_options or S3Options()
+        client = s3.make_client(options)  # boto3 is imported only when S3 is used
         return s3.s3_objects(client, source, scope), s3.FetcherFactory(options)
     if "://" in source:
-        from rightsizer.errors import ConfigError
-
         raise ConfigError(f"{source}: unsupported source (a file, a folder or s3://bucket/prefix)")
     return locate.local_objects(source, scope), None
 
