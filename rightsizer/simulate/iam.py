@@ -166,49 +166,27 @@ def _customer_policies(account: Account, rng: random.Random) -> list[ManagedPoli
         default_version="v2",
         created=created + 10 * DAY,
     )
-    boundary = ManagedPolicy(
-        name="ecs-task-boundary",
-        path="/boundaries/",
-        policy_id=ids.unique_id(rng, "ANPA"),
-        account=acct,
-        versions=[
-            PolicyVersion(
-                "v1",
-                statement_doc(
-                    allow(["s3:*", "dynamodb:*", "sqs:*", "sns:*", "kms:Decrypt", "logs:*"], "*"),
-                    {"Effect": "Deny", "Action": ["iam:*", "organizations:*"], "Resource": "*"},
-                ),
-                created + 20 * DAY,
-            )
-        ],
-        default_version="v1",
-        created=created + 20 * DAY,
+    boundary = _single_version(
+        "ecs-task-boundary", "/boundaries/", rng, acct, created + 20 * DAY,
+        statement_doc(
+            allow(["s3:*", "dynamodb:*", "sqs:*", "sns:*", "kms:Decrypt", "logs:*"], "*"),
+            {"Effect": "Deny", "Action": ["iam:*", "organizations:*"], "Resource": "*"},
+        ),
     )
-    deploy = ManagedPolicy(
-        name="ci-deploy",
-        path="/",
-        policy_id=ids.unique_id(rng, "ANPA"),
-        account=acct,
-        versions=[
-            PolicyVersion(
-                "v1",
-                statement_doc(
-                    allow(["ecs:*", "ecr:*"], "*", "Deploy"),
-                    {
-                        "Sid": "PassTaskRoles",
-                        "Effect": "Allow",
-                        "Action": "iam:PassRole",
-                        "Resource": "*",
-                        "Condition": {
-                            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
-                        },
-                    },
-                ),
-                created + 5 * DAY,
-            )
-        ],
-        default_version="v1",
-        created=created + 5 * DAY,
+    deploy = _single_version(
+        "ci-deploy", "/", rng, acct, created + 5 * DAY,
+        statement_doc(
+            allow(["ecs:*", "ecr:*"], "*", "Deploy"),
+            {
+                "Sid": "PassTaskRoles",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+                },
+            },
+        ),
     )
     return [orders, boundary, deploy]
 
@@ -218,18 +196,22 @@ def _aws_policies(rng: random.Random) -> list[ManagedPolicy]:
     for arn, (version, created, doc) in _AWS_MANAGED.items():
         path_and_name = arn.split(":policy", 1)[1]
         path, name = path_and_name.rsplit("/", 1)
-        out.append(
-            ManagedPolicy(
-                name=name,
-                path=path + "/",
-                policy_id=ids.unique_id(rng, "ANPA"),
-                account=None,
-                versions=[PolicyVersion(version, doc, created)],
-                default_version=version,
-                created=created,
-            )
-        )
+        out.append(_single_version(name, path + "/", rng, None, created, doc, version))
     return out
+
+
+def _single_version(name: str, path: str, rng: random.Random, account: str | None,
+                    created: int, doc: dict[str, Any], version: str = "v1") -> ManagedPolicy:
+    """A managed policy with one version, the default."""
+    return ManagedPolicy(
+        name=name,
+        path=path,
+        policy_id=ids.unique_id(rng, "ANPA"),
+        account=account,
+        versions=[PolicyVersion(version, doc, created)],
+        default_version=version,
+        created=created,
+    )
 
 
 def _policy_json(policy: ManagedPolicy, attachments: int, boundary_uses: int) -> dict[str, Any]:
