@@ -17,3 +17,10 @@ class SourceError(RightsizerError):
 
 class StoreError(RightsizerError):
     """The DuckDB store cannot be opened or is from a newer rightsizer (exit 2)."""
+
+
+class PolicyError(RightsizerError):
+    """A policy document cannot be read: not JSON, no Statement, an element of the wrong type.
+
+    The message names the policy and the reason. Callers that load many policies record it and go
+    on with the rest (exit 4 at the end of the run, like any unreadable input)."""
