@@ -12,16 +12,20 @@ __version__ = "0.1.0"
 
 __all__ = [
     "IngestSummary",
+    "Inventory",
+    "InventoryRole",
     "Scope",
     "SimulationResult",
     "Store",
     "__version__",
     "ingest",
+    "inventory",
     "simulate_account",
 ]
 
 if TYPE_CHECKING:
-    from rightsizer.pipeline import IngestSummary, ingest
+    from rightsizer.analysis.inventory import Inventory, InventoryRole
+    from rightsizer.pipeline import IngestSummary, ingest, inventory
     from rightsizer.simulate import SimulationResult, simulate_account
     from rightsizer.sources.locate import Scope
     from rightsizer.store.database import Store
@@ -31,6 +35,9 @@ if TYPE_CHECKING:
 _LAZY = {
     "IngestSummary": "rightsizer.pipeline",
     "ingest": "rightsizer.pipeline",
+    "inventory": "rightsizer.pipeline",
+    "Inventory": "rightsizer.analysis.inventory",
+    "InventoryRole": "rightsizer.analysis.inventory",
     "SimulationResult": "rightsizer.simulate",
     "simulate_account": "rightsizer.simulate",
     "Scope": "rightsizer.sources.locate",

@@ -18,7 +18,7 @@ import click
 import orjson
 
 import rightsizer
-from rightsizer.errors import ConfigError, RightsizerError, SourceError, StoreError
+from rightsizer.errors import ConfigError, PolicyError, RightsizerError, SourceError, StoreError
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_FINDINGS, EXIT_DATA = 0, 1, 2, 3, 4
 DEFAULT_DB = "rightsizer.duckdb"
@@ -35,6 +35,7 @@ _EXIT_CODES: tuple[tuple[type[RightsizerError], int], ...] = (
     (ConfigError, EXIT_USAGE),
     (StoreError, EXIT_USAGE),
     (SourceError, EXIT_DATA),
+    (PolicyError, EXIT_DATA),
     (RightsizerError, EXIT_BUG),
 )
 
@@ -110,6 +111,47 @@ def ingest(sources: tuple[str, ...], db: str, since: Any, until: Any, accounts: 
 
 
 @main.command()
+@click.option("--iam", "iam_source", required=True, metavar="FILE|aws",
+              help="`aws iam get-account-authorization-details` output, or `aws` to read the "
+                   "account live.")
+@click.option("--ecs", "ecs_source", required=True, metavar="FILE|aws",
+              help="Task definitions (describe-task-definition output, a list, "
+                   "{\"taskDefinitions\": [...]}, or a folder of them), or `aws` to read "
+                   "them live.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
+              help="The store: its events show which roles ECS assumed.")
+@click.option("--profile", help="AWS profile for live reads.")
+@click.option("--aws-region", "aws_regions", multiple=True,
+              help="Region for live reads; repeat to read task definitions of several regions.")
+@click.option("--endpoint-url", help="Endpoint for live reads (a proxy, a VPC endpoint, moto).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def inventory(iam_source: str, ecs_source: str, db: str, profile: str | None,
+              aws_regions: tuple[str, ...], endpoint_url: str | None, as_json: bool) -> None:
+    """List the account's roles: which are ECS task principals, their kinds, the task
+    definitions that use them, what those declare they need, and findings.
+
+    Exit 4 when some input (a policy, a role entry, a task definition) could not be read; the
+    rest is still listed."""
+
+    def action() -> int:
+        from rightsizer.sources.aws import AwsOptions
+
+        options = AwsOptions(profile=profile, region=aws_regions[0] if aws_regions else None,
+                             endpoint_url=endpoint_url)
+        result = rightsizer.inventory(iam_source, ecs_source, db, aws=options,
+                                      ecs_regions=aws_regions)
+        if as_json:
+            _print_json(result.as_json())
+        else:
+            _print_inventory(result)
+        for problem in result.problems:
+            click.echo(f"rightsizer: bad input: {problem.what}: {problem.reason}", err=True)
+        return EXIT_DATA if result.problems else EXIT_OK
+
+    _run(action)
+
+
+@main.command()
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--events", default=5000, show_default=True, type=click.IntRange(1),
               help="Distinct CloudTrail events to write.")
@@ -155,6 +197,19 @@ def _print_ingest(summary: rightsizer.IngestSummary, db: str) -> None:
         click.echo(f"  skipped {n:,}: {reason}")
     if summary.bad_inputs:
         click.echo(f"  {len(summary.bad_inputs):,} bad inputs (listed on stderr)")
+
+
+def _print_inventory(result: Any) -> None:
+    ecs_roles = result.ecs_roles
+    click.echo(f"{len(result.roles)} roles, {len(ecs_roles)} ECS principals, "
+               f"{len(result.task_definitions)} task definitions "
+               f"(IAM catalog {result.catalog_version})")
+    for role in ecs_roles:
+        kinds = "+".join(role.kinds) or "kind unknown"
+        click.echo(f"  {role.name}  [{kinds}]  {len(role.families)} families, "
+                   f"{len(role.needs)} declared needs, {len(role.findings)} findings")
+        for finding in role.findings:
+            click.echo(f"    {finding.severity.value.upper():8} {finding.code}: {finding.message}")
 
 
 class _Progress:

@@ -1,7 +1,8 @@
-"""The only composer: sources -> store (-> iam / analysis -> proposal -> report, later).
+"""The only composer: sources -> store -> iam / analysis (-> proposal -> report, later).
 
 ``ingest`` reads CloudTrail from local paths and S3 into the store, each file at most once,
-each event once, and says what it did in an ``IngestSummary``.
+each event once, and says what it did in an ``IngestSummary``. ``inventory`` reads IAM and ECS
+(files or live) and the store's evidence of ECS assuming roles, and classifies the roles.
 """
 
 from __future__ import annotations
@@ -12,14 +13,20 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rightsizer.errors import ConfigError, SourceError
 from rightsizer.sources import locate, reader, s3
+from rightsizer.sources.aws import AwsOptions
 from rightsizer.sources.locate import BadInput, LogObject, Scope, Skipped
 from rightsizer.sources.s3 import S3Options
 from rightsizer.store.database import BadFile, FileRef, LoadResult, Store
+from rightsizer.store.records import EcsAssumption
+
+if TYPE_CHECKING:
+    from rightsizer.analysis.inventory import Inventory
 
 log = logging.getLogger(__name__)
 
@@ -235,3 +242,43 @@ def _count(result: LoadResult, tally: _Tally) -> None:
 
 def _fingerprint(chunk: reader.Chunk, uri: str) -> str | None:
     return next((o.fingerprint for o in chunk.objects if o.uri == uri), None)
+
+
+# -- inventory -----------------------------------------------------------------------------
+
+LIVE = "aws"  # ``--iam aws`` / ``--ecs aws``: read from the account instead of a file
+
+
+def inventory(iam: str | Path, ecs: str | Path, db: str | Path | None = None, *,
+              aws: AwsOptions | None = None, ecs_regions: Sequence[str] = ()) -> Inventory:
+    """The roles of the account, which are ECS principals, what they need, and their findings.
+
+    ``iam`` and ``ecs`` are files (or ``"aws"`` to read the account through boto3, with
+    ``aws``'s profile, region and endpoint; ``ecs_regions`` lists the regions whose task
+    definitions to read, default the client's region). ``db`` is the store whose events say
+    which roles ECS was seen assuming; a store that does not exist yet adds no evidence. Inputs
+    that could not be read are in ``Inventory.problems``; the rest is still inventoried.
+    """
+    from rightsizer.analysis.inventory import build_inventory
+    from rightsizer.sources import ecs as ecs_source
+    from rightsizer.sources import iam as iam_source
+
+    options = aws or AwsOptions()
+    if str(iam) == LIVE:
+        authorization = iam_source.fetch_authorization_details(options)
+    else:
+        authorization = iam_source.load_authorization_details(Path(iam))
+    if str(ecs) == LIVE:
+        regions = list(dict.fromkeys(ecs_regions)) or [options.region]
+        fetched = [ecs_source.fetch_task_definitions(replace(options, region=region))
+                   for region in regions]
+        task_definitions = ecs_source.merge_task_definitions(fetched)
+    else:
+        task_definitions = ecs_source.load_task_definitions(Path(ecs))
+    assumed: tuple[EcsAssumption, ...] = ()
+    if db is not None and Path(db).exists():
+        with Store(db, read_only=True) as store:
+            assumed = store.ecs_assumed_roles()
+    elif db is not None:
+        log.warning("%s does not exist: no CloudTrail evidence of ECS assuming roles", db)
+    return build_inventory(authorization, task_definitions, assumed)

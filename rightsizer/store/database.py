@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from rightsizer.errors import StoreError
 from rightsizer.sqlfiles import schema_migrations, sql
+from rightsizer.store.records import EcsAssumption
 
 log = logging.getLogger(__name__)
 
@@ -305,12 +306,29 @@ class Store:
         row = self._con.execute(query).fetchone()
         return int(row[0]) if row else 0
 
+    def ecs_assumed_roles(self, since: datetime | None = None,
+                          until: datetime | None = None) -> tuple[EcsAssumption, ...]:
+        """The roles ECS was seen assuming for tasks in ``[since, until)``, by role ARN."""
+        rows = self._con.execute(sql("duckdb/inventory/ecs_assumed_roles"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(EcsAssumption(role_arn=arn, assumptions=int(n), sessions=int(sessions),
+                                   first_seen=first.replace(tzinfo=UTC),
+                                   last_seen=last.replace(tzinfo=UTC))
+                     for arn, n, sessions, first, last in rows)
+
     def checkpoint(self) -> None:
         self._con.execute("CHECKPOINT")
 
 
 _COUNTS = {name: f"SELECT count(*) FROM {name}"
            for name in ("events", "ingested_files", "bad_inputs", "ingest_runs")}
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
+    """Event times are stored as naive UTC TIMESTAMPs; compare aware datetimes in UTC."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _now() -> datetime:

@@ -1,0 +1,20 @@
+-- Roles the ECS service was seen assuming for tasks (DOMAIN.md section 2): sts AssumeRole made by
+-- the AWSService identity invokedBy ecs-tasks.amazonaws.com, successful, one row per role.
+-- The role ARN is the one in the request (it keeps the role's path); roleSessionName is the task ID.
+-- $1, $2: the observation window [since, until), NULL for open ends.
+SELECT
+    request_parameters ->> '$.roleArn'                       AS role_arn,
+    count(*)                                                 AS assumptions,
+    count(DISTINCT request_parameters ->> '$.roleSessionName') AS sessions,
+    min(event_time)                                          AS first_seen,
+    max(event_time)                                          AS last_seen
+FROM events
+WHERE event_source = 'sts.amazonaws.com'
+  AND event_name = 'AssumeRole'
+  AND invoked_by = 'ecs-tasks.amazonaws.com'
+  AND error_code IS NULL
+  AND request_parameters ->> '$.roleArn' IS NOT NULL
+  AND ($1::TIMESTAMP IS NULL OR event_time >= $1::TIMESTAMP)
+  AND ($2::TIMESTAMP IS NULL OR event_time < $2::TIMESTAMP)
+GROUP BY role_arn
+ORDER BY role_arn

@@ -1,0 +1,1 @@
+"""Pure analysis: IAM grants and observed usage in, verdicts and findings with evidence out."""

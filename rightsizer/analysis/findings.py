@@ -1,0 +1,93 @@
+"""Findings: stable codes, a severity, and a message a reviewer can act on.
+
+Codes are a contract (reports, ``--fail-on-findings`` and people's suppression lists use them):
+add codes, never rename one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["CODES", "Finding", "Severity"]
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for critical; sort by it to put the worst first."""
+        return list(Severity).index(self)
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank <= other.rank
+
+
+# code -> (severity, what it means). The table is the documentation (README "Findings").
+CODES: dict[str, tuple[Severity, str]] = {
+    "ADMIN_LIKE_GRANT": (
+        Severity.CRITICAL,
+        "an Allow of every action (*), of iam:*, or of everything but a few (NotAction)",
+    ),
+    "ECS_TRUST_UNUSABLE": (
+        Severity.HIGH,
+        "a task definition names the role but its trust policy does not let "
+        "ecs-tasks.amazonaws.com sts:AssumeRole",
+    ),
+    "EXECUTION_ROLE_APP_PERMISSIONS": (
+        Severity.HIGH,
+        "an execution role is granted application services (s3, dynamodb, sqs, ...) that the "
+        "ECS agent never needs for it",
+    ),
+    "POLICY_UNREADABLE": (
+        Severity.HIGH,
+        "a policy of the role could not be read, so its grants are not fully known",
+    ),
+    "POLICY_MISSING": (
+        Severity.HIGH,
+        "the role has a managed policy attached that the IAM data does not hold",
+    ),
+    "ECS_TRUST_NO_SOURCE_CONDITION": (
+        Severity.MEDIUM,
+        "the trust for ecs-tasks.amazonaws.com has no aws:SourceAccount / aws:SourceArn "
+        "condition (confused deputy)",
+    ),
+    "ROLE_IS_EXECUTION_AND_TASK": (
+        Severity.MEDIUM,
+        "one role is both an execution role and a task role: the application gets the agent's "
+        "permissions",
+    ),
+    "EXECUTION_ROLE_SHARED": (
+        Severity.MEDIUM,
+        "one execution role serves several task definition families",
+    ),
+    "ROLE_NOT_IN_IAM_DATA": (
+        Severity.MEDIUM,
+        "a task definition names the role, or ECS assumed it, but the IAM data has no such role "
+        "(deleted, or in another account)",
+    ),
+    "TASK_ROLE_SHARED": (
+        Severity.LOW,
+        "one task role serves several task definition families",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+
+    @classmethod
+    def of(cls, code: str, message: str) -> Finding:
+        severity, _ = CODES[code]
+        return cls(code=code, severity=severity, message=message)
+
+    def as_json(self) -> dict[str, str]:
+        return {"code": self.code, "severity": self.severity.value, "message": self.message}
