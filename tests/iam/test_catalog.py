@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from rightsizer.iam.catalog import AccessLevel, catalog, fill_arn, normalize_access_level, split_action
+from rightsizer.iam.catalog import (
+    AccessLevel,
+    catalog,
+    fill_arn,
+    normalize_access_level,
+    split_action,
+)
 from rightsizer.iam.patterns import matches
 
 
@@ -118,7 +124,9 @@ def test_takes_no_resource(action: str, no_resource: bool) -> None:
 def test_resource_types_and_templates() -> None:
     (stream,) = catalog().resource_types_of("logs:CreateLogStream")
     assert stream.name == "log-stream"
-    assert stream.placeholders == ("Partition", "Region", "Account", "LogGroupName", "LogStreamName")
+    assert stream.placeholders == (
+        "Partition", "Region", "Account", "LogGroupName", "LogStreamName"
+    )
     assert stream.arn_pattern == "arn:*:logs:*:*:log-group:*:log-stream:*"
     filled = fill_arn(
         stream.arn_template, {"Region": "eu-west-1", "Account": "111122223333", "LogGroupName": "g"}
