@@ -162,7 +162,8 @@ def _statement(raw: Any, index: int, name: str, kind: PolicyKind) -> Statement:
         if isinstance(sid, bool) or not isinstance(sid, str | int):
             raise PolicyError(f"policy {name}: {where}: Sid must be a string, got {_type(sid)}")
         sid = str(sid)
-        where = f'statement {index} (Sid "{sid}")'
+        if sid:
+            where = f'statement {index} (Sid "{sid}")'
 
     def fail(reason: str) -> PolicyError:
         return PolicyError(f"policy {name}: {where}: {reason}")

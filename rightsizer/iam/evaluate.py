@@ -1,0 +1,253 @@
+"""Whether a role's identity-based policies (capped by its permissions boundary) allow one request.
+
+Why: "granted" is the left half of every verdict rightsizer gives (DOMAIN.md section 7). It must be
+IAM's answer, not a keyword search: an explicit Deny wins, NotAction/NotResource grant by
+exclusion, actions match case-insensitively and ARNs case-sensitively, and a boundary caps what the
+identity policies allow. Where the answer hangs on condition keys CloudTrail did not record, the
+decision says so (``conditional``) and names the keys instead of guessing.
+
+Evaluation logic (single account, identity-based policies and a permissions boundary; resource
+policies, SCPs and session policies are out of scope here):
+- https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+- https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html
+  (an explicit deny in any policy overrides an allow; without an allow the request is implicitly
+  denied)
+- https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html (the effective
+  permissions are the intersection of the identity policies and the boundary)
+Action and resource matching: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html
+and .../reference_policies_elements_resource.html (resource wildcards match across colons; policy
+variables may appear in Resource and are substituted as in conditions).
+
+Choices:
+- ``Request.resource == "*"`` means the resource is not known (or the action takes none). A
+  ``Resource`` matches it only when one of its patterns is nothing but ``*``; a specific ARN never
+  does. A ``NotResource`` statement (unless it excludes ``*`` itself) *may* apply: it is treated as
+  unknown, with the pseudo-key ``"resource"`` in ``unknown_keys``. So a NotResource Allow gives a
+  conditional allow and a NotResource Deny makes an allow conditional, never a definite answer.
+- A statement with neither Resource nor NotResource (trust and resource policies) matches every
+  resource; principals are ignored (identity evaluation only).
+- ``decided_by`` lists ``Statement.ref`` labels in policy order: the definite Denies for an
+  explicit deny; for an allow, the identity Allows that decided it (the definite ones, else the
+  conditional ones), then the boundary's, then any Deny that might apply. An implicit deny caused
+  by the boundary says ``boundary <name>: no statement allows``; one caused by the identity
+  policies has an empty ``decided_by`` (nothing decided it: nothing allows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from rightsizer.iam.conditions import (
+    Context,
+    evaluate_normalized,
+    normalize_context,
+    resolve_variables,
+    segments_regex,
+    unknown_keys,
+    variable_keys,
+)
+from rightsizer.iam.patterns import matches
+from rightsizer.iam.policy import Policy, Statement
+
+__all__ = ["UNKNOWN_RESOURCE_KEY", "Decision", "Request", "evaluate", "statement_matches"]
+
+# Named in Decision.unknown_keys when the answer depends on the resource the request did not name.
+UNKNOWN_RESOURCE_KEY = "resource"
+
+Tri = bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One API call as IAM authorizes it.
+
+    ``context`` keys are lower-cased on construction and the mapping made read-only, so a Request
+    is hashable and compares equal to one built with keys spelt differently."""
+
+    action: str  # "s3:GetObject", any case
+    resource: str = "*"  # the ARN authorized against; "*" = not known (module docstring)
+    context: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    context_complete: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "context", MappingProxyType(normalize_context(self.context)))
+
+    def __hash__(self) -> int:
+        return hash(
+            (self.action, self.resource, tuple(sorted(self.context.items())), self.context_complete)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool  # some Allow applies (definitely or conditionally) and no Deny definitely applies
+    effect: Literal["allow", "explicit_deny", "implicit_deny"]
+    conditional: bool  # the answer depends on keys (or the resource) the request did not carry
+    decided_by: tuple[str, ...]
+    unknown_keys: tuple[str, ...]  # sorted; only those that make this answer conditional
+
+
+def statement_matches(stmt: Statement, action: str, resource: str) -> bool:
+    """Whether the statement's Action/NotAction and Resource/NotResource cover the call.
+
+    Conditions are not looked at. Policy variables in Resource cannot be resolved here (no
+    context) and match nothing, unless they carry a default. For ``resource == "*"`` a NotResource
+    statement counts as matching: it may apply (see the module docstring)."""
+    if not _action_matches(stmt, action):
+        return False
+    applies, _ = _resource_applies(stmt, resource, {}, complete=True)
+    return applies is not False
+
+
+def evaluate(
+    request: Request, policies: Sequence[Policy], *, boundary: Policy | None = None
+) -> Decision:
+    """IAM's decision for ``request`` under the identity policies and an optional boundary."""
+    definite_denies: list[str] = []
+    possible_denies: list[tuple[str, tuple[str, ...]]] = []
+    identity = _Allows()
+    capped = _Allows()
+
+    def scan(policy: Policy, allows: _Allows) -> None:
+        for stmt in policy.statements:
+            applies, keys = _applies(stmt, request)
+            if applies is False:
+                continue
+            if stmt.effect == "Deny":
+                if applies:
+                    definite_denies.append(stmt.ref)
+                else:
+                    possible_denies.append((stmt.ref, keys))
+            elif applies:
+                allows.definite.append(stmt.ref)
+            else:
+                allows.possible.append((stmt.ref, keys))
+
+    for policy in policies:
+        scan(policy, identity)
+    if boundary is not None:
+        scan(boundary, capped)
+
+    if definite_denies:
+        return Decision(False, "explicit_deny", False, tuple(definite_denies), ())
+    if not identity:
+        return Decision(False, "implicit_deny", False, (), ())
+    if boundary is not None and not capped:
+        return Decision(
+            False, "implicit_deny", False, (f"boundary {boundary.name}: no statement allows",), ()
+        )
+
+    decided_by: list[str] = []
+    keys: list[str] = []
+    for allows in (identity, capped):
+        if allows.definite:
+            decided_by.extend(allows.definite)
+        else:
+            for ref, unknown in allows.possible:
+                decided_by.append(ref)
+                keys.extend(unknown)
+    for ref, unknown in possible_denies:
+        decided_by.append(ref)
+        keys.extend(unknown)
+    conditional = (
+        not identity.definite
+        or (boundary is not None and not capped.definite)
+        or bool(possible_denies)
+    )
+    return Decision(
+        allowed=True,
+        effect="allow",
+        conditional=conditional,
+        decided_by=tuple(dict.fromkeys(decided_by)),
+        unknown_keys=_unique_keys(keys),
+    )
+
+
+@dataclass(slots=True)
+class _Allows:
+    definite: list[str] = field(default_factory=list)
+    possible: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.definite or self.possible)
+
+
+def _unique_keys(keys: list[str]) -> tuple[str, ...]:
+    # Keys compare case-insensitively: keep the first spelling of each, sorted.
+    first: dict[str, str] = {}
+    for key in keys:
+        first.setdefault(key.lower(), key)
+    return tuple(first[lowered] for lowered in sorted(first))
+
+
+def _applies(stmt: Statement, request: Request) -> tuple[Tri, tuple[str, ...]]:
+    """Whether ``stmt`` applies to the request, and the keys that leave it unknown."""
+    if not _action_matches(stmt, request.action):
+        return False, ()
+    context, complete = request.context, request.context_complete
+    result, keys = _resource_applies(stmt, request.resource, context, complete)
+    if result is False:
+        return False, ()
+    unknown = list(keys)
+    for cond in stmt.conditions:
+        outcome = evaluate_normalized(cond, context, complete=complete)
+        if outcome is False:
+            return False, ()  # one false condition settles it, whatever else is unknown
+        if outcome is None:
+            result = None
+            unknown.extend(unknown_keys(cond, context))
+    return result, tuple(unknown)
+
+
+def _action_matches(stmt: Statement, action: str) -> bool:
+    if stmt.actions is not None:
+        return any(matches(pattern, action, ignore_case=True) for pattern in stmt.actions)
+    assert stmt.not_actions is not None  # the parser guarantees exactly one
+    return not any(matches(pattern, action, ignore_case=True) for pattern in stmt.not_actions)
+
+
+def _all_stars(pattern: str) -> bool:
+    return bool(pattern) and pattern.strip("*") == ""
+
+
+def _resource_applies(
+    stmt: Statement, resource: str, context: Context, complete: bool
+) -> tuple[Tri, tuple[str, ...]]:
+    if stmt.resources is None and stmt.not_resources is None:
+        return True, ()
+    if resource == "*":
+        if stmt.resources is not None:
+            return any(_all_stars(p) for p in stmt.resources), ()
+        assert stmt.not_resources is not None
+        if any(_all_stars(p) for p in stmt.not_resources):
+            return False, ()
+        return None, (UNKNOWN_RESOURCE_KEY,)
+    if stmt.resources is not None:
+        return _any_resource(stmt.resources, resource, context, complete)
+    assert stmt.not_resources is not None
+    hit, keys = _any_resource(stmt.not_resources, resource, context, complete)
+    return (None if hit is None else not hit), keys
+
+
+def _any_resource(
+    patterns: tuple[str, ...], resource: str, context: Context, complete: bool
+) -> tuple[Tri, tuple[str, ...]]:
+    result: Tri = False
+    keys: list[str] = []
+    for pattern in patterns:
+        if "${" not in pattern:
+            if matches(pattern, resource, ignore_case=False):
+                return True, ()
+            continue
+        resolution = resolve_variables(pattern, context, complete)
+        if resolution == "unknown":
+            result = None
+            keys.extend(k for k in variable_keys(pattern) if k.lower() not in context)
+        elif resolution != "absent" and segments_regex(
+            resolution, arn=False, ignore_case=False
+        ).fullmatch(resource):
+            return True, ()
+    return result, (tuple(keys) if result is None else ())
