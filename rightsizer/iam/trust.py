@@ -82,10 +82,10 @@ def service_trust(trust: Policy | None, service: str = ECS_TASKS) -> ServiceTrus
         reason = f"{blocking[0].ref} denies {service} {ASSUME_ROLE}"
         return ServiceTrust(service, False, (), False, tuple(services), reason)
     if not allowing:
-        if services:
-            reason = f"the trust policy lets {', '.join(services)} assume it, not {service}"
-        elif any(_names_service(s, service) for s in trust.statements if s.effect == "Allow"):
+        if any(_names_service(s, service) for s in trust.statements if s.effect == "Allow"):
             reason = f"the trust policy allows {service} other actions than {ASSUME_ROLE}"
+        elif services:
+            reason = f"the trust policy lets {', '.join(services)} assume it, not {service}"
         else:
             reason = f"no statement lets {service} {ASSUME_ROLE}"
         return ServiceTrust(service, False, (), False, tuple(services), reason)
