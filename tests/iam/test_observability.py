@@ -773,3 +773,22 @@ def test_parsed_settings_drive_the_verdict_end_to_end() -> None:
     assert observability("secretsmanager:GetSecretValue", [t]).observable
     assert not observability("kms:Decrypt", [t]).observable
     assert not observability("sqs:SendMessage", [t]).observable
+
+
+def test_no_permission_rows_agree_with_the_event_mapping() -> None:
+    """observability.csv and no_permission.csv say the same about calls that need no permission."""
+    from rightsizer.iam.actions import event_actions, load_tables
+    from rightsizer.iam.actions import service_prefix as prefix_of
+
+    mapped = {
+        f"{prefix_of(host)}:{name}".lower()
+        for host, name in load_tables().no_permission
+        if event_actions(host, name).status == "no_permission"
+    }
+    visible = {
+        info.key.lower()
+        for name in mapped
+        if (info := catalog().action(name)) is not None
+        and action_visibility(info.key).visibility is Visibility.NO_PERMISSION
+    }
+    assert mapped and visible == mapped
