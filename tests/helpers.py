@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -70,3 +71,25 @@ def seed_many(bucket: str, objects: dict[str, bytes]) -> None:
     backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
     for key, body in objects.items():
         backend.put_object(bucket, key, body)
+
+
+def enter_fresh_account(endpoint: str, env: Any) -> str:
+    """Point the environment's credentials at a new, empty moto account; return its id.
+
+    moto maps ``sts:AssumeRole`` into a role of another account to that account's backends, so
+    what other tests created in the default account stays out of the way. ``env`` is a
+    ``pytest.MonkeyPatch``: the credentials are restored when it is undone."""
+    import secrets
+
+    from rightsizer.sources.aws import AwsOptions, make_aws_client
+
+    account = f"{secrets.randbelow(9 * 10**11) + 10**11}"
+    sts = make_aws_client("sts", AwsOptions(endpoint_url=endpoint))
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/rightsizer-tests", RoleSessionName="rightsizer-tests"
+    )["Credentials"]
+    env.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
+    env.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
+    env.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+    env.setenv("AWS_SECURITY_TOKEN", credentials["SessionToken"])
+    return account

@@ -166,7 +166,7 @@ def build_inventory(
     assumed: Sequence[EcsAssumption] = (),
 ) -> Inventory:
     """Every role of ``iam``, with the ECS principals among them classified and checked."""
-    problems = [Problem(p.what, p.reason) for p in (*iam.problems, *ecs.problems)]
+    problems = [Problem(p.uri, p.reason) for p in (*iam.problems, *ecs.problems)]
     index = _RoleIndex(iam.roles)
 
     task_definitions: list[TaskDefinition] = []
@@ -238,14 +238,14 @@ def _known_role(details: RoleDetails, iam: AuthorizationDetails, uses: list[Role
     findings: list[Finding] = []
     trust_policy = None
     if details.trust_policy is not None:
-        trust_policy = _parse(details.trust_policy, name=f"{details.name} trust policy",
+        trust_policy = _parse(details.trust_policy, name=details.name,
                               kind="trust", arn=None, problems=problems, findings=findings,
                               role=details.name)
     trust = service_trust(trust_policy, ECS_TASKS)
 
     policies: list[Policy] = []
     for name, document in details.inline_policies:
-        policy = _parse(document, name=f"inline:{name}", kind="inline", arn=None,
+        policy = _parse(document, name=name, kind="inline", arn=None,
                         problems=problems, findings=findings, role=details.name)
         if policy:
             policies.append(policy)

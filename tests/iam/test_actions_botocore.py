@@ -46,8 +46,10 @@ SERVICES = (
     "ses",
     "sesv2",
     "efs",
-    "ssmmessages",  # not in botocore (it is used by the SSM agent only): skipped while absent
 )
+# ssmmessages (ECS Exec's channels) has no botocore model: only the SSM agent calls it. Its four
+# operations are checked by name below instead.
+SSMMESSAGES = ("CreateControlChannel", "CreateDataChannel", "OpenControlChannel", "OpenDataChannel")
 
 # CloudTrail eventSource = botocore endpoint_prefix + ".amazonaws.com", except where the endpoint
 # host is not what CloudTrail records. ECR's API host is api.ecr but its records say
@@ -86,9 +88,15 @@ def _exceptions() -> dict[tuple[str, str], dict[str, str]]:
 
 
 def _model(session: botocore.session.Session, service: str) -> botocore.model.ServiceModel:
-    if service not in session.get_available_services():
-        pytest.skip(f"botocore {botocore.__version__} has no {service} model")
+    assert service in session.get_available_services(), (
+        f"botocore {botocore.__version__} has no {service} model: fix SERVICES")
     return session.get_service_model(service)
+
+
+@pytest.mark.parametrize("operation", SSMMESSAGES)
+def test_ecs_exec_channels_map(operation: str) -> None:
+    got = event_actions("ssmmessages.amazonaws.com", operation)
+    assert got.status == "mapped" and got.actions == (f"ssmmessages:{operation}",)
 
 
 @pytest.mark.parametrize("service", SERVICES)
