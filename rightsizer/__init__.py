@@ -19,6 +19,7 @@ __all__ = [
     "InventoryRole",
     "Policy",
     "Request",
+    "RunResult",
     "Scope",
     "Severity",
     "SimulationResult",
@@ -33,6 +34,7 @@ __all__ = [
     "inventory",
     "observability",
     "parse_policy",
+    "run",
     "simulate_account",
 ]
 
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from rightsizer.iam.observability import TrailSettings, observability
     from rightsizer.iam.policy import Policy, parse_policy
     from rightsizer.iam.resources import Call, derive_resources
-    from rightsizer.pipeline import IngestSummary, ingest, inventory
+    from rightsizer.pipeline import IngestSummary, RunResult, ingest, inventory, run
     from rightsizer.simulate import SimulationResult, simulate_account
     from rightsizer.sources.locate import Scope
     from rightsizer.store.database import Store
@@ -71,6 +73,8 @@ _LAZY = {
     "IngestSummary": "rightsizer.pipeline",
     "ingest": "rightsizer.pipeline",
     "inventory": "rightsizer.pipeline",
+    "run": "rightsizer.pipeline",
+    "RunResult": "rightsizer.pipeline",
     "SimulationResult": "rightsizer.simulate",
     "simulate_account": "rightsizer.simulate",
     "Scope": "rightsizer.sources.locate",

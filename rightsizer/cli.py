@@ -152,6 +152,114 @@ def inventory(iam_source: str, ecs_source: str, db: str, profile: str | None,
 
 
 @main.command()
+@click.option("--logs", "logs", multiple=True,
+              help="CloudTrail to ingest first (file, folder, s3://bucket/prefix; repeatable). "
+                   "Without it the store is analyzed as it is.")
+@click.option("--iam", "iam_source", required=True, metavar="FILE|aws",
+              help="IAM authorization details file, or `aws` to read the account live.")
+@click.option("--ecs", "ecs_source", required=True, metavar="FILE|aws",
+              help="Task definitions file or folder, or `aws` to read them live.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (summary.json, roles/<RoleName>/...).")
+@click.option("--db", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
+              help="The DuckDB store.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
+              help="First day of the observation window (UTC; default: the store's first event).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day of the window (UTC; default: the store's last event).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML settings: minimum window, exclusions, trails, fail-on severity.")
+@click.option("--trail", "trail_files", multiple=True, type=click.Path(dir_okay=False),
+              help="`aws cloudtrail get-event-selectors` output (repeatable): what the trails "
+                   "record. Default: all management events, no data events (assumed).")
+@click.option("--fail-on-findings", is_flag=True,
+              help="Exit 3 when a role has findings at the configured severity or worse "
+                   "(default: high).")
+@click.option("--profile", help="AWS profile for live reads and s3:// logs.")
+@click.option("--aws-region", help="Region for live reads.")
+@click.option("--endpoint-url", help="Endpoint for live reads and s3:// logs.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Reader processes (default: cores).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def run(logs: tuple[str, ...], iam_source: str, ecs_source: str, out: Path, db: str,
+        since: Any, until: Any, config: Path | None, trail_files: tuple[str, ...],
+        fail_on_findings: bool, profile: str | None, aws_region: str | None,
+        endpoint_url: str | None, workers: int | None, as_json: bool) -> None:
+    """Ingest, inventory, analyze and propose in one go, and write the output folder.
+
+    Exit 3 with --fail-on-findings when a role has findings at the configured severity; exit 4
+    when some input could not be read (everything readable was still used)."""
+
+    def action() -> int:
+        from rightsizer.settings import load_settings
+        from rightsizer.sources.aws import AwsOptions
+        from rightsizer.sources.s3 import S3Options
+
+        if since and until and since > until:
+            raise ConfigError(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}")
+        settings = load_settings(config)
+        result = rightsizer.run(
+            logs=logs, iam=iam_source, ecs=ecs_source, out=out, db=db, since=since,
+            until=until, settings=settings, trail_files=trail_files,
+            aws=AwsOptions(profile=profile, region=aws_region, endpoint_url=endpoint_url),
+            s3_options=S3Options(profile=profile, endpoint_url=endpoint_url), workers=workers)
+        if as_json:
+            _print_json(_run_json(result))
+        else:
+            _print_run(result)
+        for problem in result.problems:
+            click.echo(f"rightsizer: bad input: {problem}", err=True)
+        if result.problems:
+            return EXIT_DATA
+        if fail_on_findings and result.worst_findings(settings.fail_on):
+            return EXIT_FINDINGS
+        return EXIT_OK
+
+    _run(action)
+
+
+def _run_json(result: Any) -> dict[str, Any]:
+    return {
+        "out": str(result.out),
+        "summary": str(result.out / "summary.json"),
+        "window": result.summary["window"],
+        "events_in_window": result.events_in_window,
+        "roles": [{
+            "name": r.role.name,
+            "kinds": list(r.role.kinds),
+            "granted": len(r.grants.actions),
+            "used": len(r.actions("used")),
+            "proposed": len(r.proposed_actions),
+            "policy_path": (f"roles/{r.role.name}/policy.json" if r.proposal else None),
+            "proof_passed": r.replay.passed if r.replay else None,
+            "findings": [f.as_json() for f in r.findings],
+        } for r in result.roles],
+        "problems": list(result.problems),
+    }
+
+
+def _print_run(result: Any) -> None:
+    window = result.window
+    click.echo(f"Window {window.start:%Y-%m-%d} to {window.end:%Y-%m-%d} "
+               f"({window.days:.0f} days, {result.events_in_window:,} events); "
+               f"{len(result.roles)} ECS roles -> {result.out}")
+    if result.trails_assumed:
+        click.echo("  trails: assumed (all management events, no data events); "
+                   "give --trail for the real selectors")
+    header = f"  {'role':<36} {'kinds':<15} {'granted':>7} {'used':>5} {'proposed':>8} " \
+             f"{'cut':>5}  findings"
+    click.echo(header)
+    for r in result.roles:
+        granted = len(r.grants.actions)
+        proposed = len(r.proposed_actions)
+        cut = f"{100 * (granted - proposed) / granted:.0f}%" if granted and r.proposal else "-"
+        worst = r.findings[0].severity.value if r.findings else ""
+        kinds = "+".join(r.role.kinds) or "?"
+        click.echo(f"  {r.role.name[:36]:<36} {kinds:<15} {granted:>7} "
+                   f"{len(r.actions('used')):>5} {proposed if r.proposal else '-':>8} "
+                   f"{cut:>5}  {len(r.findings)} {worst}")
+
+
+@main.command()
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--events", default=5000, show_default=True, type=click.IntRange(1),
               help="Distinct CloudTrail events to write.")
@@ -177,6 +285,7 @@ def simulate(out: Path, events: int, seed: int, services: int, days: int,
         click.echo(f"  logs: {result.cloudtrail_dir}")
         click.echo(f"  IAM:  {result.iam_path}")
         click.echo(f"  ECS:  {result.ecs_path}")
+        click.echo(f"  trail: {result.trail_path}")
         return EXIT_OK
 
     _run(action)

@@ -14,8 +14,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import orjson
 
 from rightsizer.errors import ConfigError, SourceError
 from rightsizer.sources import locate, reader, s3
@@ -23,10 +26,15 @@ from rightsizer.sources.aws import AwsOptions
 from rightsizer.sources.locate import BadInput, LogObject, Scope, Skipped
 from rightsizer.sources.s3 import S3Options
 from rightsizer.store.database import BadFile, FileRef, LoadResult, Store
-from rightsizer.store.records import EcsAssumption
+from rightsizer.store.records import EcsAssumption, UsageRow
 
 if TYPE_CHECKING:
+    from rightsizer.analysis.findings import Finding, Severity
     from rightsizer.analysis.inventory import Inventory
+    from rightsizer.analysis.verdicts import Verdict
+    from rightsizer.iam.observability import Observability, TrailSettings
+    from rightsizer.proposal.rightsize import RoleResult, Window
+    from rightsizer.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -282,3 +290,278 @@ def inventory(iam: str | Path, ecs: str | Path, db: str | Path | None = None, *,
     elif db is not None:
         log.warning("%s does not exist: no CloudTrail evidence of ECS assuming roles", db)
     return build_inventory(authorization, task_definitions, assumed)
+
+
+# -- run: ingest, inventory, analyze, propose, prove, write -----------------------------------
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What ``run`` did: the ingest, the inventory, and one result per ECS role."""
+
+    out: Path
+    window: Window
+    ingest: IngestSummary | None
+    inventory: Inventory
+    roles: tuple[RoleResult, ...]
+    settings: Settings
+    trails: tuple[TrailSettings, ...]
+    trails_assumed: bool
+    events_in_window: int
+    summary: dict[str, object]
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Inputs that could not be read: each named with its reason (exit 4)."""
+        bad = [f"{b.path}: {b.reason}" for b in (self.ingest.bad_inputs if self.ingest else ())]
+        bad += [f"{p.what}: {p.reason}" for p in self.inventory.problems]
+        return tuple(bad)
+
+    def worst_findings(self, at_least: Severity) -> tuple[tuple[str, Finding], ...]:
+        return tuple((r.role.name, f) for r in self.roles for f in r.findings
+                     if f.severity.at_least(at_least))
+
+
+def run(
+    *,
+    logs: Sequence[str],
+    iam: str | Path,
+    ecs: str | Path,
+    out: str | Path,
+    db: str | Path,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    settings: Settings | None = None,
+    trail_files: Sequence[str | Path] = (),
+    aws: AwsOptions | None = None,
+    s3_options: S3Options | None = None,
+    today: date | None = None,
+    workers: int | None = None,
+) -> RunResult:
+    """Every stage: ingest ``logs`` (none: use the store as it is), inventory IAM and ECS,
+    analyze every ECS role over the window in one pass over the store, propose, prove, and
+    write the output folder (``summary.json``, ``roles/<RoleName>/...``)."""
+    from rightsizer.iam.observability import DEFAULT_TRAIL
+    from rightsizer.proposal.rightsize import Window, rightsize
+    from rightsizer.settings import Settings
+    from rightsizer.sources.trail import load_trail_settings_file
+
+    settings = settings or Settings()
+    today = today or datetime.now(UTC).date()
+    out = Path(out)
+    summary_ingest = None
+    if logs:
+        scope = Scope(since=since.date() if since else None,
+                      until=until.date() if until else None)
+        summary_ingest = ingest(logs, db, scope=scope, s3_options=s3_options, workers=workers)
+    result_inventory = inventory(iam, ecs, db, aws=aws)
+    trails = list(settings.trails)
+    for path in trail_files:
+        trails.extend(load_trail_settings_file(Path(path)))
+    trails_assumed = not trails
+    if trails_assumed:
+        trails = [DEFAULT_TRAIL]
+
+    if not Path(db).exists():
+        raise ConfigError(f"{db}: no store: give --logs to ingest CloudTrail first")
+    end_exclusive = until + timedelta(days=1) if until else None
+    with Store(db, read_only=True) as store:
+        span = store.event_span(since, end_exclusive)
+        usage = store.usage(since, end_exclusive)
+        sessions = store.call_sessions(since, end_exclusive)
+    start = since.replace(tzinfo=UTC) if since else span.first_event
+    end = end_exclusive.replace(tzinfo=UTC) if end_exclusive else span.last_event
+    if start is None or end is None:
+        raise ConfigError("the store holds no events in the window: nothing to analyze")
+    window = Window(start, end)
+
+    by_principal: dict[str, list[UsageRow]] = {}
+    for row in usage:
+        by_principal.setdefault(row.principal, []).append(row)
+    sessions_by: dict[str, dict[tuple[str, str], int]] = {}
+    for (principal, source, name), n in sessions.items():
+        sessions_by.setdefault(principal, {})[(source, name)] = n
+    cache: dict[str, Observability] = {}
+    results = []
+    for role in result_inventory.ecs_roles:
+        results.append(rightsize(
+            role, _rows_of(role.arn, by_principal),
+            sessions=_sessions_of(role.arn, sessions_by),
+            trails=trails, exclusions=settings.exclusions, window=window,
+            min_window_days=settings.min_window_days, today=today, observability_cache=cache))
+    summary = _summary(window, results, result_inventory, summary_ingest, logs, trails,
+                       trails_assumed, span.events, settings, today)
+    _write(out, results, summary)
+    return RunResult(out=out, window=window, ingest=summary_ingest, inventory=result_inventory,
+                     roles=tuple(results), settings=settings, trails=tuple(trails),
+                     trails_assumed=trails_assumed, events_in_window=span.events,
+                     summary=summary)
+
+
+def _same_role(arn: str, other: str) -> bool:
+    """Role ARNs name the same role when equal, or when account and name agree (paths dropped)."""
+    if arn == other:
+        return True
+    a, b = arn.split(":"), other.split(":")
+    return len(a) > 5 and len(b) > 5 and a[4] == b[4] and (
+        a[5].rsplit("/", 1)[-1] == b[5].rsplit("/", 1)[-1])
+
+
+def _rows_of(arn: str, by_principal: dict[str, list[UsageRow]]) -> list[UsageRow]:
+    return [row for principal, rows in by_principal.items() if _same_role(arn, principal)
+            for row in rows]
+
+
+def _sessions_of(arn: str, sessions_by: dict[str, dict[tuple[str, str], int]]
+                 ) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for principal, counts in sessions_by.items():
+        if _same_role(arn, principal):
+            for key, n in counts.items():
+                found[key] = max(found.get(key, 0), n)
+    return found
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _verdict_json(verdict: Verdict) -> dict[str, object]:
+    entry: dict[str, object] = {"action": verdict.action, "verdict": verdict.verdict,
+                                "rule": verdict.rule}
+    if verdict.reason:
+        entry["reason"] = verdict.reason
+    evidence = verdict.evidence
+    if evidence is not None:
+        resources: dict[str, int] = {}
+        for (arn, _region), n in evidence.resources.items():
+            resources[arn] = resources.get(arn, 0) + n
+        entry.update({
+            "calls": evidence.calls,
+            "denied_calls": evidence.denied_calls,
+            "first_seen": _iso(evidence.first_seen),
+            "last_seen": _iso(evidence.last_seen),
+            "sessions": evidence.sessions,
+            "regions": sorted(evidence.regions),
+            "invoked_by": sorted(evidence.invoked_by),
+            "resources": [{"arn": a, "calls": n} for a, n in sorted(resources.items())],
+            "unknown_resource_calls": evidence.unknown_resource_calls,
+            "events": sorted(evidence.event_names),
+        })
+    return entry
+
+
+def _role_json(result: RoleResult, policy_path: str | None) -> dict[str, object]:
+    role = result.role
+    daily: dict[str, int] = {}
+    for evidence in result.evidence.actions.values():
+        for day, n in evidence.daily.items():
+            daily[day.isoformat()] = daily.get(day.isoformat(), 0) + n
+    by = {v.action: v for v in result.verdicts}
+    return {
+        "name": role.name,
+        "arn": role.arn,
+        "kinds": list(role.kinds),
+        "task_definitions": list(role.task_definitions),
+        "granted_actions": list(result.granted_actions),
+        "used_actions": list(result.actions("used")),
+        "unused_actions": list(result.actions("unused")),
+        "kept_unobservable": [{"action": a, "reason": by[a].reason}
+                              for a in result.actions("not_observable")],
+        "kept_required": [{"action": a, "reason": by[a].reason}
+                          for a in result.actions("required_by_task_definition")],
+        "kept_excluded": [{"action": a, "reason": by[a].reason}
+                          for a in result.actions("excluded")],
+        "denied_actions": list(result.actions("denied_attempt")),
+        "used_not_granted": list(result.actions("used_not_granted")),
+        "unmapped_events": list(result.actions("unmapped_event")),
+        "proposed_actions": list(result.proposed_actions),
+        "policy_path": policy_path,
+        "findings": [f.as_json() for f in result.findings],
+        "replay": result.replay.as_json() if result.replay else None,
+        "notes": list(result.notes),
+        "verdicts": [_verdict_json(v) for v in result.verdicts if v.verdict != "unused"],
+        "activity": dict(sorted(daily.items())),
+        "evidence": list(role.evidence),
+        "needs": [{"kind": n.kind, "actions": list(n.actions), "resource": n.resource,
+                   "reason": n.reason} for n in role.needs],
+    }
+
+
+def _summary(window: Window, results: Sequence[RoleResult], inv: Inventory,
+             ingested: IngestSummary | None, logs: Sequence[str],
+             trails: Sequence[TrailSettings], trails_assumed: bool, events: int,
+             settings: Settings, today: date) -> dict[str, object]:
+    from rightsizer import __version__
+    from rightsizer.iam.actions import mapping_tables_version
+    from rightsizer.iam.catalog import catalog
+
+    roles = []
+    for result in results:
+        path = (f"roles/{result.role.name}/policy.json" if result.proposal is not None
+                else None)
+        roles.append(_role_json(result, path))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "catalog_version": catalog().version,
+        "mapping_version": mapping_tables_version(),
+        "as_of": today.isoformat(),
+        "window": {"start": _iso(window.start), "end": _iso(window.end),
+                   "days": round(window.days, 2),
+                   "min_window_days": settings.min_window_days},
+        "sources": {
+            "logs": list(logs), "iam": inv.sources[0], "ecs": inv.sources[1],
+            "trails": [t.source for t in trails], "trails_assumed": trails_assumed,
+            "settings": settings.source,
+        },
+        "ingest": ingested.as_json() | {"seconds": None} if ingested else None,
+        "events_in_window": events,
+        "trails": [{"name": t.name, "management_read": t.management_read,
+                    "management_write": t.management_write,
+                    "excluded_management_sources": list(t.excluded_management_sources),
+                    "data_resource_types": list(t.data_resource_types), "notes": list(t.notes)}
+                   for t in trails],
+        "roles": roles,
+        "problems": [p.as_json() for p in inv.problems],
+    }
+
+
+def _write(out: Path, results: Sequence[RoleResult], summary: dict[str, object]) -> None:
+    from rightsizer.proposal.render import (
+        render_cloudformation,
+        render_diff,
+        render_policy_json,
+        render_terraform,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    for result in results:
+        folder = out / "roles" / result.role.name
+        if result.proposal is None:
+            if folder.exists():
+                shutil.rmtree(folder)  # an earlier run's proposal is no longer recommended
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        granted = len(result.grants.actions)
+        line = (f"{granted} actions granted, {len(result.proposed_actions)} proposed, "
+                f"{len(result.proposal.removed)} removed")
+        files = {
+            "policy.json": render_policy_json(result.proposal),
+            "policy.cfn.yaml": render_cloudformation(result.proposal),
+            "policy.tf": render_terraform(result.proposal),
+            "diff.md": render_diff(result.proposal, summary_line=line),
+        }
+        for name, text in files.items():
+            _write_text(folder / name, text)
+    _write_text(out / "summary.json",
+                orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write atomically: a reader (or a crash) never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

@@ -71,6 +71,30 @@ CODES: dict[str, tuple[Severity, str]] = {
         "a task definition names the role, or ECS assumed it, but the IAM data has no such role "
         "(deleted, or in another account)",
     ),
+    "PROPOSAL_FAILED_PROOF": (
+        Severity.HIGH,
+        "the proposed policy failed its replay proof and is not recommended",
+    ),
+    "PROPOSAL_TOO_LARGE": (
+        Severity.HIGH,
+        "the proposed policy needs more managed policies than a role may have attached",
+    ),
+    "WINDOW_TOO_SHORT": (
+        Severity.MEDIUM,
+        "the observation window is shorter than the minimum: rare permissions may look unused",
+    ),
+    "USED_NOT_GRANTED": (
+        Severity.LOW,
+        "calls succeeded that the role's own policies do not grant (a resource policy did)",
+    ),
+    "DENIED_ATTEMPTS": (
+        Severity.LOW,
+        "the role tried actions and was refused: reported, never added",
+    ),
+    "UNMAPPED_EVENTS": (
+        Severity.INFO,
+        "events rightsizer cannot map to an IAM action",
+    ),
     "TASK_ROLE_SHARED": (
         Severity.LOW,
         "one task role serves several task definition families",

@@ -46,7 +46,7 @@ from rightsizer.simulate.cloudtrail import DeliveryWriter
 from rightsizer.simulate.ecs import task_definitions
 from rightsizer.simulate.iam import authorization_details
 from rightsizer.simulate.ids import Rng
-from rightsizer.simulate.model import TRAIL_NAME, build_account
+from rightsizer.simulate.model import HOME_REGION, TRAIL_NAME, Account, build_account
 
 __all__ = ["DEFAULT_END", "SimulationResult", "simulate_account"]
 
@@ -59,12 +59,37 @@ class SimulationResult:
     cloudtrail_dir: Path  # OUT/cloudtrail (holds AWSLogs/...)
     iam_path: Path  # OUT/iam/authorization-details.json
     ecs_path: Path  # OUT/ecs/task-definitions.json
+    trail_path: Path  # OUT/trail/event-selectors.json: what the simulated trail records
     distinct_events: int  # distinct eventIDs written in delivery files
     duplicate_deliveries: int  # records written a second time in a later delivery file
     delivery_files: int  # *.json.gz files under CloudTrail/ folders
     digest_files: int  # files under CloudTrail-Digest/
     start: datetime  # UTC window of eventTime covered: start <= eventTime < end
     end: datetime
+
+
+# The data-event types the simulated traffic records (records.py marks them eventCategory Data).
+DATA_EVENT_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Object", "AWS::SNS::Topic",
+                    "AWS::SQS::Queue", "AWS::SSMMessages::ControlChannel")
+
+
+def event_selectors(account: Account) -> dict[str, object]:
+    """The trail's ``aws cloudtrail get-event-selectors`` output: every management event, and
+    the data events of the types the simulated traffic holds."""
+    selectors: list[dict[str, object]] = [{
+        "Name": "Management events",
+        "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}],
+    }]
+    for data_type in DATA_EVENT_TYPES:
+        selectors.append({
+            "Name": f"Data events: {data_type}",
+            "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Data"]},
+                               {"Field": "resources.type", "Equals": [data_type]}],
+        })
+    return {
+        "TrailARN": f"arn:aws:cloudtrail:{HOME_REGION}:{account.account_id}:trail/{TRAIL_NAME}",
+        "AdvancedEventSelectors": selectors,
+    }
 
 
 def _check(events: int, services: int, days: int, events_per_file: int | None) -> None:
@@ -135,11 +160,15 @@ def simulate_account(
     ecs_path.write_bytes(
         orjson.dumps(task_definitions(account, docs_rng), option=orjson.OPT_INDENT_2)
     )
+    trail_path = root / "trail" / "event-selectors.json"
+    trail_path.parent.mkdir(parents=True, exist_ok=True)
+    trail_path.write_bytes(orjson.dumps(event_selectors(account), option=orjson.OPT_INDENT_2))
     return SimulationResult(
         root=root,
         cloudtrail_dir=cloudtrail_dir,
         iam_path=iam_path,
         ecs_path=ecs_path,
+        trail_path=trail_path,
         distinct_events=engine.emitted,
         duplicate_deliveries=writer.duplicates,
         delivery_files=writer.delivery_files,

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from rightsizer.errors import StoreError
 from rightsizer.sqlfiles import schema_migrations, sql
-from rightsizer.store.records import EcsAssumption
+from rightsizer.store.records import EcsAssumption, EventSpan, RoleActivity, UsageRow
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +315,46 @@ class Store:
                                    first_seen=first.replace(tzinfo=UTC),
                                    last_seen=last.replace(tzinfo=UTC))
                      for arn, n, sessions, first, last in rows)
+
+    def usage(self, since: datetime | None = None,
+              until: datetime | None = None) -> tuple[UsageRow, ...]:
+        """Every role's calls in ``[since, until)``, aggregated in one pass over the events."""
+        rows = self._con.execute(sql("duckdb/analysis/usage"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(
+            UsageRow(principal=r[0], event_source=r[1] or "", event_name=r[2] or "",
+                     region=r[3], account=r[4], request_key=r[5], resource_arns=tuple(r[6]),
+                     day=r[7], error_class=r[8], invoked_by=r[9], calls=int(r[10]),
+                     sessions=int(r[11]), first_seen=r[12].replace(tzinfo=UTC),
+                     last_seen=r[13].replace(tzinfo=UTC), error_code=r[14])
+            for r in rows)
+
+    def role_activity(self, since: datetime | None = None,
+                      until: datetime | None = None) -> tuple[RoleActivity, ...]:
+        """Per role: calls, distinct task sessions, first and last call in ``[since, until)``."""
+        rows = self._con.execute(sql("duckdb/analysis/role_activity"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(RoleActivity(principal=p, calls=int(c), sessions=int(s),
+                                  first_seen=f.replace(tzinfo=UTC),
+                                  last_seen=last.replace(tzinfo=UTC))
+                     for p, c, s, f, last in rows)
+
+    def call_sessions(self, since: datetime | None = None, until: datetime | None = None
+                      ) -> dict[tuple[str, str, str], int]:
+        """(principal, eventSource, eventName) -> distinct task sessions that made the call."""
+        rows = self._con.execute(sql("duckdb/analysis/call_sessions"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return {(p, source or "", name or ""): int(n) for p, source, name, n in rows}
+
+    def event_span(self, since: datetime | None = None,
+                   until: datetime | None = None) -> EventSpan:
+        """The first and last event the store holds in ``[since, until)``, and how many."""
+        row = self._con.execute(sql("duckdb/analysis/event_span"),
+                                [_naive_utc(since), _naive_utc(until)]).fetchone()
+        first, last, events = row if row else (None, None, 0)
+        return EventSpan(first_event=first.replace(tzinfo=UTC) if first else None,
+                         last_event=last.replace(tzinfo=UTC) if last else None,
+                         events=int(events or 0))
 
     def checkpoint(self) -> None:
         self._con.execute("CHECKPOINT")

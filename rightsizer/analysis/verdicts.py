@@ -1,0 +1,270 @@
+"""A verdict for every action a role is granted or was seen using, with the rule and evidence.
+
+Verdicts (the issue's vocabulary, ``summary.json`` spells them the same):
+
+- ``used``: a call that needed it succeeded (or failed after authorization: not found,
+  throttled), with the resources, counts, first and last seen, invokedBy and task sessions.
+- ``required_by_task_definition``: kept: a task definition that uses the role declares it
+  (``logs:PutLogEvents`` on its awslogs group).
+- ``not_observable``: kept: CloudTrail could not have shown it in this window (never logged, a
+  data event no trail selects, a source the trail excludes), with the reason. Not seen is not
+  unused (DOMAIN.md section 4).
+- ``excluded``: kept: the configuration says to keep it (with its reason, until its expiry).
+- ``unused``: granted, observable, never used in the window: the proposal removes it.
+- ``denied_attempt``: the role tried and was refused: reported, never added.
+- ``used_not_granted``: it succeeded although the role's policies do not grant it (a resource
+  policy or another path did): reported, never added.
+- ``unmapped_event``: an event rightsizer cannot map to an IAM action: reported.
+
+Calls a service makes for the role (``invokedBy: secretsmanager.amazonaws.com`` on
+``kms:Decrypt``) are the role's own use (DOMAIN.md section 2).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from fnmatch import fnmatchcase
+
+import orjson
+
+from rightsizer.analysis.grants import Grants
+from rightsizer.iam.actions import event_actions
+from rightsizer.iam.observability import Observability, TrailSettings, observability
+from rightsizer.iam.resources import Call, DerivedResources, derive_resources
+from rightsizer.store.records import UsageRow
+
+__all__ = [
+    "KEPT",
+    "ActionEvidence",
+    "Exclusion",
+    "Verdict",
+    "decide",
+    "gather_evidence",
+]
+
+KEPT = frozenset({"used", "required_by_task_definition", "not_observable", "excluded"})
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """Keep an action (pattern) for a role (pattern), with a reason, until an optional expiry."""
+
+    action: str = "*"  # IAM action pattern, case-insensitive
+    role: str = "*"  # role name or ARN pattern (fnmatch), case-sensitive
+    reason: str = ""
+    expires: date | None = None
+
+    def applies(self, action: str, role_name: str, role_arn: str, today: date) -> bool:
+        if self.expires is not None and today > self.expires:
+            return False
+        if not fnmatchcase(action.lower(), self.action.lower()):
+            return False
+        return fnmatchcase(role_name, self.role) or fnmatchcase(role_arn, self.role)
+
+
+@dataclass(slots=True)
+class ActionEvidence:
+    """Everything the usage rows say about one action of one role."""
+
+    action: str
+    calls: int = 0  # successful or failed after authorization
+    ok_calls: int = 0
+    denied_calls: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    # (arn, region) -> calls, for calls whose resource the record names
+    resources: dict[tuple[str, str], int] = field(default_factory=dict)
+    unknown_resource_calls: int = 0
+    unknown_resource_reasons: set[str] = field(default_factory=set)
+    invoked_by: set[str] = field(default_factory=set)
+    regions: set[str] = field(default_factory=set)
+    event_names: set[str] = field(default_factory=set)
+    sessions: int = 0
+    denied_codes: set[str] = field(default_factory=set)
+    daily: dict[date, int] = field(default_factory=dict)
+
+    def add(self, row: UsageRow, derived: DerivedResources) -> None:
+        self.event_names.add(f"{row.event_source}:{row.event_name}")
+        if row.error_class == "denied":
+            self.denied_calls += row.calls
+            if row.error_code:
+                self.denied_codes.add(row.error_code)
+            return
+        self.calls += row.calls
+        if row.error_class == "ok":
+            self.ok_calls += row.calls
+        self.first_seen = min(filter(None, (self.first_seen, row.first_seen)))
+        self.last_seen = max(filter(None, (self.last_seen, row.last_seen)))
+        if derived.known:
+            for arn in derived.arns:
+                key = (arn, row.region)
+                self.resources[key] = self.resources.get(key, 0) + row.calls
+        else:
+            self.unknown_resource_calls += row.calls
+            self.unknown_resource_reasons.add(derived.how)
+        if row.invoked_by:
+            self.invoked_by.add(row.invoked_by)
+        if row.region:
+            self.regions.add(row.region)
+        self.daily[row.day] = self.daily.get(row.day, 0) + row.calls
+
+
+@dataclass(frozen=True, slots=True)
+class UnmappedEvent:
+    event: str  # "eventSource:eventName"
+    calls: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """All usage of one role, by action."""
+
+    actions: dict[str, ActionEvidence]
+    unmapped: tuple[UnmappedEvent, ...]
+    no_permission_calls: int
+
+
+def _call(row: UsageRow) -> Call:
+    params = orjson.loads(row.request_key) if row.request_key else None
+    return Call(
+        event_source=row.event_source, event_name=row.event_name, region=row.region or None,
+        account=row.account or None, request_parameters=params or None,
+        resources=tuple({"ARN": arn} for arn in row.resource_arns))
+
+
+def gather_evidence(rows: Iterable[UsageRow],
+                    sessions: Mapping[tuple[str, str], int] | None = None) -> Evidence:
+    """Fold one role's usage rows into evidence per action. ``sessions`` maps
+    (eventSource, eventName) to the distinct task sessions that made the call."""
+    actions: dict[str, ActionEvidence] = {}
+    unmapped: dict[str, list[int | str]] = {}
+    no_permission = 0
+    derived_cache: dict[tuple[str, str, str, str, str, tuple[str, ...], str],
+                        DerivedResources] = {}
+    for row in rows:
+        mapping = event_actions(row.event_source, row.event_name)
+        if mapping.status == "no_permission":
+            no_permission += row.calls
+            continue
+        if mapping.status == "unmapped":
+            key = f"{row.event_source}:{row.event_name}"
+            entry = unmapped.setdefault(key, [0, mapping.rule])
+            entry[0] = int(entry[0]) + row.calls
+            continue
+        for action in mapping.actions:
+            cache_key = (action, row.event_source, row.event_name, row.region, row.account,
+                         row.resource_arns, row.request_key)
+            derived = derived_cache.get(cache_key)
+            if derived is None:
+                derived = derive_resources(action, _call(row))
+                derived_cache[cache_key] = derived
+            evidence = actions.get(action)
+            if evidence is None:
+                evidence = actions[action] = ActionEvidence(action)
+            evidence.add(row, derived)
+    if sessions:
+        for evidence in actions.values():
+            evidence.sessions = max(
+                (sessions.get(tuple(e.split(":", 1)), 0)  # type: ignore[arg-type]
+                 for e in evidence.event_names), default=0)
+    return Evidence(
+        actions=actions,
+        unmapped=tuple(UnmappedEvent(k, int(v[0]), str(v[1]))
+                       for k, v in sorted(unmapped.items())),
+        no_permission_calls=no_permission)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    action: str  # "service:Action" as IAM spells it, or "eventSource:eventName" when unmapped
+    verdict: str
+    rule: str  # the rule that decided it, in words
+    granted: bool
+    evidence: ActionEvidence | None = None
+    reason: str = ""  # for kept verdicts: why it is kept
+
+    @property
+    def kept(self) -> bool:
+        return self.verdict in KEPT
+
+
+def decide(
+    grants: Grants,
+    evidence: Evidence,
+    *,
+    needs: Mapping[str, Sequence[str]],
+    trails: Sequence[TrailSettings],
+    exclusions: Sequence[Exclusion] = (),
+    role_name: str,
+    role_arn: str,
+    today: date,
+    observability_cache: dict[str, Observability] | None = None,
+) -> tuple[Verdict, ...]:
+    """One verdict per granted or observed action (and per unmapped event), sorted by action.
+
+    ``needs`` maps actions to the reasons task definitions declare them (lower-cased keys)."""
+    cache = observability_cache if observability_cache is not None else {}
+    verdicts: list[Verdict] = []
+    for action in grants.actions:
+        seen = evidence.actions.get(action)
+        if seen is not None and seen.calls:
+            where = ", ".join(sorted(seen.regions)) or "unknown region"
+            verdicts.append(Verdict(
+                action, "used", f"{seen.calls} calls ({where})", True, seen))
+            continue
+        declared = needs.get(action.lower())
+        if declared:
+            verdicts.append(Verdict(action, "required_by_task_definition",
+                                    "the task definition declares it", True, seen,
+                                    "; ".join(sorted(set(declared)))))
+            continue
+        observed = cache.get(action)
+        if observed is None:
+            observed = cache[action] = observability(action, trails)
+        if not observed.observable:
+            verdicts.append(Verdict(action, "not_observable", "CloudTrail could not show it",
+                                    True, seen, observed.reason))
+            continue
+        exclusion = next((e for e in exclusions
+                          if e.applies(action, role_name, role_arn, today)), None)
+        if exclusion is not None:
+            until = f" (until {exclusion.expires})" if exclusion.expires else ""
+            verdicts.append(Verdict(action, "excluded", "kept by configuration", True, seen,
+                                    f"{exclusion.reason or 'configured'}{until}"))
+            continue
+        if seen is not None and seen.denied_calls:
+            verdicts.append(Verdict(
+                action, "unused", "granted, but every call was refused (a resource policy, "
+                "boundary or condition denied it)", True, seen))
+            continue
+        verdicts.append(Verdict(action, "unused", "granted, observable, no call in the window",
+                                True, seen))
+    for action, seen in evidence.actions.items():
+        if action in grants.actions:
+            continue
+        if seen.calls:
+            verdicts.append(Verdict(
+                action, "used_not_granted",
+                "succeeded although the role's policies do not grant it (a resource policy "
+                "or another path granted it)", False, seen))
+        elif seen.denied_calls:
+            codes = ", ".join(sorted(seen.denied_codes)) or "denied"
+            verdicts.append(Verdict(action, "denied_attempt",
+                                    f"refused {seen.denied_calls} times ({codes})", False, seen))
+    for event in evidence.unmapped:
+        verdicts.append(Verdict(event.event, "unmapped_event",
+                                f"{event.calls} calls: {event.reason}", False, None))
+    return tuple(sorted(verdicts, key=lambda v: (v.action.lower(), v.verdict)))
+
+
+def needs_by_action(needs: Iterable[tuple[Sequence[str], str]]) -> dict[str, list[str]]:
+    """(actions, reason) pairs -> lower-cased action -> reasons."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for actions, reason in needs:
+        for action in actions:
+            found[action.lower()].append(reason)
+    return dict(found)

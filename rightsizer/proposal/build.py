@@ -1,0 +1,266 @@
+"""From verdicts to a minimized policy, and the proof that it still allows what the role did.
+
+Only what is used or kept goes in. Resources come from the evidence: the ARNs the role touched,
+generalized where they change per task or request (``generalize.py``) and clamped to what the
+role's own statements allowed, so the proposal is never broader than the grant; ``*`` only
+where the action takes no resource. Where the events do not say which resource, or the action
+is kept without being seen (not observable, required by a task definition that cannot name the
+resource, excluded by configuration), the original statements' Resource patterns are kept as
+they were. Conditions of the original statements stay with the (action, resource) they guarded.
+The original Deny statements that bear on a kept action are carried over unchanged.
+
+The proof replays every call of the window that the role's policies allowed (action, resource,
+region) against the proposal with the project's evaluator, and checks that no ``unused`` action
+is allowed and that no proposed (action, resource) is broader than a granting statement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rightsizer.analysis.grants import Grant, Grants, expand_statement
+from rightsizer.analysis.verdicts import Verdict
+from rightsizer.iam.catalog import catalog
+from rightsizer.iam.ecs import Need
+from rightsizer.iam.evaluate import Request, evaluate
+from rightsizer.iam.patterns import matches
+from rightsizer.iam.policy import Condition, Policy, Statement, parse_policy
+from rightsizer.proposal.generalize import clamp_to_grant, generalize_resources, pattern_within
+from rightsizer.proposal.model import ActionChange, ProposedStatement, RoleProposal
+from rightsizer.proposal.split import split_statements
+
+__all__ = ["Replay", "propose", "prove"]
+
+_SID_CHARS = re.compile(r"[^A-Za-z0-9]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Scoped:
+    action: str
+    resource: str
+    conditions: tuple[Condition, ...]
+
+
+def _covering(grant: Grant, pattern: str) -> list[Statement]:
+    """The granting statements whose Resource covers ``pattern``."""
+    return [s for s in grant.statements
+            if s.resources is not None and any(pattern_within(pattern, r) for r in s.resources)]
+
+
+def _conditions_for(grant: Grant, pattern: str) -> tuple[Condition, ...] | None:
+    """The conditions a proposed (action, pattern) must carry: none when an unconditioned
+    statement covers it, else the first covering statement's; None when nothing covers it."""
+    covering = _covering(grant, pattern)
+    if not covering:
+        return None
+    if any(not s.conditions for s in covering):
+        return ()
+    return tuple(sorted(covering[0].conditions, key=lambda c: (c.operator, c.key, c.values)))
+
+
+def _scope(action: str, grant: Grant, arns: Sequence[str], *, from_evidence: bool
+           ) -> list[str]:
+    """The resource patterns to propose for one kept action."""
+    info = catalog().action(action)
+    if info is not None and info.takes_no_resource:
+        # IAM grants such an action only through Resource "*"; mirror the grant otherwise.
+        return ["*"] if "*" in grant.resources else list(grant.resources)
+    if not arns:
+        return [] if grant.only_not_resource else list(grant.resources)
+    patterns = generalize_resources(arns) if from_evidence else tuple(sorted(set(arns)))
+    if grant.only_not_resource:
+        # A NotResource grant cannot bound a pattern: propose only what was touched, concretely.
+        return sorted({a for a in arns if "*" not in a and "?" not in a})
+    return list(clamp_to_grant(patterns, arns, grant.resources))
+
+
+def _kept_arns(verdict: Verdict, needs: Sequence[Need]) -> tuple[list[str], bool, bool]:
+    """(arns, from_evidence, fall back to the grant as well)."""
+    if verdict.verdict == "used" and verdict.evidence is not None:
+        arns = sorted({arn for arn, _region in verdict.evidence.resources})
+        return arns, True, verdict.evidence.unknown_resource_calls > 0
+    if verdict.verdict == "required_by_task_definition":
+        wanted = [n for n in needs if verdict.action.lower() in {a.lower() for a in n.actions}]
+        known = sorted({n.resource for n in wanted if n.resource_known})
+        return known, False, any(not n.resource_known for n in wanted) or not known
+    return [], False, True
+
+
+def propose(
+    *,
+    role_name: str,
+    role_arn: str,
+    account: str,
+    grants: Grants,
+    verdicts: Sequence[Verdict],
+    needs: Sequence[Need],
+    current_inline: Sequence[str],
+    current_managed: Sequence[str],
+) -> tuple[RoleProposal, tuple[str, ...]]:
+    """The proposal for one role, and notes on kept actions it could not express."""
+    scoped: list[_Scoped] = []
+    notes: list[str] = []
+    kept: list[ActionChange] = []
+    removed: list[ActionChange] = []
+    for verdict in verdicts:
+        if not verdict.granted:
+            continue
+        if not verdict.kept:
+            removed.append(ActionChange(verdict.action, verdict.verdict, verdict.rule))
+            continue
+        kept.append(ActionChange(verdict.action, verdict.verdict, verdict.reason or verdict.rule))
+        grant = grants.actions[verdict.action]
+        arns, from_evidence, with_grant = _kept_arns(verdict, needs)
+        patterns = set(_scope(verdict.action, grant, arns, from_evidence=from_evidence))
+        if with_grant and not grant.only_not_resource:
+            patterns |= set(grant.resources)
+        if not patterns:
+            notes.append(f"{verdict.action}: granted only through NotResource and never seen on "
+                         "a resource: not in the proposal")
+            continue
+        if "*" in patterns:
+            patterns = {"*"}
+        for pattern in sorted(patterns):
+            conditions = _conditions_for(grant, pattern)
+            if conditions is None and not grant.only_not_resource:
+                notes.append(f"{verdict.action} on {pattern}: no granting statement covers it")
+                continue
+            scoped.append(_Scoped(verdict.action, pattern, conditions or ()))
+    statements = _group(scoped) + _carried_denies(grants, {s.action for s in scoped})
+    base = f"rightsizer-{role_name}"[:128]
+    documents = split_statements(statements, base_name=base)
+    proposal = RoleProposal(
+        role_name=role_name, role_arn=role_arn, documents=documents,
+        kept=tuple(sorted(kept, key=lambda c: c.action)),
+        removed=tuple(sorted(removed, key=lambda c: c.action)),
+        current_inline=tuple(sorted(current_inline)),
+        current_managed=tuple(sorted(current_managed)), account=account)
+    return proposal, tuple(notes)
+
+
+def _group(scoped: Sequence[_Scoped]) -> list[ProposedStatement]:
+    """Statements grouped by service, resources and conditions, sorted, with stable Sids."""
+    by_action: dict[tuple[str, tuple[Condition, ...]], set[str]] = defaultdict(set)
+    for item in scoped:
+        by_action[(item.action, item.conditions)].add(item.resource)
+    by_shape: dict[tuple[str, tuple[str, ...], tuple[Condition, ...]], set[str]] = (
+        defaultdict(set))
+    for (action, conditions), resources in by_action.items():
+        service = action.split(":", 1)[0]
+        by_shape[(service, tuple(sorted(resources)), conditions)].add(action)
+    statements: list[ProposedStatement] = []
+    counts: dict[str, int] = defaultdict(int)
+    for (service, resources, conditions), actions in sorted(
+            by_shape.items(), key=lambda kv: (kv[0][0], sorted(kv[1]), kv[0][1], kv[0][2])):
+        counts[service] += 1
+        stem = _SID_CHARS.sub("", service.title())
+        sid = stem if counts[service] == 1 else f"{stem}{counts[service]}"
+        statements.append(ProposedStatement(sid=sid, actions=tuple(sorted(actions)),
+                                            resources=resources, conditions=conditions))
+    return statements
+
+
+def _carried_denies(grants: Grants, kept_actions: set[str]) -> list[ProposedStatement]:
+    carried = []
+    for number, statement in enumerate(grants.denies, start=1):
+        if not (expand_statement(statement) & kept_actions):
+            continue
+        sid = _SID_CHARS.sub("", statement.sid or "") or f"KeepDeny{number}"
+        carried.append(ProposedStatement(
+            sid=sid, effect="Deny", actions=statement.actions or (),
+            not_actions=statement.not_actions or (), resources=statement.resources or (),
+            not_resources=statement.not_resources or (), conditions=statement.conditions))
+    return carried
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The proof: every call the role's policies allowed, replayed against the proposal."""
+
+    calls: int  # calls replayed (each distinct action x resource x region weighs its calls)
+    allowed: int
+    conditional: int  # allowed if the kept conditions hold (keys CloudTrail does not record)
+    failed: int
+    granted_elsewhere: int  # succeeded, but not through the role's own policies: not replayed
+    unknown_resource: int  # the record does not name the resource: covered by the kept scope
+    failures: tuple[str, ...]  # "action on resource (region)" of the first failures
+    unused_allowed: tuple[str, ...]  # unused actions the proposal would still allow
+    broader: tuple[str, ...]  # proposed (action, resource) pairs no granting statement covers
+
+    @property
+    def passed(self) -> bool:
+        return not (self.failed or self.unused_allowed or self.broader)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "calls": self.calls, "allowed": self.allowed, "conditional": self.conditional,
+            "failed": self.failed, "granted_elsewhere": self.granted_elsewhere,
+            "unknown_resource": self.unknown_resource, "failures": list(self.failures),
+            "unused_allowed": list(self.unused_allowed), "broader": list(self.broader),
+            "passed": self.passed,
+        }
+
+
+def proposal_policies(proposal: RoleProposal) -> list[Policy]:
+    """The proposal's documents as parsed policies, exactly as they will be written."""
+    return [parse_policy(document.as_json(), name=document.name, kind="managed")
+            for document in proposal.documents]
+
+
+def prove(
+    proposal: RoleProposal,
+    verdicts: Sequence[Verdict],
+    grants: Grants,
+    *,
+    original: Sequence[Policy],
+    boundary: Policy | None,
+) -> Replay:
+    proposed = proposal_policies(proposal)
+    calls = allowed = conditional = failed = elsewhere = unknown = 0
+    failures: list[str] = []
+    for verdict in verdicts:
+        evidence = verdict.evidence
+        if evidence is None or not evidence.calls or verdict.verdict not in (
+                "used", "used_not_granted"):
+            continue
+        replays = [(arn, region, n) for (arn, region), n in sorted(evidence.resources.items())]
+        if evidence.unknown_resource_calls:
+            replays.append(("*", "", evidence.unknown_resource_calls))
+        for arn, region, n in replays:
+            context = {"aws:PrincipalArn": (proposal.role_arn,)}
+            if region:
+                context["aws:RequestedRegion"] = (region,)
+            request = Request(verdict.action, arn, context)
+            if not evaluate(request, original, boundary=boundary).allowed:
+                if arn == "*":
+                    unknown += n
+                else:
+                    elsewhere += n
+                continue
+            calls += n
+            decision = evaluate(request, proposed, boundary=boundary)
+            if decision.allowed:
+                allowed += n
+                conditional += n if decision.conditional else 0
+            else:
+                failed += n
+                if len(failures) < 20:
+                    failures.append(f"{verdict.action} on {arn} ({region or 'any region'})")
+    allow_patterns = [(s.actions, s.resources) for s in proposal.statements
+                      if s.effect == "Allow"]
+    unused_allowed = sorted(
+        v.action for v in verdicts if v.verdict == "unused" and any(
+            matches(p, v.action, ignore_case=True) for actions, _ in allow_patterns
+            for p in actions))
+    broader = sorted(
+        f"{action} on {resource}"
+        for actions, resources in allow_patterns for action in actions for resource in resources
+        if action in grants.actions and not grants.actions[action].only_not_resource
+        and _conditions_for(grants.actions[action], resource) is None)
+    return Replay(calls=calls, allowed=allowed, conditional=conditional, failed=failed,
+                  granted_elsewhere=elsewhere, unknown_resource=unknown,
+                  failures=tuple(failures), unused_allowed=tuple(unused_allowed),
+                  broader=tuple(broader))

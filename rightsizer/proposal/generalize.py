@@ -1,0 +1,458 @@
+"""Resource patterns for a proposal: generalize what changes per task, never beyond the grant.
+
+A policy scoped to exactly the ARNs seen in the window breaks tomorrow: the next task has a new
+task id, so a new log stream; today's upload has a new date in its key. A policy scoped to ``*``
+is what we are trying to remove. This module sits between the two: it replaces only the parts of
+an ARN that change per task or per request (ids, dates, epoch numbers), folds many keys under one
+folder into ``folder/*``, and never touches what names the resource (partition, service, region,
+account, bucket, table, queue, secret, repository, log group, function, key). Then
+``clamp_to_grant`` makes sure no proposed pattern is broader than the role's own grant, because
+a least-privilege proposal that widens access is worse than none.
+
+Everything rests on ``pattern_within`` (is every string one IAM wildcard pattern matches also
+matched by another?), so it is sound first and as complete as a cheap exact check allows.
+Pure and deterministic: same input, same output, sorted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rightsizer.iam.patterns import has_wildcard, matches
+
+__all__ = [
+    "Generalization",
+    "clamp_to_grant",
+    "explain_generalization",
+    "generalize_resources",
+    "pattern_within",
+]
+
+# -------------------------------------------------------------------------------------------
+# pattern_within
+
+
+def pattern_within(inner: str, outer: str) -> bool:
+    """Whether every string the IAM wildcard pattern ``inner`` matches is matched by ``outer``.
+
+    Case-sensitive (resource ARNs). ``*`` matches any run of characters, ``?`` exactly one.
+
+    Two checks, either of which may answer True; anything else is False:
+
+    1. Simulation (dynamic programming over positions ``(i, j)`` of ``inner`` and ``outer``):
+       each token of ``inner`` is assigned, left to right, to a token of ``outer``. An outer
+       ``*`` may absorb any number of consecutive inner tokens (``*`` included) or none; an
+       outer ``?`` absorbs exactly one inner ``?`` or literal; an outer literal absorbs exactly
+       one equal inner literal. An inner ``*`` can only go to an outer ``*``.
+       *Soundness*: take any ``s`` that ``inner`` matches and split it into the pieces its tokens
+       matched. Give each outer token the concatenation of the pieces of the inner tokens
+       assigned to it: an outer ``*`` accepts any concatenation; an outer ``?`` or literal gets
+       exactly one piece of one character, which it accepts by the rules above (a literal only
+       receives its own character). The outer tokens are used in order, each once, so their
+       pieces concatenate to ``s``: ``outer`` matches ``s``.
+    2. When the simulation fails, an exact search for a counterexample. Let ``A`` be the
+       characters written literally in either pattern plus one character ``z`` in neither.
+       Replacing every character of a string outside ``A`` by ``z`` changes neither pattern's
+       verdict (wildcards accept any character, literals compare only with themselves), so a
+       counterexample exists iff one exists over ``A``. The search walks inner's automaton
+       paired with the subset automaton of outer over ``A``; it answers True only after
+       visiting every reachable pair without finding one where inner accepts and outer does
+       not. If the pairs exceed a budget it gives up and answers False (sound, not complete).
+
+    Runs of wildcards are first rewritten to ``?``s followed by one ``*`` (same language), and
+    exact strings reduce to ``matches(outer, inner)``.
+    """
+    return _within(inner, outer)
+
+
+_SEARCH_BUDGET = 20_000  # product states; ARN patterns need a few hundred at most
+
+
+@lru_cache(maxsize=65536)
+def _within(inner: str, outer: str) -> bool:
+    if inner == outer or outer == "*":
+        return True
+    if not has_wildcard(inner):
+        return matches(outer, inner, ignore_case=False)
+    if not has_wildcard(outer):
+        # A wildcard matches more than one string (any character fits ``?``); a literal one.
+        return False
+    inner, outer = _canonical(inner), _canonical(outer)
+    if inner == outer:
+        return True
+    # Cheap refutation: both patterns' literal heads (tails) must agree where they overlap, or
+    # no string of inner matches outer. This rejects almost every unrelated pair of ARNs.
+    if not _agree(_literal_head(inner), _literal_head(outer)):
+        return False
+    if not _agree(_literal_head(inner[::-1]), _literal_head(outer[::-1])):
+        return False
+    return _simulates(inner, outer) or _no_counterexample(inner, outer)
+
+
+_WILD_RUN = re.compile(r"[*?]*\*[*?]*")
+
+
+def _canonical(pattern: str) -> str:
+    """Each run of wildcards holding a ``*`` becomes its ``?``s then one ``*``: ``*?*`` matches
+    what ``?*`` matches. One spelling per language helps the simulation."""
+    return _WILD_RUN.sub(lambda m: "?" * m.group().count("?") + "*", pattern)
+
+
+def _literal_head(pattern: str) -> str:
+    cut = min((i for i in (pattern.find("*"), pattern.find("?")) if i >= 0), default=-1)
+    return pattern if cut < 0 else pattern[:cut]
+
+
+def _agree(a: str, b: str) -> bool:
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def _simulates(inner: str, outer: str) -> bool:
+    """Check 1 of ``pattern_within``: can ``(len(inner), len(outer))`` be reached?"""
+    n, m = len(inner), len(outer)
+    seen = {(0, 0)}
+    stack = [(0, 0)]
+    while stack:
+        i, j = stack.pop()
+        if i == n and j == m:
+            return True
+        moves: list[tuple[int, int]] = []
+        if j < m and outer[j] == "*":
+            moves.append((i, j + 1))  # the outer star takes nothing more
+            if i < n:
+                moves.append((i + 1, j))  # the outer star absorbs inner token i
+        elif i < n and j < m and inner[i] != "*" and outer[j] in ("?", inner[i]):
+            moves.append((i + 1, j + 1))  # one character for one character
+        for move in moves:
+            if move not in seen:
+                seen.add(move)
+                stack.append(move)
+    return False
+
+
+def _closure(pattern: str, states: Iterable[int]) -> frozenset[int]:
+    """Glob automaton states after epsilon moves: a ``*`` may match nothing."""
+    out = set(states)
+    todo = list(out)
+    while todo:
+        j = todo.pop()
+        if j < len(pattern) and pattern[j] == "*" and j + 1 not in out:
+            out.add(j + 1)
+            todo.append(j + 1)
+    return frozenset(out)
+
+
+def _step(pattern: str, states: frozenset[int], char: str) -> frozenset[int]:
+    nxt = []
+    for j in states:
+        if j < len(pattern):
+            token = pattern[j]
+            if token == "*":
+                nxt.append(j)
+            elif token == "?" or token == char:
+                nxt.append(j + 1)
+    return _closure(pattern, nxt)
+
+
+def _no_counterexample(inner: str, outer: str) -> bool:
+    """Check 2 of ``pattern_within``: exhaustive search for a string inner matches and outer
+    does not, over the literals of both plus one fresh character."""
+    literals = sorted(set(inner + outer) - {"*", "?"})
+    fresh = next(chr(c) for c in range(0x100000) if chr(c) not in literals)
+    alphabet = [*literals, fresh]
+    n, m = len(inner), len(outer)
+    start = (0, _closure(outer, [0]))
+    seen = {start}
+    todo = [start]
+    while todo:
+        i, states = todo.pop()
+        if not states or (i == n and m not in states):
+            # Outer is dead (any completion of inner is a counterexample) or rejects here.
+            return False
+        successors: list[tuple[int, frozenset[int]]] = []
+        if i < n:
+            token = inner[i]
+            if token == "*":
+                successors.append((i + 1, states))  # inner's star matches nothing more
+                successors.extend((i, _step(outer, states, c)) for c in alphabet)
+            else:
+                chars = alphabet if token == "?" else [token]
+                successors.extend((i + 1, _step(outer, states, c)) for c in chars)
+        for successor in successors:
+            if successor not in seen:
+                if len(seen) >= _SEARCH_BUDGET:
+                    return False  # give up: False is always a safe answer
+                seen.add(successor)
+                todo.append(successor)
+    return True
+
+
+# -------------------------------------------------------------------------------------------
+# generalize_resources
+
+_RULE_ORDER = ("task id", "uuid", "hex id", "date", "number")
+
+_YEAR = r"(?:19|20)\d\d"
+_MONTH = r"(?:0[1-9]|1[0-2])"
+_DAY = r"(?:0[1-9]|[12]\d|3[01])"
+_TIME = r"\d\d(?:[:-]?\d\d(?:[:-]?\d\d(?:\.\d+)?)?)?"
+_ZONE = r"(?:Z|[+-]\d\d:?\d\d)?"
+_ALNUM_BEFORE, _ALNUM_AFTER = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
+_HEX = "[0-9a-fA-F]"
+
+# One token per match; at one position the first alternative wins, so the specific kinds come
+# before the general ones (a task id is also a hex id, a compact date also a number).
+_TOKEN = re.compile(
+    rf"(?P<uuid>{_ALNUM_BEFORE}{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
+    rf"{_ALNUM_AFTER})"
+    rf"|(?P<date>(?<!\d)(?:{_YEAR}-{_MONTH}-{_DAY}(?:T{_TIME})?{_ZONE}"
+    rf"|{_YEAR}{_MONTH}{_DAY}(?:T\d{{4}}(?:\d\d)?Z?)?)(?!\d))"
+    rf"|(?P<task>{_ALNUM_BEFORE}[0-9a-f]{{32}}{_ALNUM_AFTER})"
+    rf"|(?P<hex>{_ALNUM_BEFORE}{_HEX}{{16,}}{_ALNUM_AFTER})"
+    r"|(?P<number>(?<!\d)\d{10,13}(?!\d))"
+)
+_TOKEN_RULE = {"uuid": "uuid", "date": "date", "task": "task id", "hex": "hex id",
+               "number": "number"}
+
+# Date folders (``2026/10/31[/12]``): per segment, so matched one segment at a time.
+_YEAR_SEGMENT = re.compile(_YEAR)
+_MONTH_SEGMENT = re.compile(_MONTH)
+_DAY_SEGMENT = re.compile(_DAY)
+_HOUR_SEGMENT = re.compile(r"[01]\d|2[0-3]")
+
+# Services whose whole resource part names the resource, slashes included: an ECR repository
+# (``repository/team/app``), a KMS key (``key/UUID``: the UUID *is* the key), an IAM role or
+# policy with its path (``iam:PassRole`` on a wildcard path would let the task hand out roles).
+_WHOLE_NAME_SERVICES = frozenset({"ecr", "iam", "kms", "sts"})
+
+_LOG_STREAM = ":log-stream:"
+
+
+@dataclass(frozen=True, slots=True)
+class Generalization:
+    """One output pattern and why it is there."""
+
+    pattern: str
+    covers: tuple[str, ...]  # the input ARNs it covers, sorted
+    rule: str  # "exact", "task id", "uuid", "hex id", "date", "number", "prefix (N keys)",
+    #            "given pattern"; several token rules are joined with ", " ("date, uuid")
+
+
+def _split(arn: str) -> tuple[str, tuple[str, ...]]:
+    """``(head, tail)``: the head names the resource and is never generalized; the tail's
+    ``/``-separated segments may be. ``head + "/".join(tail) == arn``; no tail, nothing to do.
+
+    - S3 object ``arn:aws:s3:::BUCKET/KEY``: the bucket is the head, the key the tail.
+    - Log stream ``...:log-group:GROUP:log-stream:STREAM``: the stream is the tail.
+    - Other ``TYPE/NAME/rest``: the type and first segment are the head (``table/NAME``,
+      ``task/CLUSTER``), the rest the tail (``index/NAME``, ``stream/LABEL``, a task id).
+    - Colon-typed resources (``function:NAME:QUALIFIER``, ``secret:NAME-AbCdEf``), untyped
+      names (SQS, SNS), the whole-name services and non-ARNs: all head.
+    """
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return arn, ()
+    service, region, account, resource = parts[2], parts[3], parts[4], parts[5]
+    prefix = arn[: len(arn) - len(resource)]
+    if service == "s3" and not region and not account:
+        bucket, slash, key = resource.partition("/")
+        return (prefix + bucket + "/", tuple(key.split("/"))) if slash else (arn, ())
+    if service == "logs":
+        at = resource.find(_LOG_STREAM)
+        if at < 0:
+            return arn, ()
+        cut = len(prefix) + at + len(_LOG_STREAM)
+        return arn[:cut], tuple(arn[cut:].split("/"))
+    if service in _WHOLE_NAME_SERVICES:
+        return arn, ()
+    slash, colon = resource.find("/"), resource.find(":")
+    if slash < 0 or 0 <= colon < slash:
+        return arn, ()
+    second = resource.find("/", slash + 1)
+    if second < 0:
+        return arn, ()
+    cut = len(prefix) + second + 1
+    return arn[:cut], tuple(arn[cut:].split("/"))
+
+
+def _generalize_tail(tail: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """Step 1 on the generalizable segments: per-task / per-request tokens become ``*``."""
+    rules: set[str] = set()
+    segments = list(tail)
+    # Date folders first: a year segment then a month, optionally a day and then an hour.
+    i = 0
+    while i + 1 < len(segments):
+        if _YEAR_SEGMENT.fullmatch(segments[i]) and _MONTH_SEGMENT.fullmatch(segments[i + 1]):
+            end = i + 2
+            if end < len(segments) and _DAY_SEGMENT.fullmatch(segments[end]):
+                end += 1
+                if end < len(segments) and _HOUR_SEGMENT.fullmatch(segments[end]):
+                    end += 1
+            segments[i:end] = ["*"] * (end - i)
+            rules.add("date")
+            i = end
+        else:
+            i += 1
+
+    def replace(match: re.Match[str]) -> str:
+        rules.add(_TOKEN_RULE[match.lastgroup or "hex"])
+        return "*"
+
+    out = []
+    for segment in segments:
+        generalized = _TOKEN.sub(replace, segment) if segment != "*" else segment
+        out.append(re.sub(r"\*{2,}", "*", generalized))
+    return tuple(out), frozenset(rules)
+
+
+def _join(head: str, tail: tuple[str, ...]) -> str:
+    return head + "/".join(tail)
+
+
+def _token_rule(rules: Iterable[str]) -> str:
+    present = set(rules)
+    return ", ".join(r for r in _RULE_ORDER if r in present) or "exact"
+
+
+def _merge_folders(items: Iterable[tuple[str, tuple[str, ...]]], min_group: int
+                   ) -> set[tuple[str, tuple[str, ...]]]:
+    """Step 3: the folders ``(head, parent)`` to replace by ``parent/*``.
+
+    Round one groups items by everything up to their last segment; a folder with
+    ``min_group`` distinct last segments is merged. Each later round groups only the folders
+    merged in the round before, one level up, and stops when nothing more merges: a folder
+    whose children are single keys in distinct subfolders is not a pattern, just a tree.
+    The head is never part of a name, so nothing above it can become a wildcard."""
+    merged: set[tuple[str, tuple[str, ...]]] = set()
+    children: dict[tuple[str, tuple[str, ...]], set[str]] = defaultdict(set)
+    for head, tail in items:
+        children[(head, tail[:-1])].add(tail[-1])
+    while True:
+        new = {folder for folder, names in children.items() if len(names) >= min_group}
+        new -= merged
+        if not new:
+            return merged
+        merged |= new
+        children = defaultdict(set)
+        for head, parent in new:
+            if parent:
+                children[(head, parent[:-1])].add(parent[-1])
+
+
+def _prune(patterns: Iterable[str]) -> list[str]:
+    """Step 4: drop every pattern within another kept one.
+
+    Greedy, in reverse sorted order, against the patterns still kept: a pattern is only ever
+    dropped for one that is kept at that moment, and that one can later only be dropped for a
+    pattern that (by soundness of ``pattern_within``) matches everything it does, so whatever
+    was covered stays covered. Of two equivalent spellings the smaller string is kept."""
+    kept = sorted(set(patterns))
+    wild = [p for p in kept if has_wildcard(p)]  # only a wildcard covers another string
+    alive = set(kept)
+    for p in reversed(kept):
+        if any(q != p and q in alive and pattern_within(p, q) for q in wild):
+            alive.discard(p)
+    return sorted(alive)
+
+
+def _covered(pattern: str, inputs: Iterable[str]) -> tuple[str, ...]:
+    head = _literal_head(pattern)
+    return tuple(sorted(a for a in inputs if a.startswith(head) and pattern_within(a, pattern)))
+
+
+def explain_generalization(arns: Sequence[str], *, min_group: int = 3
+                           ) -> tuple[Generalization, ...]:
+    """The patterns ``generalize_resources`` proposes, each with the inputs it covers and the
+    rule that made it. Sorted by pattern; every input is covered by at least one.
+
+    Order of the rules: (5) inputs holding ``*`` / ``?`` are kept as given; (1) per-task and
+    per-request tokens in the generalizable segments become ``*``; (2) equal results collapse;
+    (3) folders with ``min_group`` or more distinct entries become ``folder/*``, repeated one
+    level up while merged folders still have ``min_group`` merged siblings; (4) patterns within
+    another kept pattern are dropped; (6) sorted, unique.
+    """
+    if min_group < 2:
+        raise ValueError(f"min_group must be at least 2, got {min_group}")
+    inputs = sorted(set(arns))
+    rule_of: dict[str, str] = {}
+    token_rules: dict[str, set[str]] = defaultdict(set)
+    items: set[tuple[str, tuple[str, ...]]] = set()
+    for arn in inputs:
+        if has_wildcard(arn):
+            rule_of[arn] = "given pattern"  # a template or a ``-??????`` suffix: as written
+            continue
+        head, tail = _split(arn)
+        tail, rules = _generalize_tail(tail) if tail else (tail, frozenset())
+        items.add((head, tail))  # a set: identical results collapse (step 2)
+        token_rules[_join(head, tail)].update(rules)
+    folders = _merge_folders((i for i in items if i[1]), min_group)
+
+    def under_merged(head: str, tail: tuple[str, ...]) -> bool:
+        # Covered by ``parent/*`` of a merged ancestor folder: no need to test patterns.
+        return any((head, tail[:k]) in folders for k in range(len(tail)))
+
+    for head, tail in items:
+        if not under_merged(head, tail):
+            rule_of.setdefault(_join(head, tail), "")
+    for head, parent in folders:
+        if not under_merged(head, parent):
+            pattern = _join(head, (*parent, "*"))
+            if rule_of.get(pattern) != "given pattern":
+                rule_of[pattern] = "prefix"
+    out = []
+    for pattern in _prune(rule_of):
+        covers = _covered(pattern, inputs)
+        rule = rule_of[pattern] or _token_rule(token_rules[pattern])
+        if rule == "prefix":
+            rule = f"prefix ({len(covers)} keys)"
+        out.append(Generalization(pattern, covers, rule))
+    return tuple(out)
+
+
+def generalize_resources(arns: Sequence[str], *, min_group: int = 3) -> tuple[str, ...]:
+    """Concrete resource ARNs a role touched -> a short, sorted tuple of ARN patterns that
+    covers every one of them, generalized only where ARNs change per task or per request."""
+    return tuple(g.pattern for g in explain_generalization(arns, min_group=min_group))
+
+
+# -------------------------------------------------------------------------------------------
+# clamp_to_grant
+
+
+def clamp_to_grant(patterns: Sequence[str], arns: Sequence[str], grant: Sequence[str]
+                   ) -> tuple[str, ...]:
+    """The proposed ``patterns`` cut down so that each is within one pattern of ``grant`` (the
+    Resource patterns of the Allow statements granting this action).
+
+    A pattern within some grant pattern is kept. Otherwise it is replaced, for each input ARN
+    it covered that the grant matches, by the grant patterns that match that ARN and lie within
+    the proposed pattern (narrower than both the proposal and the grant, and still general), or,
+    when there is none, by the ARN itself: never by a grant pattern broader than what we
+    proposed, since that would give back access the proposal had already taken away. Input
+    ARNs no grant pattern matches are dropped: the role's own policy never allowed them (a
+    resource policy or a denied call explains them, and the caller reports that). Patterns
+    covering no input are not widened into anything. Sorted, unique, and without patterns
+    within another output pattern.
+    """
+    grants = sorted(set(grant))
+    if "*" in grants:
+        return tuple(_prune(patterns))
+    inputs = sorted(set(arns))
+    out: set[str] = set()
+    for pattern in set(patterns):
+        if any(pattern_within(pattern, g) for g in grants):
+            out.add(pattern)
+            continue
+        for arn in _covered(pattern, inputs):
+            granting = [g for g in grants if pattern_within(arn, g)]
+            narrower = [g for g in granting if pattern_within(g, pattern)]
+            if narrower:
+                out.update(narrower)
+            elif granting:
+                out.add(arn)
+    return tuple(_prune(out))

@@ -1,0 +1,145 @@
+"""One role, start to end: grants x usage -> verdicts -> proposal -> proof -> findings. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from rightsizer.analysis.findings import Finding
+from rightsizer.analysis.grants import Grants, role_grants
+from rightsizer.analysis.inventory import InventoryRole
+from rightsizer.analysis.verdicts import (
+    Evidence,
+    Exclusion,
+    Verdict,
+    decide,
+    gather_evidence,
+    needs_by_action,
+)
+from rightsizer.iam.observability import Observability, TrailSettings
+from rightsizer.proposal.build import Replay, propose, prove
+from rightsizer.proposal.model import RoleProposal
+from rightsizer.store.records import UsageRow
+
+__all__ = ["RoleResult", "Window", "rightsize"]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @property
+    def days(self) -> float:
+        return (self.end - self.start).total_seconds() / 86400
+
+
+@dataclass(frozen=True, slots=True)
+class RoleResult:
+    role: InventoryRole
+    grants: Grants
+    evidence: Evidence
+    verdicts: tuple[Verdict, ...]
+    proposal: RoleProposal | None  # None when it failed its proof or could not be built
+    replay: Replay | None
+    findings: tuple[Finding, ...]  # the inventory's and the analysis's, worst first
+    notes: tuple[str, ...]
+
+    def actions(self, *verdicts: str) -> tuple[str, ...]:
+        return tuple(sorted({v.action for v in self.verdicts if v.verdict in verdicts}))
+
+    @property
+    def granted_actions(self) -> tuple[str, ...]:
+        return tuple(sorted(self.grants.actions))
+
+    @property
+    def proposed_actions(self) -> tuple[str, ...]:
+        if self.proposal is None:
+            return ()
+        return tuple(sorted({a for s in self.proposal.statements if s.effect == "Allow"
+                             for a in s.actions}))
+
+
+def rightsize(
+    role: InventoryRole,
+    usage: Sequence[UsageRow],
+    *,
+    sessions: Mapping[tuple[str, str], int],
+    trails: Sequence[TrailSettings],
+    exclusions: Sequence[Exclusion],
+    window: Window,
+    min_window_days: float,
+    today: date,
+    observability_cache: dict[str, Observability] | None = None,
+) -> RoleResult:
+    grants = role_grants(role.policies, role.boundary)
+    evidence = gather_evidence(usage, sessions)
+    needs = needs_by_action((need.actions, need.reason) for need in role.needs)
+    verdicts = decide(grants, evidence, needs=needs, trails=trails, exclusions=exclusions,
+                      role_name=role.name, role_arn=role.arn, today=today,
+                      observability_cache=observability_cache)
+    findings = list(role.findings)
+    if window.days < min_window_days:
+        findings.append(Finding.of(
+            "WINDOW_TOO_SHORT",
+            f"the observation window is {window.days:.1f} days, less than the "
+            f"{min_window_days:g} days asked for: rarely used permissions may look unused"))
+    account = role.arn.split(":")[4] if role.arn.count(":") >= 5 else ""
+    proposal: RoleProposal | None = None
+    replay: Replay | None = None
+    notes: tuple[str, ...] = ()
+    if any(f.code in ("POLICY_UNREADABLE", "POLICY_MISSING") for f in role.findings):
+        notes = ("the role's grants are not fully known: no proposal",)
+    elif not role.in_iam_data:
+        notes = ("the role is not in the IAM data: no proposal",)
+    else:
+        try:
+            proposal, notes = propose(
+                role_name=role.name, role_arn=role.arn, account=account, grants=grants,
+                verdicts=verdicts, needs=role.needs,
+                current_inline=[p.name for p in role.policies if p.kind == "inline"],
+                current_managed=list(role.attached_policy_arns))
+        except ValueError as exc:  # more documents than a role may have attached
+            findings.append(Finding.of("PROPOSAL_TOO_LARGE", str(exc)))
+        if proposal is not None:
+            replay = prove(proposal, verdicts, grants, original=role.policies,
+                           boundary=role.boundary)
+            if not replay.passed:
+                findings.append(Finding.of("PROPOSAL_FAILED_PROOF", _failure(replay)))
+                proposal = None
+    denied = [v for v in verdicts if v.verdict == "denied_attempt"]
+    if denied:
+        findings.append(Finding.of(
+            "DENIED_ATTEMPTS", f"{len(denied)} actions were refused: "
+            + ", ".join(v.action for v in denied[:10]) + (" ..." if len(denied) > 10 else "")))
+    elsewhere = [v for v in verdicts if v.verdict == "used_not_granted"]
+    if elsewhere:
+        findings.append(Finding.of(
+            "USED_NOT_GRANTED", f"{len(elsewhere)} actions succeeded without the role's own "
+            "policies granting them (resource policies?): "
+            + ", ".join(v.action for v in elsewhere[:10])))
+    unmapped = [v for v in verdicts if v.verdict == "unmapped_event"]
+    if unmapped:
+        findings.append(Finding.of(
+            "UNMAPPED_EVENTS", f"{len(unmapped)} kinds of events map to no IAM action: "
+            + ", ".join(v.action for v in unmapped[:10])))
+    unique = {(f.code, f.message): f for f in findings}
+    return RoleResult(
+        role=role, grants=grants, evidence=evidence, verdicts=verdicts, proposal=proposal,
+        replay=replay,
+        findings=tuple(sorted(unique.values(), key=lambda f: (f.severity.rank, f.code,
+                                                             f.message))),
+        notes=notes)
+
+
+def _failure(replay: Replay) -> str:
+    parts = []
+    if replay.failed:
+        parts.append(f"{replay.failed} replayed calls would be denied "
+                     f"({'; '.join(replay.failures[:5])})")
+    if replay.unused_allowed:
+        parts.append(f"unused actions still allowed: {', '.join(replay.unused_allowed[:5])}")
+    if replay.broader:
+        parts.append(f"broader than the grant: {', '.join(replay.broader[:5])}")
+    return "the proposal failed its proof: " + "; ".join(parts)
