@@ -517,7 +517,7 @@ def _summary(window: Window, results: Sequence[RoleResult], inv: Inventory,
             "trails": [t.source for t in trails], "trails_assumed": trails_assumed,
             "settings": settings.source,
         },
-        "ingest": ingested.as_json() | {"seconds": None} if ingested else None,
+        "ingest": _ingest_json(ingested),
         "events_in_window": events,
         "trails": [{"name": t.name, "management_read": t.management_read,
                     "management_write": t.management_write,
@@ -527,6 +527,16 @@ def _summary(window: Window, results: Sequence[RoleResult], inv: Inventory,
         "roles": roles,
         "problems": [p.as_json() for p in inv.problems],
     }
+
+
+def _ingest_json(ingested: IngestSummary | None) -> dict[str, object] | None:
+    """What this run read, without what changes from run to run (run id, seconds)."""
+    if ingested is None:
+        return None
+    data = ingested.as_json()
+    for volatile in ("run_id", "seconds"):
+        data.pop(volatile, None)
+    return data
 
 
 def _write(out: Path, results: Sequence[RoleResult], summary: dict[str, object]) -> None:

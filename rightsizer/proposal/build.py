@@ -46,8 +46,11 @@ class _Scoped:
 
 def _covering(grant: Grant, pattern: str) -> list[Statement]:
     """The granting statements whose Resource covers ``pattern``."""
-    return [s for s in grant.statements
-            if s.resources is not None and any(pattern_within(pattern, r) for r in s.resources)]
+    return [
+        s
+        for s in grant.statements
+        if s.resources is not None and any(pattern_within(pattern, r) for r in s.resources)
+    ]
 
 
 def _conditions_for(grant: Grant, pattern: str) -> tuple[Condition, ...] | None:
@@ -61,8 +64,7 @@ def _conditions_for(grant: Grant, pattern: str) -> tuple[Condition, ...] | None:
     return tuple(sorted(covering[0].conditions, key=lambda c: (c.operator, c.key, c.values)))
 
 
-def _scope(action: str, grant: Grant, arns: Sequence[str], *, from_evidence: bool
-           ) -> list[str]:
+def _scope(action: str, grant: Grant, arns: Sequence[str], *, from_evidence: bool) -> list[str]:
     """The resource patterns to propose for one kept action."""
     info = catalog().action(action)
     if info is not None and info.takes_no_resource:
@@ -118,8 +120,10 @@ def propose(
         if with_grant and not grant.only_not_resource:
             patterns |= set(grant.resources)
         if not patterns:
-            notes.append(f"{verdict.action}: granted only through NotResource and never seen on "
-                         "a resource: not in the proposal")
+            notes.append(
+                f"{verdict.action}: granted only through NotResource and never seen on "
+                "a resource: not in the proposal"
+            )
             continue
         if "*" in patterns:
             patterns = {"*"}
@@ -133,11 +137,15 @@ def propose(
     base = f"rightsizer-{role_name}"[:128]
     documents = split_statements(statements, base_name=base)
     proposal = RoleProposal(
-        role_name=role_name, role_arn=role_arn, documents=documents,
+        role_name=role_name,
+        role_arn=role_arn,
+        documents=documents,
         kept=tuple(sorted(kept, key=lambda c: c.action)),
         removed=tuple(sorted(removed, key=lambda c: c.action)),
         current_inline=tuple(sorted(current_inline)),
-        current_managed=tuple(sorted(current_managed)), account=account)
+        current_managed=tuple(sorted(current_managed)),
+        account=account,
+    )
     return proposal, tuple(notes)
 
 
@@ -146,20 +154,23 @@ def _group(scoped: Sequence[_Scoped]) -> list[ProposedStatement]:
     by_action: dict[tuple[str, tuple[Condition, ...]], set[str]] = defaultdict(set)
     for item in scoped:
         by_action[(item.action, item.conditions)].add(item.resource)
-    by_shape: dict[tuple[str, tuple[str, ...], tuple[Condition, ...]], set[str]] = (
-        defaultdict(set))
+    by_shape: dict[tuple[str, tuple[str, ...], tuple[Condition, ...]], set[str]] = defaultdict(set)
     for (action, conditions), resources in by_action.items():
         service = action.split(":", 1)[0]
         by_shape[(service, tuple(sorted(resources)), conditions)].add(action)
     statements: list[ProposedStatement] = []
     counts: dict[str, int] = defaultdict(int)
     for (service, resources, conditions), actions in sorted(
-            by_shape.items(), key=lambda kv: (kv[0][0], sorted(kv[1]), kv[0][1], kv[0][2])):
+        by_shape.items(), key=lambda kv: (kv[0][0], sorted(kv[1]), kv[0][1], kv[0][2])
+    ):
         counts[service] += 1
         stem = _SID_CHARS.sub("", service.title())
         sid = stem if counts[service] == 1 else f"{stem}{counts[service]}"
-        statements.append(ProposedStatement(sid=sid, actions=tuple(sorted(actions)),
-                                            resources=resources, conditions=conditions))
+        statements.append(
+            ProposedStatement(
+                sid=sid, actions=tuple(sorted(actions)), resources=resources, conditions=conditions
+            )
+        )
     return statements
 
 
@@ -169,10 +180,17 @@ def _carried_denies(grants: Grants, kept_actions: set[str]) -> list[ProposedStat
         if not (expand_statement(statement) & kept_actions):
             continue
         sid = _SID_CHARS.sub("", statement.sid or "") or f"KeepDeny{number}"
-        carried.append(ProposedStatement(
-            sid=sid, effect="Deny", actions=statement.actions or (),
-            not_actions=statement.not_actions or (), resources=statement.resources or (),
-            not_resources=statement.not_resources or (), conditions=statement.conditions))
+        carried.append(
+            ProposedStatement(
+                sid=sid,
+                effect="Deny",
+                actions=statement.actions or (),
+                not_actions=statement.not_actions or (),
+                resources=statement.resources or (),
+                not_resources=statement.not_resources or (),
+                conditions=statement.conditions,
+            )
+        )
     return carried
 
 
@@ -196,18 +214,25 @@ class Replay:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "calls": self.calls, "allowed": self.allowed, "conditional": self.conditional,
-            "failed": self.failed, "granted_elsewhere": self.granted_elsewhere,
-            "unknown_resource": self.unknown_resource, "failures": list(self.failures),
-            "unused_allowed": list(self.unused_allowed), "broader": list(self.broader),
+            "calls": self.calls,
+            "allowed": self.allowed,
+            "conditional": self.conditional,
+            "failed": self.failed,
+            "granted_elsewhere": self.granted_elsewhere,
+            "unknown_resource": self.unknown_resource,
+            "failures": list(self.failures),
+            "unused_allowed": list(self.unused_allowed),
+            "broader": list(self.broader),
             "passed": self.passed,
         }
 
 
 def proposal_policies(proposal: RoleProposal) -> list[Policy]:
     """The proposal's documents as parsed policies, exactly as they will be written."""
-    return [parse_policy(document.as_json(), name=document.name, kind="managed")
-            for document in proposal.documents]
+    return [
+        parse_policy(document.as_json(), name=document.name, kind="managed")
+        for document in proposal.documents
+    ]
 
 
 def prove(
@@ -223,8 +248,11 @@ def prove(
     failures: list[str] = []
     for verdict in verdicts:
         evidence = verdict.evidence
-        if evidence is None or not evidence.calls or verdict.verdict not in (
-                "used", "used_not_granted"):
+        if (
+            evidence is None
+            or not evidence.calls
+            or verdict.verdict not in ("used", "used_not_granted")
+        ):
             continue
         replays = [(arn, region, n) for (arn, region), n in sorted(evidence.resources.items())]
         if evidence.unknown_resource_calls:
@@ -249,18 +277,32 @@ def prove(
                 failed += n
                 if len(failures) < 20:
                     failures.append(f"{verdict.action} on {arn} ({region or 'any region'})")
-    allow_patterns = [(s.actions, s.resources) for s in proposal.statements
-                      if s.effect == "Allow"]
+    allow_patterns = [(s.actions, s.resources) for s in proposal.statements if s.effect == "Allow"]
     unused_allowed = sorted(
-        v.action for v in verdicts if v.verdict == "unused" and any(
-            matches(p, v.action, ignore_case=True) for actions, _ in allow_patterns
-            for p in actions))
+        v.action
+        for v in verdicts
+        if v.verdict == "unused"
+        and any(
+            matches(p, v.action, ignore_case=True) for actions, _ in allow_patterns for p in actions
+        )
+    )
     broader = sorted(
         f"{action} on {resource}"
-        for actions, resources in allow_patterns for action in actions for resource in resources
-        if action in grants.actions and not grants.actions[action].only_not_resource
-        and _conditions_for(grants.actions[action], resource) is None)
-    return Replay(calls=calls, allowed=allowed, conditional=conditional, failed=failed,
-                  granted_elsewhere=elsewhere, unknown_resource=unknown,
-                  failures=tuple(failures), unused_allowed=tuple(unused_allowed),
-                  broader=tuple(broader))
+        for actions, resources in allow_patterns
+        for action in actions
+        for resource in resources
+        if action in grants.actions
+        and not grants.actions[action].only_not_resource
+        and _conditions_for(grants.actions[action], resource) is None
+    )
+    return Replay(
+        calls=calls,
+        allowed=allowed,
+        conditional=conditional,
+        failed=failed,
+        granted_elsewhere=elsewhere,
+        unknown_resource=unknown,
+        failures=tuple(failures),
+        unused_allowed=tuple(unused_allowed),
+        broader=tuple(broader),
+    )

@@ -214,10 +214,15 @@ _TOKEN = re.compile(
     rf"|{_YEAR}{_MONTH}{_DAY}(?:T\d{{4}}(?:\d\d)?Z?)?)(?!\d))"
     rf"|(?P<task>{_ALNUM_BEFORE}[0-9a-f]{{32}}{_ALNUM_AFTER})"
     rf"|(?P<hex>{_ALNUM_BEFORE}{_HEX}{{16,}}{_ALNUM_AFTER})"
-    r"|(?P<number>(?<!\d)\d{10,13}(?!\d))"
+    r"|(?P<number>(?<!\d)\d{10,13}(?![0-9A-Za-z]))"
 )
-_TOKEN_RULE = {"uuid": "uuid", "date": "date", "task": "task id", "hex": "hex id",
-               "number": "number"}
+_TOKEN_RULE = {
+    "uuid": "uuid",
+    "date": "date",
+    "task": "task id",
+    "hex": "hex id",
+    "number": "number",
+}
 
 # Date folders (``2026/10/31[/12]``): per segment, so matched one segment at a time.
 _YEAR_SEGMENT = re.compile(_YEAR)
@@ -319,8 +324,9 @@ def _token_rule(rules: Iterable[str]) -> str:
     return ", ".join(r for r in _RULE_ORDER if r in present) or "exact"
 
 
-def _merge_folders(items: Iterable[tuple[str, tuple[str, ...]]], min_group: int
-                   ) -> set[tuple[str, tuple[str, ...]]]:
+def _merge_folders(
+    items: Iterable[tuple[str, tuple[str, ...]]], min_group: int
+) -> set[tuple[str, tuple[str, ...]]]:
     """Step 3: the folders ``(head, parent)`` to replace by ``parent/*``.
 
     Round one groups items by everything up to their last segment; a folder with
@@ -365,8 +371,9 @@ def _covered(pattern: str, inputs: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(a for a in inputs if a.startswith(head) and pattern_within(a, pattern)))
 
 
-def explain_generalization(arns: Sequence[str], *, min_group: int = 3
-                           ) -> tuple[Generalization, ...]:
+def explain_generalization(
+    arns: Sequence[str], *, min_group: int = 3
+) -> tuple[Generalization, ...]:
     """The patterns ``generalize_resources`` proposes, each with the inputs it covers and the
     rule that made it. Sorted by pattern; every input is covered by at least one.
 
@@ -424,8 +431,9 @@ def generalize_resources(arns: Sequence[str], *, min_group: int = 3) -> tuple[st
 # clamp_to_grant
 
 
-def clamp_to_grant(patterns: Sequence[str], arns: Sequence[str], grant: Sequence[str]
-                   ) -> tuple[str, ...]:
+def clamp_to_grant(
+    patterns: Sequence[str], arns: Sequence[str], grant: Sequence[str]
+) -> tuple[str, ...]:
     """The proposed ``patterns`` cut down so that each is within one pattern of ``grant`` (the
     Resource patterns of the Allow statements granting this action).
 

@@ -396,7 +396,7 @@ def render_diff(proposal: RoleProposal, *, summary_line: str = "") -> str:
         summary_line = (
             f"**{granted}** granted actions: **{len(proposal.kept)}** kept, "
             f"**{len(proposal.removed)}** removed. The proposal allows "
-            f"{_plural(len({a for s in proposal.statements for a in s.actions}), 'action')} in "
+            f"{_plural(len(_allowed_actions(proposal)), 'action')} in "
             f"{_plural(len(documents), 'managed policy', 'managed policies')}."
         )
     out: list[str] = [
@@ -443,65 +443,94 @@ def render_diff(proposal: RoleProposal, *, summary_line: str = "") -> str:
 
 
 def _apply_section(proposal: RoleProposal, documents: Sequence[PolicyDocument]) -> list[str]:
+    """AWS CLI steps: create and attach first, save and remove the old grants, watch, roll back.
+
+    AccessDenied can only show once the old grants are gone (while they are attached they still
+    allow everything), so the advice is: attach first (never a gap), remove, watch, and keep
+    what it takes to put the old grants back."""
     role = shlex.quote(proposal.role_name)
     partition = _partition(proposal.role_arn)
+    new_arns = [f"arn:{partition}:iam::{proposal.account}:policy/{d.name}" for d in documents]
     current = set(proposal.current_managed)
     out = ["## Apply it", ""]
-    commands: list[str] = []
     if documents:
         out += [
-            "Create the new policy and attach it first; keep the current policies until the "
-            "service has run on the new one for a while (a full business cycle) without "
-            "AccessDenied errors in its logs or in CloudTrail (`errorCode` AccessDenied or "
-            "UnauthorizedOperation for this role). Only then remove the old grants.",
+            "Create the new policy and attach it first, so that the role is never without "
+            "what it needs:",
             "",
         ]
         if len(documents) > 1:
             out += [
-                "Write each element of the list in `policy.json` to its own file named after "
-                "the policy (the `jq` lines below do it).",
+                "(`policy.json` is a list: the `jq` lines write each element to its own file, "
+                "named after the policy.)",
                 "",
             ]
-        for index, document in enumerate(documents):
-            arn = f"arn:{partition}:iam::{proposal.account}:policy/{document.name}"
-            name = shlex.quote(document.name)
+        commands: list[str] = []
+        for index, (document, arn) in enumerate(zip(documents, new_arns, strict=True)):
             source = "policy.json"
             if len(documents) > 1:
                 source = f"{document.name}.json"
                 commands.append(f"jq '.[{index}]' policy.json > {shlex.quote(source)}")
             file_arg = shlex.quote(f"file://{source}")
             if arn in current:
-                # Already attached (an earlier run): a new default version, not a new policy.
-                # A managed policy keeps 5 versions; delete an old one first if it has 5.
+                # Attached by an earlier run: a new default version, not a new policy. (A managed
+                # policy keeps at most 5 versions: delete an old one first if it has 5.)
                 commands.append(
                     f"aws iam create-policy-version --policy-arn {shlex.quote(arn)} "
                     f"--policy-document {file_arg} --set-as-default"
                 )
             else:
                 commands.append(
-                    f"aws iam create-policy --policy-name {name} --policy-document {file_arg}"
+                    f"aws iam create-policy --policy-name {shlex.quote(document.name)} "
+                    f"--policy-document {file_arg}"
                 )
                 commands.append(
                     f"aws iam attach-role-policy --role-name {role} --policy-arn {shlex.quote(arn)}"
                 )
         out += [*_fenced("sh", "\n".join(commands) + "\n"), ""]
-    new_arns = {
-        f"arn:{partition}:iam::{proposal.account}:policy/{document.name}" for document in documents
-    }
+
+    inline = list(proposal.current_inline)
+    managed = [arn for arn in proposal.current_managed if arn not in new_arns]
+    if not inline and not managed:
+        return [*out, "The role has no other policies to remove."]
+    if inline:
+        out += ["Save the current inline policies, to put them back if needed:", ""]
+        saves = [
+            f"aws iam get-role-policy --role-name {role} --policy-name {shlex.quote(name)} "
+            f"--query PolicyDocument --output json > {shlex.quote(_backup_file(name))}"
+            for name in inline
+        ]
+        out += [*_fenced("sh", "\n".join(saves) + "\n"), ""]
+    lead = "Then remove the current policies:" if documents else "Remove its policies:"
     removals = [
         f"aws iam delete-role-policy --role-name {role} --policy-name {shlex.quote(name)}"
-        for name in proposal.current_inline
+        for name in inline
     ] + [
         f"aws iam detach-role-policy --role-name {role} --policy-arn {shlex.quote(arn)}"
-        for arn in proposal.current_managed
-        if arn not in new_arns
+        for arn in managed
     ]
-    if removals:
-        lead = "Then remove the current policies:" if documents else "Remove its policies:"
-        out += [lead, "", *_fenced("sh", "\n".join(removals) + "\n")]
-    else:
-        out.append("The role has no other policies to remove.")
+    out += [lead, "", *_fenced("sh", "\n".join(removals) + "\n"), ""]
+    rollback = [
+        f"aws iam put-role-policy --role-name {role} --policy-name {shlex.quote(name)} "
+        f"--policy-document {shlex.quote('file://' + _backup_file(name))}"
+        for name in inline
+    ] + [
+        f"aws iam attach-role-policy --role-name {role} --policy-arn {shlex.quote(arn)}"
+        for arn in managed
+    ]
+    out += [
+        "Watch the service's logs and CloudTrail for AccessDenied or UnauthorizedOperation "
+        "errors by this role for a while (a full business cycle, if it has monthly or "
+        "quarterly jobs; try it in a staging account first if there is one). To roll back, "
+        "put back what was removed:",
+        "",
+        *_fenced("sh", "\n".join(rollback) + "\n"),
+    ]
     return out
+
+
+def _backup_file(inline_policy_name: str) -> str:
+    return f"{inline_policy_name}.backup.json"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], empty: str) -> list[str]:
@@ -540,6 +569,11 @@ def _fenced(language: str, text: str) -> list[str]:
 def _documents(proposal: RoleProposal) -> list[PolicyDocument]:
     # A document without statements is not a policy IAM accepts: leave it out everywhere.
     return [document for document in proposal.documents if document.statements]
+
+
+def _allowed_actions(proposal: RoleProposal) -> set[str]:
+    # Carried-over Deny statements restrict; they are not part of what the proposal allows.
+    return {a for s in proposal.statements if s.effect == "Allow" for a in s.actions}
 
 
 def _policy_description(proposal: RoleProposal, index: int, count: int) -> str:

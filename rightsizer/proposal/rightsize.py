@@ -57,8 +57,9 @@ class RoleResult:
     def proposed_actions(self) -> tuple[str, ...]:
         if self.proposal is None:
             return ()
-        return tuple(sorted({a for s in self.proposal.statements if s.effect == "Allow"
-                             for a in s.actions}))
+        return tuple(
+            sorted({a for s in self.proposal.statements if s.effect == "Allow" for a in s.actions})
+        )
 
 
 def rightsize(
@@ -76,15 +77,26 @@ def rightsize(
     grants = role_grants(role.policies, role.boundary)
     evidence = gather_evidence(usage, sessions)
     needs = needs_by_action((need.actions, need.reason) for need in role.needs)
-    verdicts = decide(grants, evidence, needs=needs, trails=trails, exclusions=exclusions,
-                      role_name=role.name, role_arn=role.arn, today=today,
-                      observability_cache=observability_cache)
+    verdicts = decide(
+        grants,
+        evidence,
+        needs=needs,
+        trails=trails,
+        exclusions=exclusions,
+        role_name=role.name,
+        role_arn=role.arn,
+        today=today,
+        observability_cache=observability_cache,
+    )
     findings = list(role.findings)
     if window.days < min_window_days:
-        findings.append(Finding.of(
-            "WINDOW_TOO_SHORT",
-            f"the observation window is {window.days:.1f} days, less than the "
-            f"{min_window_days:g} days asked for: rarely used permissions may look unused"))
+        findings.append(
+            Finding.of(
+                "WINDOW_TOO_SHORT",
+                f"the observation window is {window.days:.1f} days, less than the "
+                f"{min_window_days:g} days asked for: rarely used permissions may look unused",
+            )
+        )
     account = role.arn.split(":")[4] if role.arn.count(":") >= 5 else ""
     proposal: RoleProposal | None = None
     replay: Replay | None = None
@@ -96,48 +108,72 @@ def rightsize(
     else:
         try:
             proposal, notes = propose(
-                role_name=role.name, role_arn=role.arn, account=account, grants=grants,
-                verdicts=verdicts, needs=role.needs,
+                role_name=role.name,
+                role_arn=role.arn,
+                account=account,
+                grants=grants,
+                verdicts=verdicts,
+                needs=role.needs,
                 current_inline=[p.name for p in role.policies if p.kind == "inline"],
-                current_managed=list(role.attached_policy_arns))
+                current_managed=list(role.attached_policy_arns),
+            )
         except ValueError as exc:  # more documents than a role may have attached
             findings.append(Finding.of("PROPOSAL_TOO_LARGE", str(exc)))
         if proposal is not None:
-            replay = prove(proposal, verdicts, grants, original=role.policies,
-                           boundary=role.boundary)
+            replay = prove(
+                proposal, verdicts, grants, original=role.policies, boundary=role.boundary
+            )
             if not replay.passed:
                 findings.append(Finding.of("PROPOSAL_FAILED_PROOF", _failure(replay)))
                 proposal = None
     denied = [v for v in verdicts if v.verdict == "denied_attempt"]
     if denied:
-        findings.append(Finding.of(
-            "DENIED_ATTEMPTS", f"{len(denied)} actions were refused: "
-            + ", ".join(v.action for v in denied[:10]) + (" ..." if len(denied) > 10 else "")))
+        findings.append(
+            Finding.of(
+                "DENIED_ATTEMPTS",
+                f"{len(denied)} actions were refused: "
+                + ", ".join(v.action for v in denied[:10])
+                + (" ..." if len(denied) > 10 else ""),
+            )
+        )
     elsewhere = [v for v in verdicts if v.verdict == "used_not_granted"]
     if elsewhere:
-        findings.append(Finding.of(
-            "USED_NOT_GRANTED", f"{len(elsewhere)} actions succeeded without the role's own "
-            "policies granting them (resource policies?): "
-            + ", ".join(v.action for v in elsewhere[:10])))
+        findings.append(
+            Finding.of(
+                "USED_NOT_GRANTED",
+                f"{len(elsewhere)} actions succeeded without the role's own "
+                "policies granting them (resource policies?): "
+                + ", ".join(v.action for v in elsewhere[:10]),
+            )
+        )
     unmapped = [v for v in verdicts if v.verdict == "unmapped_event"]
     if unmapped:
-        findings.append(Finding.of(
-            "UNMAPPED_EVENTS", f"{len(unmapped)} kinds of events map to no IAM action: "
-            + ", ".join(v.action for v in unmapped[:10])))
+        findings.append(
+            Finding.of(
+                "UNMAPPED_EVENTS",
+                f"{len(unmapped)} kinds of events map to no IAM action: "
+                + ", ".join(v.action for v in unmapped[:10]),
+            )
+        )
     unique = {(f.code, f.message): f for f in findings}
     return RoleResult(
-        role=role, grants=grants, evidence=evidence, verdicts=verdicts, proposal=proposal,
+        role=role,
+        grants=grants,
+        evidence=evidence,
+        verdicts=verdicts,
+        proposal=proposal,
         replay=replay,
-        findings=tuple(sorted(unique.values(), key=lambda f: (f.severity.rank, f.code,
-                                                             f.message))),
-        notes=notes)
+        findings=tuple(sorted(unique.values(), key=lambda f: (f.severity.rank, f.code, f.message))),
+        notes=notes,
+    )
 
 
 def _failure(replay: Replay) -> str:
     parts = []
     if replay.failed:
-        parts.append(f"{replay.failed} replayed calls would be denied "
-                     f"({'; '.join(replay.failures[:5])})")
+        parts.append(
+            f"{replay.failed} replayed calls would be denied ({'; '.join(replay.failures[:5])})"
+        )
     if replay.unused_allowed:
         parts.append(f"unused actions still allowed: {', '.join(replay.unused_allowed[:5])}")
     if replay.broader:

@@ -22,6 +22,10 @@ Choices:
   Deterministic, stable when one statement changes, never more documents than next-fit, and each
   document keeps its statements in their given order.
 - No statements give no documents: nothing to attach (the caller decides what to say about it).
+- Cutting a statement keeps its meaning: it applies to the product of its Action and Resource
+  lists, so one list cut into groups gives statements that together say the same (Allow or
+  Deny alike; an explicit Deny applies from whichever attached policy holds it). A NotAction or
+  NotResource list is never cut ("all but a" and "all but b" together are everything).
 """
 
 from __future__ import annotations
@@ -109,57 +113,92 @@ def _fit(statement: ProposedStatement, budget: int, taken: set[str]) -> list[Pro
     """The statement itself if it fits, else pieces that each fit, with fresh Sids."""
     if _statement_size(statement) <= budget:
         return [statement]
-    parts = list(_cut(statement, statement.actions, statement.resources, budget))
     base = _NOT_SID.sub("", statement.sid) or "Statement"
-    out: list[ProposedStatement] = []
+    digits = 1
+    while True:
+        # Size the pieces with the longest Sid they may get ("Base" + `digits` digits): the
+        # numbers are known only once the pieces are, so widen and cut again if they outgrow it.
+        sizing = replace(statement, sid=base + "0" * digits)
+        parts = list(_cut(sizing, budget))
+        sids = _fresh_sids(base, len(parts), taken)
+        if all(len(sid) <= len(base) + digits for sid in sids):
+            break
+        digits += 1
+    taken.update(sids)
+    return [
+        _with(statement, actions, resources, sid=sid)
+        for (actions, resources), sid in zip(parts, sids, strict=True)
+    ]
+
+
+def _fresh_sids(base: str, count: int, taken: set[str]) -> list[str]:
+    """``base1``, ``base2``, ... skipping Sids already used, so each stays unique."""
+    out: list[str] = []
     number = 0
-    for actions, resources in parts:
+    while len(out) < count:
         number += 1
-        while f"{base}{number}" in taken:  # keep Sids unique within whatever document
-            number += 1
-        sid = f"{base}{number}"
-        taken.add(sid)
-        out.append(replace(statement, sid=sid, actions=actions, resources=resources))
+        if f"{base}{number}" not in taken:
+            out.append(f"{base}{number}")
     return out
 
 
-def _cut(
+def _with(
     statement: ProposedStatement,
     actions: tuple[str, ...],
     resources: tuple[str, ...],
-    budget: int,
-) -> Iterator[tuple[tuple[str, ...], tuple[str, ...]]]:
-    """(actions, resources) pairs covering ``actions x resources``, each fitting ``budget``.
+    *,
+    sid: str | None = None,
+) -> ProposedStatement:
+    """The statement over other action and resource lists (NotAction / NotResource if it has)."""
+    return replace(
+        statement,
+        sid=statement.sid if sid is None else sid,
+        **{"not_actions" if statement.not_actions else "actions": actions},
+        **{"not_resources" if statement.not_resources else "resources": resources},
+    )
 
-    Resources are cut first (one statement per group of ARNs, all actions in each); the actions
-    are cut only when every action together does not fit with even one of the resources."""
+
+def _cut(
+    statement: ProposedStatement, budget: int
+) -> Iterator[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(actions, resources) pairs whose statements together say what ``statement`` says, each
+    fitting ``budget``.
+
+    A statement applies to the product of its Action and Resource lists, so either list can be
+    cut into groups, one statement per group. Not a NotAction or NotResource list: "all but a"
+    and "all but b" together are everything, not "all but a and b"; those stay whole.
+    Resources are cut first (every action in each piece); then actions (every resource in each
+    piece); when neither list fits whole beside one item of the other, both are cut, the action
+    groups taking about half the room, which keeps the count of pieces (their product) low."""
+    actions = statement.not_actions or statement.actions
+    resources = statement.not_resources or statement.resources
+
+    def size(a: tuple[str, ...], r: tuple[str, ...]) -> int:
+        return _statement_size(_with(statement, a, r))
 
     def fits(a: tuple[str, ...], r: tuple[str, ...]) -> bool:
-        return _statement_size(replace(statement, actions=a, resources=r)) <= budget
+        return size(a, r) <= budget
 
-    if fits(actions, resources):
-        yield actions, resources
-        return
-    longest_resource = (max(resources, key=_json_length),)
-    longest_action = (max(actions, key=_json_length),)
-    if len(resources) > 1 and fits(actions, longest_resource):
-        yield from ((actions, group) for group in _greedy(resources, lambda g: fits(actions, g)))
-    elif len(actions) > 1 and fits(longest_action, resources):
-        yield from ((group, resources) for group in _greedy(actions, lambda g: fits(g, resources)))
-    elif len(actions) > 1:
-        # Neither list fits whole with one of the other: halve the actions, then cut again.
-        middle = len(actions) // 2
-        yield from _cut(statement, actions[:middle], resources, budget)
-        yield from _cut(statement, actions[middle:], resources, budget)
-    elif len(resources) > 1:
-        middle = len(resources) // 2
-        yield from _cut(statement, actions, resources[:middle], budget)
-        yield from _cut(statement, actions, resources[middle:], budget)
-    else:
+    # The least that a piece can hold: one item of a list that may be cut, a whole list otherwise.
+    fewest_resources = resources if statement.not_resources else (max(resources, key=_length),)
+    fewest_actions = actions if statement.not_actions else (max(actions, key=_length),)
+    smallest = size(fewest_actions, fewest_resources)  # the largest piece that cannot be cut
+    if smallest > budget:
         raise ValueError(
-            f"statement {statement.sid}: {actions[0]} on {resources[0]} with its conditions is "
-            f"{_statement_size(statement)} characters, more than a managed policy can hold"
+            f"statement {statement.sid}: {', '.join(fewest_actions)} on "
+            f"{', '.join(fewest_resources)} with its conditions takes {smallest} characters, "
+            "more than a managed policy can hold"
         )
+    if fits(actions, fewest_resources):
+        yield from ((actions, group) for group in _greedy(resources, lambda g: fits(actions, g)))
+    elif fits(fewest_actions, resources):
+        yield from ((group, resources) for group in _greedy(actions, lambda g: fits(g, resources)))
+    else:  # both lists may be cut (a whole list would have been taken by a branch above)
+        half = (budget + smallest) // 2
+        for group in _greedy(actions, lambda g: size(g, fewest_resources) <= half):
+            # fits(group, any one resource) holds, so every resource finds a piece.
+            for chunk in _greedy(resources, lambda r, g=group: fits(g, r)):
+                yield group, chunk
 
 
 def _greedy(
@@ -180,7 +219,7 @@ def _statement_size(statement: ProposedStatement) -> int:
     return len(_compact(statement.as_json()))
 
 
-def _json_length(value: str) -> int:
+def _length(value: str) -> int:
     return len(json.dumps(value))
 
 

@@ -1,0 +1,98 @@
+"""The golden end-to-end run: ``rightsizer run`` on ``sample_logs/``, compared file by file with
+the committed expected output in ``tests/golden/sample/``.
+
+Regenerate after an intended change with ``.venv/bin/pytest tests/test_run_golden.py
+--update-golden`` and review the diff like code: every changed line is a changed policy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+import rightsizer
+from rightsizer.iam.evaluate import Request, evaluate
+from rightsizer.iam.policy import parse_policy
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "golden" / "sample"
+TODAY = date(2026, 11, 28)
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> rightsizer.RunResult:
+    work = tmp_path_factory.mktemp("golden")
+    with pytest.MonkeyPatch.context() as env:
+        env.chdir(ROOT)  # relative source paths: the summary names them as given
+        return rightsizer.run(
+            logs=["sample_logs/cloudtrail"], iam="sample_logs/iam/authorization-details.json",
+            ecs="sample_logs/ecs/task-definitions.json", out=work / "out",
+            db=work / "sample.duckdb", trail_files=["sample_logs/trail/event-selectors.json"],
+            today=TODAY, workers=1)
+
+
+def _files(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): p.read_text(encoding="utf-8")
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_output_matches_the_golden_files(sample_run: rightsizer.RunResult,
+                                         request: pytest.FixtureRequest) -> None:
+    produced = _files(sample_run.out)
+    if request.config.getoption("--update-golden"):
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        shutil.copytree(sample_run.out, GOLDEN)
+        pytest.skip("golden files rewritten")
+    expected = _files(GOLDEN)
+    assert sorted(produced) == sorted(expected)
+    for name, text in expected.items():
+        assert produced[name] == text, f"{name} differs from tests/golden/sample/{name}"
+
+
+def test_every_proposal_passed_its_proof(sample_run: rightsizer.RunResult) -> None:
+    summary = json.loads((sample_run.out / "summary.json").read_text())
+    assert summary["schema_version"] == 1
+    assert summary["catalog_version"] and summary["window"]["start"] < summary["window"]["end"]
+    proposed = [r for r in summary["roles"] if r["policy_path"]]
+    assert len(proposed) == len(summary["roles"]) == 11
+    for role in proposed:
+        replay = role["replay"]
+        assert replay["passed"] and replay["failed"] == 0
+        assert replay["calls"] == replay["allowed"]
+        # Never more than the role had; nothing unused survives.
+        assert set(role["proposed_actions"]) <= set(role["granted_actions"])
+        assert not set(role["proposed_actions"]) & set(role["unused_actions"])
+
+
+def test_the_shared_execution_role_keeps_what_ecs_needs(sample_run: rightsizer.RunResult
+                                                        ) -> None:
+    """PutLogEvents never reaches CloudTrail; the task definitions declare it."""
+    folder = sample_run.out / "roles" / "ecsTaskExecutionRole"
+    policy = parse_policy(json.loads((folder / "policy.json").read_text()), name="p")
+    for group in ("orders-api", "payments-worker", "reports-batch"):
+        stream = ("arn:aws:logs:us-east-1:883921282152:log-group:/ecs/"
+                  f"{group}:log-stream:ecs/app/0123456789abcdef0123456789abcdef")
+        assert evaluate(Request("logs:PutLogEvents", stream), [policy]).allowed, group
+    assert not evaluate(Request("kms:CreateKey"), [policy]).allowed  # kms:* is gone
+    summary = json.loads((sample_run.out / "summary.json").read_text())
+    role = next(r for r in summary["roles"] if r["name"] == "ecsTaskExecutionRole")
+    assert "logs:PutLogEvents" in {k["action"] for k in role["kept_required"]}
+    assert "kms:CreateKey" in role["unused_actions"]
+
+
+def test_deterministic(sample_run: rightsizer.RunResult, tmp_path: Path) -> None:
+    """Same inputs, byte-identical files (the store is already filled: no --logs)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.chdir(ROOT)
+        again = rightsizer.run(
+            logs=[], iam="sample_logs/iam/authorization-details.json",
+            ecs="sample_logs/ecs/task-definitions.json", out=tmp_path / "again",
+            db=sample_run.out.parent / "sample.duckdb",
+            trail_files=["sample_logs/trail/event-selectors.json"], today=TODAY)
+    first, second = _files(sample_run.out), _files(again.out)
+    first.pop("summary.json"), second.pop("summary.json")  # "logs" and "ingest" differ
+    assert first == second
