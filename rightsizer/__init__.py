@@ -30,17 +30,22 @@ __all__ = [
     "derive_resources",
     "evaluate",
     "event_actions",
+    "grants_frame",
     "ingest",
     "inventory",
     "observability",
     "parse_policy",
+    "proposals_frame",
     "run",
     "simulate_account",
+    "usage_frame",
+    "verdicts_frame",
 ]
 
 if TYPE_CHECKING:
     from rightsizer.analysis.findings import Finding, Severity
     from rightsizer.analysis.inventory import Inventory, InventoryRole
+    from rightsizer.frames import grants_frame, proposals_frame, usage_frame, verdicts_frame
     from rightsizer.iam.actions import event_actions
     from rightsizer.iam.catalog import catalog
     from rightsizer.iam.evaluate import Decision, Request, evaluate
@@ -73,6 +78,10 @@ _LAZY = {
     "IngestSummary": "rightsizer.pipeline",
     "ingest": "rightsizer.pipeline",
     "inventory": "rightsizer.pipeline",
+    "proposals_frame": "rightsizer.frames",
+    "verdicts_frame": "rightsizer.frames",
+    "grants_frame": "rightsizer.frames",
+    "usage_frame": "rightsizer.frames",
     "run": "rightsizer.pipeline",
     "RunResult": "rightsizer.pipeline",
     "SimulationResult": "rightsizer.simulate",

@@ -96,3 +96,29 @@ def test_deterministic(sample_run: rightsizer.RunResult, tmp_path: Path) -> None
     first, second = _files(sample_run.out), _files(again.out)
     first.pop("summary.json"), second.pop("summary.json")  # "logs" and "ingest" differ
     assert first == second
+
+
+def test_dataframes_for_notebooks(sample_run: rightsizer.RunResult) -> None:
+    verdicts = rightsizer.verdicts_frame(sample_run)
+    summary = json.loads((sample_run.out / "summary.json").read_text())
+    role = next(r for r in summary["roles"] if r["name"] == "orders-api-task")
+    mine = verdicts[verdicts.role == "orders-api-task"]
+    assert sorted(mine[mine.verdict == "used"].action) == role["used_actions"]
+    assert sorted(mine[mine.verdict == "unused"].action) == role["unused_actions"]
+    grants = rightsizer.grants_frame(sample_run)
+    assert set(grants[grants.role == "orders-api-task"].action) == set(role["granted_actions"])
+    proposals = rightsizer.proposals_frame(sample_run)
+    allowed = {a for actions in proposals[(proposals.role == "orders-api-task")
+                                          & (proposals.effect == "Allow")].actions
+               for a in actions}
+    assert allowed == set(role["proposed_actions"])
+    db = sample_run.out.parent / "sample.duckdb"
+    usage = rightsizer.usage_frame(db)
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        (role_events,) = con.execute(
+            "SELECT count(*) FROM events WHERE identity_type = 'AssumedRole' "
+            "AND principal IS NOT NULL").fetchone()
+    assert usage.calls.sum() == role_events > 0
+    assert set(usage.error_class) <= {"ok", "denied", "error"}

@@ -25,10 +25,14 @@ What each rendering relies on:
   ``${aws:username}`` are written ``$${aws:username}`` (HCL native syntax spec, "Template
   Literals"). Resource names are HCL identifiers (letters, digits, ``_``, ``-``; not starting with
   a digit). The tests parse the file with python-hcl2.
-- diff.md: the AWS CLI's ``iam create-policy``, ``attach-role-policy``, ``delete-role-policy``,
-  ``detach-role-policy`` and ``create-policy-version``. Table cells escape Markdown (GFM: ``\\|``
-  inside tables; any ASCII punctuation may be backslash-escaped in CommonMark), since action names
-  and reasons come from CloudTrail and IAM and can hold anything.
+- diff.md: the AWS CLI's ``iam create-policy``, ``attach-role-policy``, ``get-role-policy``,
+  ``delete-role-policy``, ``detach-role-policy``, ``put-role-policy`` and
+  ``create-policy-version`` (when an earlier run's policy of the same name is attached). The order
+  is attach, save, remove, watch, roll back if needed: the new policy is attached before anything
+  is removed, and AccessDenied can only show once the old grants are gone. Table cells escape
+  Markdown (GFM: ``\\|`` inside tables; any ASCII punctuation may be backslash-escaped in
+  CommonMark), since action names and reasons come from CloudTrail and IAM and can hold anything;
+  shell arguments are quoted (``shlex.quote``): inline policy names may hold ``$`` or quotes.
 
 An empty proposal (the role needs no permission at all) cannot be a managed policy: IAM refuses
 ``"Statement": []`` (MalformedPolicyDocument). Then policy.json still holds that empty document (a
@@ -48,6 +52,7 @@ from typing import Any
 import yaml
 
 from rightsizer.proposal.model import POLICY_VERSION, PolicyDocument, RoleProposal
+from rightsizer.proposal.split import MANAGED_POLICY_LIMIT
 
 __all__ = ["render_cloudformation", "render_diff", "render_policy_json", "render_terraform"]
 
@@ -432,9 +437,11 @@ def render_diff(proposal: RoleProposal, *, summary_line: str = "") -> str:
         ]
     elif len(documents) > 1:
         out += [
-            f"The policy is too large for one managed policy (IAM allows 6,144 characters), so "
-            f"it is split in {len(documents)}. `policy.json` is a JSON list of the documents, in "
-            "this order: " + ", ".join(_md(d.name) for d in documents) + ".",
+            "The policy is too large for one managed policy (IAM allows "
+            f"{MANAGED_POLICY_LIMIT:,} characters), so it is split in {len(documents)}. "
+            "`policy.json` is a JSON list of the documents, in this order: "
+            + ", ".join(_md(d.name) for d in documents)
+            + ".",
             "",
         ]
     out += [*_fenced("json", policy_json), ""]

@@ -14,10 +14,12 @@ Facts relied on:
   ASCII letters and digits only, unique within a policy.
 
 Choices:
-- Size is measured as the compact JSON (``separators=(",", ":")``, ASCII-escaped). That counts the
-  whitespace inside strings and a ``\\u00e9`` escape as six characters, so it is never below what
-  IAM counts for the same document sent as JSON text, CloudFormation or Terraform: safe, a few
-  characters pessimistic at worst.
+- Size is measured as the compact JSON (``separators=(",", ":")``), with every character that
+  some encoder escapes counted escaped: non-ASCII (``\\u00e9``, six characters) and ``<``, ``>``,
+  ``&``, which Terraform's ``jsonencode`` writes as ``\\u003c`` and so on
+  (https://developer.hashicorp.com/terraform/language/functions/jsonencode). That and the
+  whitespace inside strings make it never below what IAM counts for the same document sent as
+  JSON text, by CloudFormation or by Terraform: safe, a few characters pessimistic at worst.
 - Packing is first-fit in the given order: each statement goes into the first document with room.
   Deterministic, stable when one statement changes, never more documents than next-fit, and each
   document keeps its statements in their given order.
@@ -73,8 +75,9 @@ def split_statements(
     """Pack ``statements`` into as few documents of at most ``limit`` characters as first-fit can.
 
     Names: ``base_name`` for a single document, else ``base_name-1``, ``base_name-2``, ...
-    Raises ValueError when one action on one resource cannot fit in a document on its own, or
-    when more than ``max_documents`` documents would be needed.
+    Raises ValueError when a piece that cannot be cut further (one action on one resource, or a
+    whole NotAction / NotResource list) does not fit in a document, or when more than
+    ``max_documents`` documents would be needed.
     """
     budget = limit - _DOCUMENT_OVERHEAD  # room for the statements of one document
     taken = {s.sid for s in statements}
@@ -224,5 +227,7 @@ def _length(value: str) -> int:
 
 
 def _compact(value: Any) -> str:
-    # ensure_ascii: an escape is longer than the character, so the count stays an upper bound.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    # Escapes are longer than the characters, so counting them keeps the size an upper bound.
+    # ("<", ">" and "&" can only be inside strings here, so replacing them is safe.)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

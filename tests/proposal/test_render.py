@@ -92,7 +92,7 @@ AWKWARD = ProposedStatement(
         "arn:aws:s3:::home/${aws:username}/*",
         'arn:aws:s3:::odd/"quoted"\\back%{x}/caf\u00e9',
     ),
-    conditions=(Condition("StringLike", "s3:prefix", ("${aws:userid}/*", "a: b # c")),),
+    conditions=(Condition("StringLike", "s3:prefix", ("${aws:userid}/*", "a: b # c & <d>")),),
 )
 
 ONE = proposal(

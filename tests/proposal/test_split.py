@@ -72,6 +72,7 @@ def test_quotas_match_the_iam_quotas_page() -> None:
         ({"a": "b c"}, 11),  # whitespace inside a string is counted: an upper bound
         ({"a": ["x", "y"]}, 15),
         ({"a": "\u00e9"}, 14),  # escaped: six characters for one, still an upper bound
+        ({"a": "<&>"}, 26),  # as Terraform's jsonencode escapes them
     ],
 )
 def test_policy_size_counts_compact_json(document: dict, expected: int) -> None:
@@ -195,6 +196,20 @@ def test_a_statement_over_the_limit_is_cut(statement: ProposedStatement, cut_by:
     for piece in pieces:  # each piece keeps the lists in the statement's order
         assert list(piece.actions) == [a for a in statement.actions if a in piece.actions]
         assert list(piece.resources) == [r for r in statement.resources if r in piece.resources]
+
+
+def test_pieces_fit_whatever_the_limit() -> None:
+    # Piece Sids ("Big1" ... "Big12") are longer than the original: they must be counted, at
+    # every limit, including those where a piece lands within a character or two of it.
+    statement = stmt(
+        "Big",
+        ["s3:GetObject", "s3:PutObject"],
+        [f"arn:aws:s3:::b{i}-{'x' * (i % 7)}/*" for i in range(60)],
+    )
+    for limit in range(300, 700):
+        documents = split_statements([statement], base_name="p", limit=limit, max_documents=100)
+        assert max(policy_size(d.as_json()) for d in documents) <= limit, limit
+        assert pairs(all_statements(documents)) == pairs([statement])
 
 
 def test_pieces_keep_their_conditions() -> None:

@@ -1,0 +1,88 @@
+"""DataFrames for notebooks: the same answers as the CLI, as tables (pandas).
+
+Each function takes what the library already returns (a store path, a ``RunResult``) and adds
+nothing but the table shape: one row per usage aggregate, grant, verdict or proposed statement.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from rightsizer.store.database import Store
+
+if TYPE_CHECKING:
+    from rightsizer.pipeline import RunResult
+
+__all__ = ["grants_frame", "proposals_frame", "usage_frame", "verdicts_frame"]
+
+
+def usage_frame(db: str | Path, since: datetime | None = None,
+                until: datetime | None = None) -> pd.DataFrame:
+    """What every role did: principal x eventSource x eventName x region x resource x day x
+    error class x invokedBy, with calls, task sessions, first and last seen."""
+    with Store(db, read_only=True) as store:
+        rows = store.usage(since, until)
+    columns = ["principal", "event_source", "event_name", "region", "account", "request_key",
+               "resource_arns", "day", "error_class", "invoked_by", "calls", "sessions",
+               "first_seen", "last_seen", "error_code"]
+    return pd.DataFrame([[getattr(r, c) for c in columns] for r in rows], columns=columns)
+
+
+def grants_frame(result: RunResult) -> pd.DataFrame:
+    """One row per (role, granted action, granting statement)."""
+    records = [
+        {"role": r.role.name, "action": grant.action, "statement": statement.ref,
+         "resources": list(statement.resources or ()),
+         "not_resources": list(statement.not_resources or ()),
+         "conditional": bool(statement.conditions)}
+        for r in result.roles for grant in r.grants.actions.values()
+        for statement in grant.statements]
+    return pd.DataFrame.from_records(
+        records, columns=["role", "action", "statement", "resources", "not_resources",
+                          "conditional"])
+
+
+def verdicts_frame(result: RunResult) -> pd.DataFrame:
+    """One row per (role, action) verdict with its evidence."""
+    records = []
+    for r in result.roles:
+        for v in r.verdicts:
+            e = v.evidence
+            records.append({
+                "role": r.role.name, "action": v.action, "verdict": v.verdict, "kept": v.kept,
+                "granted": v.granted, "rule": v.rule, "reason": v.reason,
+                "calls": e.calls if e else 0, "denied_calls": e.denied_calls if e else 0,
+                "first_seen": e.first_seen if e else None,
+                "last_seen": e.last_seen if e else None,
+                "sessions": e.sessions if e else 0,
+                "resources": sorted({a for a, _ in e.resources}) if e else [],
+                "invoked_by": sorted(e.invoked_by) if e else [],
+            })
+    return pd.DataFrame.from_records(records, columns=[
+        "role", "action", "verdict", "kept", "granted", "rule", "reason", "calls",
+        "denied_calls", "first_seen", "last_seen", "sessions", "resources", "invoked_by"])
+
+
+def proposals_frame(result: RunResult) -> pd.DataFrame:
+    """One row per proposed statement, with the replay figures of its role."""
+    records = []
+    for r in result.roles:
+        if r.proposal is None:
+            continue
+        for document in r.proposal.documents:
+            for s in document.statements:
+                records.append({
+                    "role": r.role.name, "policy": document.name, "sid": s.sid,
+                    "effect": s.effect, "actions": list(s.actions or s.not_actions),
+                    "resources": list(s.resources or s.not_resources),
+                    "conditional": bool(s.conditions),
+                    "replayed_calls": r.replay.calls if r.replay else 0,
+                    "proof_passed": r.replay.passed if r.replay else None,
+                })
+    return pd.DataFrame.from_records(records, columns=[
+        "role", "policy", "sid", "effect", "actions", "resources", "conditional",
+        "replayed_calls", "proof_passed"])
