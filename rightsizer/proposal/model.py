@@ -60,7 +60,7 @@ def _one_or_list(values: tuple[str, ...]) -> str | list[str]:
 
 @dataclass(frozen=True, slots=True)
 class PolicyDocument:
-    name: str  # the managed policy's name, e.g. "rightsizer-orders-api-task" (-2, -3 when split)
+    name: str  # the managed policy's name, e.g. "rightsizer-orders-api-task" (-1, -2 when split)
     statements: tuple[ProposedStatement, ...]
 
     def as_json(self) -> dict[str, Any]:
