@@ -85,7 +85,12 @@ class _Ref(str):
     __slots__ = ()
 
 
-class _TemplateDumper(yaml.SafeDumper):
+# libyaml's emitter when PyYAML was built with it (it is ten times faster on many roles), the
+# pure-Python one otherwise; they write the same text.
+_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _TemplateDumper(_BaseDumper):  # type: ignore[misc,valid-type]
     # The same dict or list may sit at two places (e.g. equal Condition blocks): never emit
     # anchors and aliases, which CloudFormation reads but a reviewer should not have to.
     def ignore_aliases(self, data: Any) -> bool:
