@@ -23,7 +23,9 @@ psutil, this process plus its workers at their highest together, during stages 2
 
 Figures vary from run to run (page cache, other load, cores): compare runs on the same machine,
 and run twice so the second one reads the cached account (a simulation in this run happens in a
-child process, whose peak then also counts in RUSAGE_CHILDREN).
+child process, whose peak then also counts in RUSAGE_CHILDREN). A stage that fails is named
+with its error, the figures so far are still printed, and the exit status is 2 (1: some
+inputs could not be read).
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ def stop_forkserver() -> None:
         from multiprocessing import forkserver
 
         forkserver._forkserver._stop()  # private, but only a benchmark relies on it
-    except Exception:  # noqa: BLE001
+    except Exception:  # the private API may change: then RUSAGE_CHILDREN misses the workers
         pass
 
 
@@ -175,40 +177,52 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="rightsizer-run-"))
     db = tmp / "bench.duckdb"
     out = tmp / "out"
-    status = 0
+    failed_stage = ""
+    problems = 0
+    ingest_tree = 0
+    db_size = 0
     try:
         with PeakRss() as rss:
-            began = time.perf_counter()
-            summary = pipeline.ingest([str(p["cloudtrail"])], db)
-            seconds["ingest"] = time.perf_counter() - began
-            print(f"ingest       {seconds['ingest']:8.2f} s   "
-                  f"{summary.events_ingested / seconds['ingest']:>10,.0f} events/s "
-                  f"({summary.events_ingested:,} events, {summary.events_duplicate:,} "
-                  f"duplicates, {summary.files_ingested:,} files)", flush=True)
-            ingest_tree = rss.tree
+            try:
+                failed_stage = "ingest"
+                began = time.perf_counter()
+                summary = pipeline.ingest([str(p["cloudtrail"])], db)
+                seconds["ingest"] = time.perf_counter() - began
+                problems += len(summary.bad_inputs)
+                print(f"ingest       {seconds['ingest']:8.2f} s   "
+                      f"{summary.events_ingested / seconds['ingest']:>10,.0f} events/s "
+                      f"({summary.events_ingested:,} events, {summary.events_duplicate:,} "
+                      f"duplicates, {summary.files_ingested:,} files)", flush=True)
+                ingest_tree = rss.tree
 
-            began = time.perf_counter()
-            inv = pipeline.inventory(p["iam"], p["ecs"], db)
-            seconds["inventory"] = time.perf_counter() - began
-            print(f"inventory    {seconds['inventory']:8.2f} s   {len(inv.ecs_roles):,} ECS "
-                  f"roles of {len(inv.roles):,}", flush=True)
+                failed_stage = "inventory"
+                began = time.perf_counter()
+                inv = pipeline.inventory(p["iam"], p["ecs"], db)
+                seconds["inventory"] = time.perf_counter() - began
+                print(f"inventory    {seconds['inventory']:8.2f} s   {len(inv.ecs_roles):,} "
+                      f"ECS roles of {len(inv.roles):,}", flush=True)
 
-            began = time.perf_counter()
-            result = pipeline.run(logs=[], iam=p["iam"], ecs=p["ecs"], out=out, db=db,
-                                  trail_files=[p["trail"]])
-            seconds["analysis"] = time.perf_counter() - began
-            proposals = sum(1 for r in result.roles if r.proposal is not None)
-            replayed = sum(r.replay.calls for r in result.roles if r.replay)
-            failed = sum(1 for r in result.roles if r.replay and not r.replay.passed)
-            print(f"analysis     {seconds['analysis']:8.2f} s   {len(result.roles):,} roles, "
-                  f"{proposals:,} proposals written, {replayed:,} calls replayed, "
-                  f"{failed:,} failed proofs ({result.events_in_window:,} events in window)",
-                  flush=True)
-        db_size = db.stat().st_size
-        if summary.bad_inputs or result.problems:
-            print(f"problems     {len(summary.bad_inputs) + len(result.problems)}",
-                  file=sys.stderr)
-            status = 1
+                failed_stage = "analysis"
+                began = time.perf_counter()
+                result = pipeline.run(logs=[], iam=p["iam"], ecs=p["ecs"], out=out, db=db,
+                                      trail_files=[p["trail"]])
+                seconds["analysis"] = time.perf_counter() - began
+                problems += len(result.problems)
+                proposals = sum(1 for r in result.roles if r.proposal is not None)
+                replayed = sum(r.replay.calls for r in result.roles if r.replay)
+                failed = sum(1 for r in result.roles if r.replay and not r.replay.passed)
+                print(f"analysis     {seconds['analysis']:8.2f} s   {len(result.roles):,} "
+                      f"roles, {proposals:,} proposals written, {replayed:,} calls replayed, "
+                      f"{failed:,} failed proofs ({result.events_in_window:,} events in "
+                      "window)", flush=True)
+                failed_stage = ""
+            except Exception as exc:  # report the stage that failed, then the figures
+                seconds[failed_stage] = time.perf_counter() - began
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                print(f"{failed_stage:<12} FAILED after {seconds[failed_stage]:.2f} s: "
+                      f"{type(exc).__name__}: {first}", flush=True)
+        if db.exists():
+            db_size = db.stat().st_size
     finally:
         if args.keep:
             print(f"kept         {tmp}")
@@ -216,14 +230,18 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     stop_forkserver()
 
-    after = seconds["inventory"] + seconds["analysis"]
     print()
     print(f"{'stage':<12} {'seconds':>9}")
     for stage, s in seconds.items():
-        note = "  (cached)" if stage == "simulate" and s == 0.0 else ""
+        note = ("  (cached)" if stage == "simulate" and s == 0.0
+                else "  (FAILED)" if stage == failed_stage else "")
         print(f"{stage:<12} {s:9.2f}{note}")
-    print(f"{'after/ingest':<12} {after / seconds['ingest']:9.2f}  "
-          "(inventory + analysis) / ingest; goal < 1.0")
+    if failed_stage:
+        print(f"{'after/ingest':<12} {'n/a':>9}  (a stage failed)")
+    else:
+        after = seconds["inventory"] + seconds["analysis"]
+        print(f"{'after/ingest':<12} {after / seconds['ingest']:9.2f}  "
+              "(inventory + analysis) / ingest; goal < 1.0")
     children = maxrss_mib(resource.RUSAGE_CHILDREN)
     masked = ("  (the simulation's child peak; the workers' is lower: run again, cached)"
               if seconds["simulate"] and children <= sim_children else "")
@@ -232,7 +250,9 @@ def main() -> int:
     print(f"peak RSS     polled: main {rss.main / MIB:,.0f} MiB, main + workers "
           f"{rss.tree / MIB:,.0f} MiB (during ingest {ingest_tree / MIB:,.0f} MiB)")
     print(f"store        {db_size / MIB:,.1f} MiB on disk")
-    return status
+    if problems:
+        print(f"problems     {problems} inputs could not be read", file=sys.stderr)
+    return 2 if failed_stage else 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -23,12 +23,12 @@ __all__ = ["grants_frame", "proposals_frame", "usage_frame", "verdicts_frame"]
 def usage_frame(db: str | Path, since: datetime | None = None,
                 until: datetime | None = None) -> pd.DataFrame:
     """What every role did: principal x eventSource x eventName x region x resource x day x
-    error class x invokedBy, with calls, task sessions, first and last seen."""
+    error class x invokedBy, with calls, first and last seen."""
     with Store(db, read_only=True) as store:
         rows = store.usage(since, until)
     columns = ["principal", "event_source", "event_name", "region", "account", "request_key",
-               "resource_arns", "day", "error_class", "invoked_by", "calls", "sessions",
-               "first_seen", "last_seen", "error_code"]
+               "resource_arns", "day", "error_class", "invoked_by", "calls", "first_seen",
+               "last_seen", "error_code"]
     return pd.DataFrame([[getattr(r, c) for c in columns] for r in rows], columns=columns)
 
 

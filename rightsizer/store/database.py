@@ -325,8 +325,8 @@ class Store:
             UsageRow(principal=r[0], event_source=r[1] or "", event_name=r[2] or "",
                      region=r[3], account=r[4], request_key=r[5], resource_arns=tuple(r[6]),
                      day=r[7], error_class=r[8], invoked_by=r[9], calls=int(r[10]),
-                     sessions=int(r[11]), first_seen=r[12].replace(tzinfo=UTC),
-                     last_seen=r[13].replace(tzinfo=UTC), error_code=r[14])
+                     first_seen=r[11].replace(tzinfo=UTC), last_seen=r[12].replace(tzinfo=UTC),
+                     error_code=r[13])
             for r in rows)
 
     def role_activity(self, since: datetime | None = None,

@@ -33,10 +33,9 @@ class UsageRow:
     error_class: str  # ok | denied | error
     invoked_by: str  # "" when the role called directly
     calls: int
-    sessions: int
     first_seen: datetime
     last_seen: datetime
-    error_code: str | None  # one of the row's error codes (they share a class)
+    error_code: str | None  # the least of the row's error codes (they share a class)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,7 +63,7 @@ def usage_row(call: tuple[str, str, str, dict[str, Any], str], calls: int) -> Us
     return UsageRow(
         principal=arn("app"), event_source=source, event_name=name, region=REGION,
         account=ACCOUNT, request_key=json.dumps(params, sort_keys=True), resource_arns=(),
-        day=moment.date(), error_class="ok", invoked_by="", calls=calls, sessions=1,
+        day=moment.date(), error_class="ok", invoked_by="", calls=calls,
         first_seen=moment, last_seen=moment, error_code=None)
 
 

@@ -1,64 +1,60 @@
 -- What each role did: one row per principal x eventSource x eventName x region x account x
--- resource x day x error class x invokedBy, with counts, task sessions, first and last seen.
+-- resource x day x error class x invokedBy, with the calls, first and last seen.
 --
 -- The "resource" is what the record says about it: request_key holds only the request
 -- parameters that name a resource (rightsizer/iam/resources.py reads these keys, nothing
 -- else), so parameters that change with every call (item contents, encryption contexts, byte
--- ranges) do not split rows; resource_arns are the resources[] ARNs, sorted.
+-- ranges) do not split rows; resource_arns are the resources[] ARNs, sorted. The parameters are
+-- picked with one json_extract of many paths: one parse of requestParameters per event.
+-- Special cases: an S3 "key" is a string (DynamoDB's "key" is the item's key attributes, not a
+-- resource); requestItems keeps only its table names; transactItems only the tables inside.
 -- error_class: ok | denied (an authorization failure: evidence of a missing permission, not of
 -- use) | error (failed after authorization, e.g. not found or throttled).
--- Principals are roles (sessionIssuer.arn) of AssumedRole sessions only.
+-- Principals are roles (sessionIssuer.arn) of AssumedRole sessions only. Task sessions per call
+-- are counted by call_sessions.sql (a distinct count here would hold every row in memory).
 -- $1, $2: the window [since, until), NULL for open ends.
+WITH picked AS (
+    SELECT
+        principal, event_source, event_name, aws_region, account, event_time, error_code,
+        invoked_by, resources,
+        list_zip([
+            'bucketName', 'key', 'x-amz-copy-source', 'copySource', 'logGroupName', 'logGroupIdentifier',
+            'logStreamName', 'secretId', 'secretIdList', 'name', 'names', 'path',
+            'queueUrl', 'queueName', 'queueOwnerAWSAccountId', 'tableName', 'indexName', 'requestItems',
+            'transactItems', 'repositoryName', 'registryId', 'keyId', 'sourceKeyId', 'destinationKeyId',
+            'targetKeyId', 'functionName', 'qualifier', 'workGroup', 'streamName', 'streamARN',
+            'deliveryStreamName', 'topicArn', 'targetArn', 'roleArn', 'resourceArn', 'cluster',
+            'taskDefinition', 'stateMachineArn'
+        ], json_extract(request_parameters, [
+            '$.bucketName', '$.key', '$."x-amz-copy-source"', '$.copySource', '$.logGroupName', '$.logGroupIdentifier',
+            '$.logStreamName', '$.secretId', '$.secretIdList', '$.name', '$.names', '$.path',
+            '$.queueUrl', '$.queueName', '$.queueOwnerAWSAccountId', '$.tableName', '$.indexName', '$.requestItems',
+            '$.transactItems', '$.repositoryName', '$.registryId', '$.keyId', '$.sourceKeyId', '$.destinationKeyId',
+            '$.targetKeyId', '$.functionName', '$.qualifier', '$.workGroup', '$.streamName', '$.streamARN',
+            '$.deliveryStreamName', '$.topicArn', '$.targetArn', '$.roleArn', '$.resourceArn', '$.cluster',
+            '$.taskDefinition', '$.stateMachineArn'
+        ])) AS params
+    FROM events
+    WHERE identity_type = 'AssumedRole'
+      AND principal IS NOT NULL
+      AND ($1::TIMESTAMP IS NULL OR event_time >= $1::TIMESTAMP)
+      AND ($2::TIMESTAMP IS NULL OR event_time < $2::TIMESTAMP)
+)
 SELECT
     principal,
     event_source,
     event_name,
-    coalesce(aws_region, '')                                       AS region,
-    coalesce(account, '')                                          AS account,
-    -- Only the parameters present: a compact key, so rows group well and stay small.
-    to_json(map_from_entries(list_filter([
-        {'k': 'bucketName', 'v': request_parameters -> '$.bucketName'},
-        -- an S3 object key; DynamoDB's "key" is the item's key attributes, not a resource
-        {'k': 'key', 'v': CASE WHEN json_type(request_parameters, '$.key') = 'VARCHAR'
-                               THEN request_parameters -> '$.key' END},
-        {'k': 'x-amz-copy-source', 'v': request_parameters -> '$."x-amz-copy-source"'},
-        {'k': 'copySource', 'v': request_parameters -> '$.copySource'},
-        {'k': 'logGroupName', 'v': request_parameters -> '$.logGroupName'},
-        {'k': 'logGroupIdentifier', 'v': request_parameters -> '$.logGroupIdentifier'},
-        {'k': 'logStreamName', 'v': request_parameters -> '$.logStreamName'},
-        {'k': 'secretId', 'v': request_parameters -> '$.secretId'},
-        {'k': 'secretIdList', 'v': request_parameters -> '$.secretIdList'},
-        {'k': 'name', 'v': request_parameters -> '$.name'},
-        {'k': 'names', 'v': request_parameters -> '$.names'},
-        {'k': 'path', 'v': request_parameters -> '$.path'},
-        {'k': 'queueUrl', 'v': request_parameters -> '$.queueUrl'},
-        {'k': 'queueName', 'v': request_parameters -> '$.queueName'},
-        {'k': 'queueOwnerAWSAccountId', 'v': request_parameters -> '$.queueOwnerAWSAccountId'},
-        {'k': 'tableName', 'v': request_parameters -> '$.tableName'},
-        {'k': 'indexName', 'v': request_parameters -> '$.indexName'},
-        {'k': 'requestItems', 'v': to_json(json_keys(request_parameters, '$.requestItems'))},
-        {'k': 'transactItems',
-         'v': to_json(json_extract(request_parameters, '$.transactItems[*].*.tableName'))},
-        {'k': 'repositoryName', 'v': request_parameters -> '$.repositoryName'},
-        {'k': 'registryId', 'v': request_parameters -> '$.registryId'},
-        {'k': 'keyId', 'v': request_parameters -> '$.keyId'},
-        {'k': 'sourceKeyId', 'v': request_parameters -> '$.sourceKeyId'},
-        {'k': 'destinationKeyId', 'v': request_parameters -> '$.destinationKeyId'},
-        {'k': 'targetKeyId', 'v': request_parameters -> '$.targetKeyId'},
-        {'k': 'functionName', 'v': request_parameters -> '$.functionName'},
-        {'k': 'qualifier', 'v': request_parameters -> '$.qualifier'},
-        {'k': 'workGroup', 'v': request_parameters -> '$.workGroup'},
-        {'k': 'streamName', 'v': request_parameters -> '$.streamName'},
-        {'k': 'streamARN', 'v': request_parameters -> '$.streamARN'},
-        {'k': 'deliveryStreamName', 'v': request_parameters -> '$.deliveryStreamName'},
-        {'k': 'topicArn', 'v': request_parameters -> '$.topicArn'},
-        {'k': 'targetArn', 'v': request_parameters -> '$.targetArn'},
-        {'k': 'roleArn', 'v': request_parameters -> '$.roleArn'},
-        {'k': 'resourceArn', 'v': request_parameters -> '$.resourceArn'},
-        {'k': 'cluster', 'v': request_parameters -> '$.cluster'},
-        {'k': 'taskDefinition', 'v': request_parameters -> '$.taskDefinition'},
-        {'k': 'stateMachineArn', 'v': request_parameters -> '$.stateMachineArn'}
-    ], lambda e: e.v IS NOT NULL AND e.v::VARCHAR NOT IN ('[]', 'null'))))::VARCHAR
+    coalesce(aws_region, '')                                        AS region,
+    coalesce(account, '')                                           AS account,
+    to_json(map_from_entries(list_filter(list_transform(params, lambda p: {
+        'k': p[1],
+        'v': CASE
+                 WHEN p[1] = 'key' AND json_type(p[2]) != 'VARCHAR' THEN NULL
+                 WHEN p[1] = 'requestItems' THEN to_json(json_keys(p[2]))
+                 WHEN p[1] = 'transactItems' THEN to_json(json_extract(p[2], '$[*].*.tableName'))
+                 ELSE p[2]
+             END
+    }), lambda e: e.v IS NOT NULL AND e.v::VARCHAR NOT IN ('[]', 'null'))))::VARCHAR
                                                                     AS request_key,
     list_sort(list_distinct([r."ARN" FOR r IN coalesce(resources, []) IF r."ARN" IS NOT NULL]))
                                                                     AS resource_arns,
@@ -72,14 +68,9 @@ SELECT
     END                                                             AS error_class,
     coalesce(invoked_by, '')                                        AS invoked_by,
     count(*)                                                        AS calls,
-    count(DISTINCT session_name)                                    AS sessions,
     min(event_time)                                                 AS first_seen,
     max(event_time)                                                 AS last_seen,
-    any_value(error_code)                                           AS error_code
-FROM events
-WHERE identity_type = 'AssumedRole'
-  AND principal IS NOT NULL
-  AND ($1::TIMESTAMP IS NULL OR event_time >= $1::TIMESTAMP)
-  AND ($2::TIMESTAMP IS NULL OR event_time < $2::TIMESTAMP)
+    min(error_code)                                                 AS error_code
+FROM picked
 GROUP BY ALL
 ORDER BY ALL
