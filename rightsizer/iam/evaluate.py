@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Literal
 
@@ -204,9 +205,16 @@ def _applies(stmt: Statement, request: Request) -> tuple[Tri, tuple[str, ...]]:
 
 def _action_matches(stmt: Statement, action: str) -> bool:
     if stmt.actions is not None:
-        return any(matches(pattern, action, ignore_case=True) for pattern in stmt.actions)
+        return _any_action(stmt.actions, action)
     assert stmt.not_actions is not None  # the parser guarantees exactly one
-    return not any(matches(pattern, action, ignore_case=True) for pattern in stmt.not_actions)
+    return not _any_action(stmt.not_actions, action)
+
+
+@lru_cache(maxsize=131072)
+def _any_action(patterns: tuple[str, ...], action: str) -> bool:
+    # Cached: a replay asks the same few statements about the same few actions for every
+    # resource a role touched (hundreds of thousands of S3 keys in a busy account).
+    return any(matches(pattern, action, ignore_case=True) for pattern in patterns)
 
 
 def _all_stars(pattern: str) -> bool:
