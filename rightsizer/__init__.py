@@ -36,6 +36,7 @@ __all__ = [
     "observability",
     "parse_policy",
     "proposals_frame",
+    "report",
     "run",
     "simulate_account",
     "usage_frame",
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from rightsizer.iam.observability import TrailSettings, observability
     from rightsizer.iam.policy import Policy, parse_policy
     from rightsizer.iam.resources import Call, derive_resources
-    from rightsizer.pipeline import IngestSummary, RunResult, ingest, inventory, run
+    from rightsizer.pipeline import IngestSummary, RunResult, ingest, inventory, report, run
     from rightsizer.simulate import SimulationResult, simulate_account
     from rightsizer.sources.locate import Scope
     from rightsizer.store.database import Store
@@ -83,6 +84,7 @@ _LAZY = {
     "grants_frame": "rightsizer.frames",
     "usage_frame": "rightsizer.frames",
     "run": "rightsizer.pipeline",
+    "report": "rightsizer.pipeline",
     "RunResult": "rightsizer.pipeline",
     "SimulationResult": "rightsizer.simulate",
     "simulate_account": "rightsizer.simulate",

@@ -179,11 +179,12 @@ def inventory(iam_source: str, ecs_source: str, db: str, profile: str | None,
 @click.option("--aws-region", help="Region for live reads.")
 @click.option("--endpoint-url", help="Endpoint for live reads and s3:// logs.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Reader processes (default: cores).")
+@click.option("--pdf", is_flag=True, help="Also print report.pdf with headless Chromium.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def run(logs: tuple[str, ...], iam_source: str, ecs_source: str, out: Path, db: str,
         since: Any, until: Any, config: Path | None, trail_files: tuple[str, ...],
         fail_on_findings: bool, profile: str | None, aws_region: str | None,
-        endpoint_url: str | None, workers: int | None, as_json: bool) -> None:
+        endpoint_url: str | None, workers: int | None, pdf: bool, as_json: bool) -> None:
     """Ingest, inventory, analyze and propose in one go, and write the output folder.
 
     Exit 3 with --fail-on-findings when a role has findings at the configured severity; exit 4
@@ -201,7 +202,8 @@ def run(logs: tuple[str, ...], iam_source: str, ecs_source: str, out: Path, db: 
             logs=logs, iam=iam_source, ecs=ecs_source, out=out, db=db, since=since,
             until=until, settings=settings, trail_files=trail_files,
             aws=AwsOptions(profile=profile, region=aws_region, endpoint_url=endpoint_url),
-            s3_options=S3Options(profile=profile, endpoint_url=endpoint_url), workers=workers)
+            s3_options=S3Options(profile=profile, endpoint_url=endpoint_url), workers=workers,
+            pdf=pdf)
         if as_json:
             _print_json(_run_json(result))
         else:
@@ -212,6 +214,21 @@ def run(logs: tuple[str, ...], iam_source: str, ecs_source: str, out: Path, db: 
             return EXIT_DATA
         if fail_on_findings and result.worst_findings(settings.fail_on):
             return EXIT_FINDINGS
+        return EXIT_OK
+
+    _run(action)
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--pdf", is_flag=True, help="Also print report.pdf with headless Chromium.")
+def report(out: Path, pdf: bool) -> None:
+    """Write OUT's reports again from OUT/summary.json: report.html, report.md, findings.csv
+    (and report.pdf with --pdf)."""
+
+    def action() -> int:
+        for path in rightsizer.report(out, pdf=pdf):
+            click.echo(str(path))
         return EXIT_OK
 
     _run(action)
@@ -257,6 +274,9 @@ def _print_run(result: Any) -> None:
         click.echo(f"  {r.role.name[:36]:<36} {kinds:<15} {granted:>7} "
                    f"{len(r.actions('used')):>5} {proposed if r.proposal else '-':>8} "
                    f"{cut:>5}  {len(r.findings)} {worst}")
+    report_files = ", ".join(p for p in ("report.html", "report.md", "findings.csv", "report.pdf")
+                             if (result.out / p).exists())
+    click.echo(f"  reports: {report_files}")
 
 
 @main.command()

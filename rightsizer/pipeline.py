@@ -339,10 +339,12 @@ def run(
     s3_options: S3Options | None = None,
     today: date | None = None,
     workers: int | None = None,
+    pdf: bool = False,
 ) -> RunResult:
     """Every stage: ingest ``logs`` (none: use the store as it is), inventory IAM and ECS,
     analyze every ECS role over the window in one pass over the store, propose, prove, and
-    write the output folder (``summary.json``, ``roles/<RoleName>/...``)."""
+    write the output folder (``summary.json``, ``roles/<RoleName>/...``, ``report.html``,
+    ``report.md``, ``findings.csv``, and ``report.pdf`` with ``pdf`` when Chromium is there)."""
     from rightsizer.iam.observability import DEFAULT_TRAIL
     from rightsizer.proposal.rightsize import Window, rightsize
     from rightsizer.settings import Settings
@@ -394,6 +396,7 @@ def run(
     summary = _summary(window, results, result_inventory, summary_ingest, logs, trails,
                        trails_assumed, span.events, settings, today)
     _write(out, results, summary)
+    report(out, pdf=pdf, summary=summary)
     return RunResult(out=out, window=window, ingest=summary_ingest, inventory=result_inventory,
                      roles=tuple(results), settings=settings, trails=tuple(trails),
                      trails_assumed=trails_assumed, events_in_window=span.events,
@@ -527,6 +530,29 @@ def _summary(window: Window, results: Sequence[RoleResult], inv: Inventory,
         "roles": roles,
         "problems": [p.as_json() for p in inv.problems],
     }
+
+
+def report(out: str | Path, *, pdf: bool = False,
+           summary: dict[str, object] | None = None) -> tuple[Path, ...]:
+    """Write the reports of an output folder from its ``summary.json`` (the contract they render
+    from): ``report.html``, ``report.md``, ``findings.csv``, and with ``pdf`` ``report.pdf``
+    printed by headless Chromium (``BrowserMissing``, a ConfigError, says how to get it)."""
+    from rightsizer.report.pdf import print_pdf
+    from rightsizer.report.render import write_reports
+
+    out = Path(out)
+    if summary is None:
+        path = out / "summary.json"
+        try:
+            summary = orjson.loads(path.read_bytes())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no summary.json (run `rightsizer run` first)") from None
+        except orjson.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not a summary written by rightsizer: {exc}") from exc
+    written = write_reports(out, summary)
+    if pdf:
+        written = (*written, print_pdf(out / "report.html", out / "report.pdf"))
+    return written
 
 
 def _ingest_json(ingested: IngestSummary | None) -> dict[str, object] | None:
