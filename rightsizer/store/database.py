@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,7 +87,9 @@ class Store:
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
         self._con.execute("SET TimeZone = 'UTC'")
-        self._con.execute("SET enable_progress_bar = false")
+        # A Jupyter kernel without ipywidgets refuses the setting; the bar is off there anyway.
+        with suppress(duckdb.InvalidInputException):
+            self._con.execute("SET enable_progress_bar = false")
         self._committed: Committed | None = None
         self._spool_no = 0
         if not read_only:
