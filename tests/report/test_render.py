@@ -1,0 +1,491 @@
+"""report.html, report.md and findings.csv, rendered from the golden sample's summary.json and
+role files (read, never written): complete, self-contained, escaped, well formed, deterministic,
+and written atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import re
+import shutil
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rightsizer.report import render
+from rightsizer.report.render import (
+    render_findings_csv,
+    render_html,
+    render_markdown,
+    write_reports,
+)
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "sample"
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+SCRIPT_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+IMG_ESCAPED = "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"
+SECTIONS = ("Where these findings come from", "What the trails could see", "Account summary",
+            "What could not be observed", "Findings by severity", "How to read this report")
+ROLE_SECTIONS = ("Why it is an ECS role", "Findings", "Verdicts with evidence",
+                 "Unused: proposed for removal", "The proof", "Proposed policy")
+
+
+@pytest.fixture(scope="module")
+def summary() -> dict[str, Any]:
+    return json.loads((GOLDEN / "summary.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def role_files(summary: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    policies, diffs = {}, {}
+    for role in summary["roles"]:
+        if role["policy_path"]:
+            policy = GOLDEN / role["policy_path"]
+            policies[role["name"]] = policy.read_text(encoding="utf-8")
+            diffs[role["name"]] = policy.with_name("diff.md").read_text(encoding="utf-8")
+    return policies, diffs
+
+
+@pytest.fixture(scope="module")
+def html(summary: dict[str, Any], role_files: tuple[dict[str, str], dict[str, str]]) -> str:
+    policies, diffs = role_files
+    return render_html(summary, policies=policies, diffs=diffs)
+
+
+def _inject(summary: dict[str, Any]) -> dict[str, Any]:
+    """The golden summary with markup where CloudTrail, IAM and task definitions put text."""
+    hostile = copy.deepcopy(summary)
+    role = next(r for r in hostile["roles"] if r["name"] == "ingest-eu-task")
+    used = next(v for v in role["verdicts"] if v["verdict"] == "used")
+    used["resources"].insert(0, {"arn": f"arn:aws:s3:::bucket/{SCRIPT}{IMG}", "calls": 10_000})
+    role["task_definitions"].append(f"arn:aws:ecs:eu-west-1:1:task-definition/{SCRIPT}{IMG}:1")
+    role["findings"].append({"code": "DENIED_ATTEMPTS", "severity": "low",
+                             "message": f"refused | with `tick` {SCRIPT}\n{IMG} =1+1"})
+    role["kept_unobservable"][0]["reason"] += f" {SCRIPT}"
+    role["evidence"].append(f"user agent {IMG}")
+    role["notes"].append(f"note {SCRIPT}")
+    hostile["trails"][0]["name"] = f"trail {SCRIPT}{IMG}"
+    hostile["trails"][0]["notes"] = [f"selector {IMG}"]
+    hostile["ingest"]["bad_inputs"] = [{"path": f"s3://b/{SCRIPT}", "reason": IMG}]
+    hostile["problems"] = [{"input": f"task definition {SCRIPT}", "reason": IMG}]
+    return hostile
+
+
+@pytest.fixture(scope="module")
+def hostile(summary: dict[str, Any]) -> dict[str, Any]:
+    return _inject(summary)
+
+
+@pytest.fixture(scope="module")
+def hostile_html(hostile: dict[str, Any],
+                 role_files: tuple[dict[str, str], dict[str, str]]) -> str:
+    policies, diffs = role_files
+    policies = {**policies, "ingest-eu-task": json.dumps({"Statement": [{"Sid": SCRIPT}]})}
+    diffs = {**diffs, "ingest-eu-task": f"# t\n\n## Apply it\n\n{SCRIPT} `{IMG}` "
+                                         f"![x](http://evil.example/x.png)\n\n| a | {SCRIPT} |"}
+    return render_html(hostile, policies=policies, diffs=diffs)
+
+
+# --- HTML: content ------------------------------------------------------------------------------
+
+
+def test_html_has_every_role_and_every_section(html: str, summary: dict) -> None:
+    for section in SECTIONS:
+        assert section in html
+    assert html.count('<section class="role"') == len(summary["roles"])
+    for role in summary["roles"]:
+        assert f">{role['name']} <span class=\"arn mono\">{role['arn']}</span></h2>" in html
+    for i, role in enumerate(summary["roles"], start=1):
+        section = _role_section(html, i)
+        for heading in ROLE_SECTIONS:
+            assert f"<h3>{heading}</h3>" in section, (role["name"], heading)
+
+
+def _role_section(html: str, index: int) -> str:
+    start = html.index(f'<section class="role" id="role-{index}"')
+    return html[start:html.index("</section>", start)]
+
+
+def test_roles_appear_in_summary_order(html: str, summary: dict) -> None:
+    positions = [html.index(f'id="h-role-{i}">{r["name"]} ')
+                 for i, r in enumerate(summary["roles"], start=1)]
+    assert positions == sorted(positions)
+
+
+def test_provenance_comes_first(html: str, summary: dict) -> None:
+    first = html[:html.index('id="h-summary"')]
+    for value in (summary["tool_version"], summary["catalog_version"],
+                  summary["mapping_version"], summary["as_of"], "2026-09-27 00:17 UTC",
+                  "2026-10-31 18:30 UTC", "34.76 days", "at least 30 asked for",
+                  "sample_logs/cloudtrail", "file sample_logs/iam/authorization-details.json",
+                  "file sample_logs/ecs/task-definitions.json",
+                  "file sample_logs/trail/event-selectors.json", "org-trail",
+                  "54 of 56 files read", "2,000 new events stored", "10 duplicates dropped",
+                  "2,000 events in the window", "AWS::SSMMessages::ControlChannel",
+                  "CloudTrail digest file"):
+        assert value in first, value
+
+
+def test_account_summary_has_the_totals(html: str, summary: dict) -> None:
+    granted = sum(len(r["granted_actions"]) for r in summary["roles"])
+    proposed = sum(len(r["proposed_actions"]) for r in summary["roles"])
+    used = sum(len(r["used_actions"]) for r in summary["roles"])
+    part = html[html.index('id="h-summary"'):html.index('id="chart-')]
+    for figure in (f"{granted:,}", f"{proposed:,}", f"{used:,}",
+                   f"{100 * (granted - proposed) / granted:.0f}%"):
+        assert f'<span class="v">{figure}</span>' in part
+    unobservable = sum(len(r["kept_unobservable"]) for r in summary["roles"])
+    assert f"{unobservable} granted permissions could not" in part
+    assert "8 \u00d7 a data event (AWS::DynamoDB::Stream) and no trail records it" in part
+    assert '<span class="sev sev-critical">critical</span> 1' in part
+    assert '<span class="sev sev-medium">medium</span> 2' in part
+
+
+def test_html_has_the_four_charts_with_captions_and_alt_text(html: str) -> None:
+    figures = re.findall(r"<figure id=\"chart-(\w+)\">(.*?)</figure>", html, re.S)
+    assert [kind for kind, _ in figures] == ["reduction", "granted_used_proposed",
+                                              "unused_by_access_level", "daily_activity"]
+    for _, body in figures:
+        label = re.search(r'<div class="chart" role="img" aria-label="([^"]+)"><svg', body)
+        assert label and re.search(r"\d", label.group(1))
+        assert "<figcaption>" in body and label.group(1) in body
+    assert "orders-api-task: 264 granted, 9 used, 12 proposed" in html
+
+
+def test_verdict_table_shows_the_evidence(html: str) -> None:
+    section = _role_section(html, 1)  # ingest-eu-task
+    assert "<code>dynamodb:PutItem</code>" in section
+    assert "2026-09-28 02:52<br>2026-10-30 18:27" in section
+    assert "arn:aws:dynamodb:eu-west-1:883921282152:table/ingest-batches</code> (35)" in section
+    assert "and 91 more" in section  # s3:PutObject touched 96 objects: 5 shown
+    assert "kept: not observable" in section
+    # Unused actions are not verdict rows but a compact list, by service and access level.
+    table = section[section.index("Verdicts with evidence"):section.index("Kept without")]
+    assert "dynamodb:DeleteTable" not in table
+    unused = section[section.index("Unused: proposed for removal"):]
+    assert "<code>dynamodb</code></td><td class=\"num\">76</td>" in unused
+    assert "permissions management (" in unused and "DeleteTable" in unused
+
+
+def test_denied_attempts_and_kept_actions_are_listed(html: str) -> None:
+    section = _role_section(html, 2)  # notifier-task
+    assert "<h3>Refused attempts</h3>" in section
+    assert "<code>ec2:DescribeInstances</code>: refused 2 times" in section
+    kept = _role_section(html, 1)
+    assert "<h3>Kept without being seen</h3>" in kept
+    assert "does not select AWS::DynamoDB::Stream data events" in kept
+
+
+def test_the_replay_proof_in_plain_words(html: str) -> None:
+    orders = _role_section(html, 3)
+    assert ("Every one of the 402 calls the role made in the window is still allowed by the "
+            "proposal.") in orders
+    execution = _role_section(html, 5)  # ecsTaskExecutionRole: 10 calls granted elsewhere
+    assert ("Every one of the 166 calls the role made in the window that its own policies "
+            "allowed is still allowed by the proposal.") in execution
+    assert "10 more calls succeeded through something other than" in execution
+    legacy = _role_section(html, 8)  # notifier-task-legacy: no calls at all
+    assert "nothing to replay" in legacy
+
+
+def test_policy_and_diff_are_shown(html: str, role_files: tuple) -> None:
+    section = _role_section(html, 5)
+    assert "7 statements, from <a href=\"roles/ecsTaskExecutionRole/policy.json\">" in section
+    assert "&#34;Sid&#34;: &#34;Ecr2&#34;" in section  # the policy, escaped in a <pre>
+    assert "58 actions removed: each with the reason in <code>diff.md</code>." in section
+    assert "<h5>Apply it</h5>" in section
+    assert "aws iam attach-role-policy --role-name ecsTaskExecutionRole" in section
+    legacy = _role_section(html, 8)  # the empty policy: diff.md explains what to do
+    assert "IAM refuses (MalformedPolicyDocument)" in legacy
+
+
+def test_glossary_explains_every_verdict(html: str) -> None:
+    glossary = html[html.index('id="glossary"'):]
+    for label in render.VERDICT_LABELS.values():
+        assert f"<dt>{label}</dt>" in glossary
+
+
+# --- HTML: self-contained and escaped -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["html", "hostile_html"])
+def test_html_is_self_contained(page: str, request: pytest.FixtureRequest) -> None:
+    text = request.getfixturevalue(page)
+    lowered = text.lower()
+    for forbidden in ("<script", "<link", "<img", "<iframe", "<object", "<embed", "@import",
+                      "xlink:href", 'href="http', "href='http"):
+        assert forbidden not in lowered, forbidden
+    for tag in re.findall(r"<[a-zA-Z][^>]*>", text):  # every real tag (data has no raw "<")
+        assert not re.search(r"\s(src|on\w+)\s*=", tag, re.IGNORECASE), tag
+    assert all(target.startswith("#") for target in re.findall(r"url\(([^)]*)\)", text))
+    for href in re.findall(r'href="([^"]*)"', text):
+        assert href.startswith(("#", "roles/")), href
+    assert text.startswith("<!DOCTYPE html>")
+
+
+def test_injected_markup_is_escaped_everywhere(hostile_html: str) -> None:
+    assert "<script>alert" not in hostile_html
+    assert "<img src=x" not in hostile_html
+    assert hostile_html.count(SCRIPT_ESCAPED) >= 8  # ARN, task definition, finding, trail, ...
+    assert IMG_ESCAPED in hostile_html
+    assert "refused | with `tick`" in hostile_html  # a finding message shows as it is
+    assert f"trail {SCRIPT_ESCAPED}" in hostile_html
+    assert "![x](http://evil.example/x.png)" in hostile_html  # diff.md images stay text
+
+
+def test_short_window_and_assumed_trails_are_flagged(summary: dict) -> None:
+    assert "Trail settings assumed, not read" not in render_html(_minimal(summary))
+    changed = _minimal(summary)
+    changed["sources"]["trails_assumed"] = True
+    changed["window"]["days"] = 12.5
+    page = render_html(changed)
+    assert "<strong>Trail settings assumed, not read.</strong>" in page
+    assert "12.5 days, shorter than the 30 days asked for" in page
+    markdown = render_markdown(changed)
+    assert "Warning: the trail settings are assumed, not read." in markdown
+    assert "**shorter than the 30 days asked for**" in markdown
+
+
+def _minimal(summary: dict[str, Any]) -> dict[str, Any]:
+    """The golden provenance with two roles: enough for the page, quick to draw."""
+    small = copy.deepcopy(summary)
+    small["roles"] = small["roles"][:2]
+    return small
+
+
+def _role(summary: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    small = copy.deepcopy(summary)
+    small["roles"] = [{**small["roles"][0], **changes}]
+    return small
+
+
+def test_a_role_without_proposal_says_why_and_counts_as_unchanged(summary: dict) -> None:
+    broken = _role(summary, policy_path=None, replay=None, proposed_actions=[],
+                   notes=["the role is not in the IAM data: no proposal"])
+    page = render_html(broken)
+    assert ("No proposal was made (the role is not in the IAM data: no proposal): nothing was "
+            "replayed, and the role keeps its current policies.") in page
+    assert "1 role has no proposal and counts as unchanged." in page
+    assert 'href="roles/' not in page
+    assert "proposed none (no proposal)" in render_markdown(broken)
+
+
+def test_a_failed_proof_is_reported(summary: dict) -> None:
+    replay = {"calls": 10, "allowed": 7, "conditional": 0, "failed": 3, "granted_elsewhere": 0,
+              "unknown_resource": 2, "failures": ["s3:PutObject on arn:aws:s3:::b/k (eu-west-1)"],
+              "unused_allowed": [], "broader": [], "passed": False}
+    failed = _role(summary, policy_path=None, replay=replay, proposed_actions=[])
+    page = render_html(failed)
+    assert ("The proof failed: 3 of the 10 replayed calls would be denied by the proposal "
+            "(first: s3:PutObject on arn:aws:s3:::b/k (eu-west-1)).") in page
+    assert "2 more calls named no resource" in page
+    assert "1 proposal failed the replay proof and was not written." in page
+
+
+def test_an_empty_summary_renders_in_every_format() -> None:
+    empty: dict[str, Any] = {"schema_version": 1, "roles": []}
+    assert "Least-privilege report for 0 ECS roles" in render_html(empty)
+    assert render_markdown(empty).startswith("# rightsizer report: 0 ECS roles")
+    assert render_findings_csv(empty) == "role,arn,severity,code,message\n"
+
+
+# --- Markdown -----------------------------------------------------------------------------------
+
+
+def _tables(markdown: str) -> list[list[str]]:
+    tables: list[list[str]] = []
+    current: list[str] = []
+    for line in markdown.split("\n"):
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    return [*tables, current] if current else tables
+
+
+def _columns(row: str) -> int:
+    return len(re.split(r"(?<!\\)\|", row.strip())) - 2  # the outer pipes
+
+
+@pytest.mark.parametrize("which", ["golden", "hostile"])
+def test_markdown_tables_keep_their_columns(which: str, summary: dict, hostile: dict) -> None:
+    markdown = render_markdown(summary if which == "golden" else hostile)
+    tables = _tables(markdown)
+    assert len(tables) >= 2
+    for table in tables:
+        widths = {_columns(row) for row in table}
+        assert len(widths) == 1, table
+        assert re.fullmatch(r"\|( --- \|)+", table[1])
+
+
+def test_markdown_escapes_injected_markup(hostile: dict) -> None:
+    markdown = render_markdown(hostile)
+    assert "<script" not in markdown and "<img" not in markdown
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markdown
+    assert "refused \\| with \\`tick\\`" in markdown
+
+
+def test_markdown_has_provenance_summary_and_each_role(summary: dict, role_files: tuple) -> None:
+    markdown = render_markdown(summary, policies=role_files[0])
+    assert "- **Tool** 0.1.0, **catalog** 0.1.202610271" in markdown
+    assert "- **Window** 2026-09-27T00:17:15Z to 2026-10-31T18:30:50Z (34.76 days)" in markdown
+    assert "- **Trail** org-trail: management events read and write" in markdown
+    for role in summary["roles"]:
+        assert f"\n## {render.md_text(role['name'])}\n" in markdown
+    assert ("- **Replay** Every one of the 402 calls the role made in the window is still "
+            "allowed by the proposal.") in markdown
+    assert ("- **Files** [policy.json](roles/orders-api-task/policy.json) (8 statements), "
+            "[diff.md](roles/orders-api-task/diff.md)") in markdown
+    assert "- **Removed, by access level** permissions management 30 (" in markdown
+    assert "| **critical** |" not in markdown  # severities are words in cells, not markup
+    assert "| critical | `ADMIN_LIKE_GRANT` |" in markdown
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("a|b", "a\\|b"),
+    ("line\nbreak", "line break"),
+    ("<b>x</b>", "&lt;b&gt;x&lt;/b&gt;"),
+    ("`code`", "\\`code\\`"),
+    ("*_[]#!~", "\\*\\_\\[\\]\\#\\!\\~"),
+    ("a & b", "a &amp; b"),
+])
+def test_md_text(value: str, expected: str) -> None:
+    assert render.md_text(value) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("s3:GetObject", "`s3:GetObject`"),
+    ("a`b", "``a`b``"),
+    ("`x", "`` `x ``"),
+    ("a|b", "`a\\|b`"),
+    ("", ""),
+    ("a<b>", "a&lt;b&gt;"),  # no raw markup, even in code
+])
+def test_md_code(value: str, expected: str) -> None:
+    assert render.md_code(value) == expected
+
+
+# --- the Markdown subset for diff.md -----------------------------------------------------------
+
+
+def test_markdown_html_escapes_and_supports_the_diff_subset() -> None:
+    out = str(render.markdown_html(
+        "# Title\n\nText with `code` and **bold** and a\\_b <i>.\n\n"
+        "| A | B |\n| --- | --- |\n| x \\| y | `z` |\n\n- one\n- two\n\n```sh\naws <x> & y\n```\n"
+        "![img](http://x/y.png) [link](javascript:alert(1))"))
+    assert "<h4>Title</h4>" in out
+    assert "<p>Text with <code>code</code> and <strong>bold</strong> and a_b &lt;i&gt;.</p>" in out
+    assert "<thead><tr><th>A</th><th>B</th></tr></thead>" in out
+    assert "<tr><td>x | y</td><td><code>z</code></td></tr>" in out
+    assert "<ul><li>one</li><li>two</li></ul>" in out
+    assert "<pre><code>aws &lt;x&gt; &amp; y</code></pre>" in out
+    assert "<img" not in out and "<a " not in out
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+
+def test_findings_csv_is_sorted_worst_first(summary: dict) -> None:
+    text = render_findings_csv(summary)
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["role", "arn", "severity", "code", "message"]
+    expected = sorted(
+        ([r["name"], r["arn"], f["severity"], f["code"], f["message"]]
+         for r in summary["roles"] for f in r["findings"]),
+        key=lambda row: (render.SEVERITIES.index(row[2]), row[0], row[1], row[3], row[4]))
+    assert rows[1:] == expected
+    assert rows[1][2:4] == ["critical", "ADMIN_LIKE_GRANT"]
+    assert "\r" not in text and text.endswith("\n")
+
+
+def test_findings_csv_round_trips_hostile_text(hostile: dict) -> None:
+    rows = list(csv.reader(io.StringIO(render_findings_csv(hostile), newline="")))
+    messages = [row[4] for row in rows[1:]]
+    assert f"refused | with `tick` {SCRIPT}\n{IMG} =1+1" in messages
+    assert all(len(row) == 5 for row in rows)
+
+
+def test_findings_csv_defuses_spreadsheet_formulas(summary: dict) -> None:
+    formula = _role(summary, name="=HYPERLINK(\"http://x\")",
+                    findings=[{"code": "X", "severity": "low", "message": "+1"}])
+    rows = list(csv.reader(io.StringIO(render_findings_csv(formula))))
+    assert rows[1][0] == "'=HYPERLINK(\"http://x\")"
+    assert rows[1][4] == "'+1"
+
+
+# --- determinism and files ----------------------------------------------------------------------
+
+
+def test_rendering_is_deterministic(summary: dict, role_files: tuple, html: str) -> None:
+    policies, diffs = role_files
+    assert render_html(copy.deepcopy(summary), policies=policies, diffs=diffs) == html
+    assert render_markdown(summary, policies=policies) == render_markdown(
+        copy.deepcopy(summary), policies=policies)
+    assert render_findings_csv(summary) == render_findings_csv(copy.deepcopy(summary))
+
+
+@pytest.fixture
+def out(tmp_path: Path, summary: dict) -> Path:
+    """An output folder as `rightsizer run` leaves it: summary.json and roles/<name>/."""
+    shutil.copytree(GOLDEN / "roles", tmp_path / "roles")
+    (tmp_path / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return tmp_path
+
+
+def test_write_reports_writes_three_files(out: Path, summary: dict, html: str) -> None:
+    written = write_reports(out, summary)
+    assert written == (out / "report.html", out / "report.md", out / "findings.csv")
+    assert all(path.is_file() for path in written)
+    assert (out / "report.html").read_text(encoding="utf-8") == html  # policies and diffs read
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["findings.csv", "report.html", "report.md", "roles", "summary.json"])  # no temp files
+    assert (out / "findings.csv").read_text(encoding="utf-8") == render_findings_csv(summary)
+
+
+def test_write_reports_renders_everything_before_replacing_anything(
+        out: Path, summary: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("report.html", "report.md", "findings.csv"):
+        (out / name).write_text("old", encoding="utf-8")
+
+    def broken(*_: Any, **__: Any) -> str:
+        raise RuntimeError("rendering failed")
+
+    monkeypatch.setattr(render, "render_markdown", broken)
+    with pytest.raises(RuntimeError):
+        write_reports(out, _minimal(summary))
+    assert all((out / n).read_text(encoding="utf-8") == "old"
+               for n in ("report.html", "report.md", "findings.csv"))
+
+
+def test_write_reports_never_reads_outside_the_folder(tmp_path: Path, summary: dict) -> None:
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "policy.json").write_text('{"Statement": "TOP-SECRET"}', encoding="utf-8")
+    out = tmp_path / "out"
+    escaping = _role(summary, policy_path="../secret/policy.json")
+    write_reports(out, escaping)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "TOP-SECRET" not in page
+    assert 'href="../' not in page
+
+
+def test_write_reports_says_when_a_policy_file_is_missing(tmp_path: Path, summary: dict) -> None:
+    write_reports(tmp_path, _role(summary))
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "(not found when this report was written)" in page
+
+
+def test_the_policy_shown_is_the_policy_file(html: str, role_files: tuple) -> None:
+    """The <pre> is laid out more compactly than policy.json, but is the same document."""
+    section = _role_section(html, 5)
+    shown = re.search(r"<pre><code>(.*?)</code></pre>", section, re.S)
+    assert shown is not None
+    policy = json.loads(unescape(shown.group(1)))
+    assert policy == json.loads(role_files[0]["ecsTaskExecutionRole"])
