@@ -36,7 +36,7 @@ __all__ = [
     "observability",
     "parse_policy",
     "proposals_frame",
-    "report",
+    "render_reports",
     "run",
     "simulate_account",
     "usage_frame",
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from rightsizer.iam.observability import TrailSettings, observability
     from rightsizer.iam.policy import Policy, parse_policy
     from rightsizer.iam.resources import Call, derive_resources
-    from rightsizer.pipeline import IngestSummary, RunResult, ingest, inventory, report, run
+    from rightsizer.pipeline import IngestSummary, RunResult, ingest, inventory, render_reports, run
     from rightsizer.simulate import SimulationResult, simulate_account
     from rightsizer.sources.locate import Scope
     from rightsizer.store.database import Store
@@ -84,7 +84,7 @@ _LAZY = {
     "grants_frame": "rightsizer.frames",
     "usage_frame": "rightsizer.frames",
     "run": "rightsizer.pipeline",
-    "report": "rightsizer.pipeline",
+    "render_reports": "rightsizer.pipeline",
     "RunResult": "rightsizer.pipeline",
     "SimulationResult": "rightsizer.simulate",
     "simulate_account": "rightsizer.simulate",

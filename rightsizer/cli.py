@@ -227,7 +227,7 @@ def report(out: Path, pdf: bool) -> None:
     (and report.pdf with --pdf)."""
 
     def action() -> int:
-        for path in rightsizer.report(out, pdf=pdf):
+        for path in rightsizer.render_reports(out, pdf=pdf):
             click.echo(str(path))
         return EXIT_OK
 

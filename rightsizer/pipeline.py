@@ -396,7 +396,7 @@ def run(
     summary = _summary(window, results, result_inventory, summary_ingest, logs, trails,
                        trails_assumed, span.events, settings, today)
     _write(out, results, summary)
-    report(out, pdf=pdf, summary=summary)
+    render_reports(out, pdf=pdf, summary=summary)
     return RunResult(out=out, window=window, ingest=summary_ingest, inventory=result_inventory,
                      roles=tuple(results), settings=settings, trails=tuple(trails),
                      trails_assumed=trails_assumed, events_in_window=span.events,
@@ -532,8 +532,8 @@ def _summary(window: Window, results: Sequence[RoleResult], inv: Inventory,
     }
 
 
-def report(out: str | Path, *, pdf: bool = False,
-           summary: dict[str, object] | None = None) -> tuple[Path, ...]:
+def render_reports(out: str | Path, *, pdf: bool = False,
+                   summary: dict[str, object] | None = None) -> tuple[Path, ...]:
     """Write the reports of an output folder from its ``summary.json`` (the contract they render
     from): ``report.html``, ``report.md``, ``findings.csv``, and with ``pdf`` ``report.pdf``
     printed by headless Chromium (``BrowserMissing``, a ConfigError, says how to get it)."""

@@ -190,3 +190,22 @@ def faulty_s3_endpoint(moto_server: str) -> Iterator[str]:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="Rewrite tests/golden/ from this run instead of comparing with it.")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium to test with; fails under CI when there is none, skips elsewhere."""
+    from rightsizer.report.pdf import find_chromium
+
+    found = find_chromium()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(
+                "Chromium is missing but CI is set: .ci/run should have installed it "
+                "(apt-get install chromium), or set RIGHTSIZER_CHROMIUM=/path/to/chrome"
+            )
+        pytest.skip(
+            "Chromium not found (install it: apt-get install chromium, or set "
+            "RIGHTSIZER_CHROMIUM); CI installs it and runs these tests"
+        )
+    return found

@@ -127,3 +127,31 @@ def test_no_store_and_no_logs_is_a_usage_error(tmp_path: Path) -> None:
     code, _, err = invoke("run", "--iam", IAM, "--ecs", ECS, "--db", str(tmp_path / "none.db"),
                           "--out", str(tmp_path / "o"))
     assert code == 2 and "no store" in err
+
+
+def test_pdf_and_the_report_command(store: Path, tmp_path: Path, chromium: str) -> None:
+    out = tmp_path / "o"
+    code, stdout, err = invoke("run", "--iam", IAM, "--ecs", ECS, "--db", str(store), "--out",
+                               str(out), "--trail", TRAIL, "--pdf")
+    assert code == 0, err
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert "report.html, report.md, findings.csv, report.pdf" in stdout
+    (out / "report.html").unlink()
+    code, stdout, _ = invoke("report", str(out))
+    assert code == 0 and (out / "report.html").is_file() and "report.html" in stdout
+
+
+def test_pdf_without_chromium_says_how_to_get_it(store: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIGHTSIZER_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    out = tmp_path / "o"
+    code, _, err = invoke("run", "--iam", IAM, "--ecs", ECS, "--db", str(store), "--out",
+                          str(out), "--trail", TRAIL, "--pdf")
+    assert code == 2
+    assert "apt-get install chromium" in err
+    assert (out / "report.html").is_file()  # everything but the PDF was written
+
+
+def test_report_without_a_summary_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = invoke("report", str(tmp_path))
+    assert code == 2 and "no summary.json" in err

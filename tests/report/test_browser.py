@@ -9,7 +9,6 @@ off the network (see rightsizer/report/pdf.py), so nothing here needs network ac
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -50,23 +49,6 @@ _CLEAN_HTML = """<!doctype html>
 <script>console.log("nothing wrong here"); document.title = "clean, scripted";</script>
 </body></html>
 """
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """The Chromium to test with; fails under CI when there is none, skips elsewhere."""
-    found = find_chromium()
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "Chromium is missing but CI is set: .ci/run should have installed it "
-                "(apt-get install chromium), or set RIGHTSIZER_CHROMIUM=/path/to/chrome"
-            )
-        pytest.skip(
-            "Chromium not found (install it: apt-get install chromium, or set "
-            "RIGHTSIZER_CHROMIUM); CI installs it and runs these tests"
-        )
-    return found
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
