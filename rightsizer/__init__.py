@@ -27,6 +27,7 @@ __all__ = [
     "TrailSettings",
     "__version__",
     "catalog",
+    "charts",
     "derive_resources",
     "evaluate",
     "event_actions",
@@ -93,10 +94,17 @@ _LAZY = {
 }
 
 
+# Modules of the public API: ``rightsizer.charts`` draws the report's charts as matplotlib
+# Figures from a summary (for notebooks).
+_LAZY_MODULES = {"charts": "rightsizer.report.charts"}
+
+
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(_LAZY_MODULES[name])
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'rightsizer' has no attribute {name!r}")
-    import importlib
-
     return getattr(importlib.import_module(module), name)

@@ -53,7 +53,7 @@ if "replay" in globals():
     _probe["replay_passed"] = {k: bool(v) for k, v in replay.passed.items()}
 print(_json.dumps(_probe))"""
 # What notebooks may import from the package: the public API and the report's charts.
-ALLOWED_IMPORTS = {"rightsizer", "rightsizer.report", "rightsizer.report.charts"}
+ALLOWED_IMPORTS = {"rightsizer"}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours in kernel tracebacks
 
 
