@@ -17,13 +17,12 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import zlib
 from pathlib import Path
 
 import orjson
-import psutil
+from peak_rss import PeakRss
 
 import rightsizer
 
@@ -42,35 +41,6 @@ def floor(files: list[Path]) -> tuple[float, int]:
         with open(path, "rb") as fh:
             events += len(orjson.loads(zlib.decompress(fh.read(), 47))["Records"])
     return time.perf_counter() - started, events
-
-
-class PeakRss:
-    """Polls the RSS of this process and of its children (the workers) every 20 ms."""
-
-    def __init__(self) -> None:
-        self.main = 0
-        self.tree = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _poll(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            try:
-                main = me.memory_info().rss
-                tree = main + sum(c.memory_info().rss for c in me.children(recursive=True))
-            except psutil.Error:
-                continue
-            self.main, self.tree = max(self.main, main), max(self.tree, tree)
-            time.sleep(0.02)
 
 
 def main() -> int:

@@ -37,43 +37,13 @@ import resource
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
+from peak_rss import PeakRss
 
 DATA = Path(__file__).parent / "_data"
 MIB = 1024 * 1024
-
-
-class PeakRss:
-    """Polls the RSS of this process and of its children (the workers) every 20 ms."""
-
-    def __init__(self) -> None:
-        self.main = 0
-        self.tree = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _poll(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            try:
-                main = me.memory_info().rss
-                tree = main + sum(c.memory_info().rss for c in me.children(recursive=True))
-            except psutil.Error:
-                continue
-            self.main, self.tree = max(self.main, main), max(self.tree, tree)
-            time.sleep(0.02)
 
 
 def account_dir(args: argparse.Namespace) -> Path:
