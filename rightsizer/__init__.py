@@ -31,13 +31,16 @@ __all__ = [
     "derive_resources",
     "evaluate",
     "event_actions",
+    "findings_frame",
     "grants_frame",
     "ingest",
     "inventory",
+    "inventory_frame",
     "observability",
     "parse_policy",
     "proposals_frame",
     "render_reports",
+    "replay_frame",
     "run",
     "simulate_account",
     "usage_frame",
@@ -47,7 +50,15 @@ __all__ = [
 if TYPE_CHECKING:
     from rightsizer.analysis.findings import Finding, Severity
     from rightsizer.analysis.inventory import Inventory, InventoryRole
-    from rightsizer.frames import grants_frame, proposals_frame, usage_frame, verdicts_frame
+    from rightsizer.frames import (
+        findings_frame,
+        grants_frame,
+        inventory_frame,
+        proposals_frame,
+        replay_frame,
+        usage_frame,
+        verdicts_frame,
+    )
     from rightsizer.iam.actions import event_actions
     from rightsizer.iam.catalog import catalog
     from rightsizer.iam.evaluate import Decision, Request, evaluate
@@ -62,6 +73,9 @@ if TYPE_CHECKING:
 # Imported on first use, so that `import rightsizer` and `rightsizer --help` stay fast and
 # worker processes do not load DuckDB or pandas they never touch.
 _LAZY = {
+    "replay_frame": "rightsizer.frames",
+    "inventory_frame": "rightsizer.frames",
+    "findings_frame": "rightsizer.frames",
     "Finding": "rightsizer.analysis.findings",
     "Severity": "rightsizer.analysis.findings",
     "Inventory": "rightsizer.analysis.inventory",

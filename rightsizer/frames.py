@@ -15,9 +15,18 @@ import pandas as pd
 from rightsizer.store.database import Store
 
 if TYPE_CHECKING:
+    from rightsizer.analysis.inventory import Inventory
     from rightsizer.pipeline import RunResult
 
-__all__ = ["grants_frame", "proposals_frame", "usage_frame", "verdicts_frame"]
+__all__ = [
+    "findings_frame",
+    "grants_frame",
+    "inventory_frame",
+    "proposals_frame",
+    "replay_frame",
+    "usage_frame",
+    "verdicts_frame",
+]
 
 
 def usage_frame(db: str | Path, since: datetime | None = None,
@@ -86,3 +95,41 @@ def proposals_frame(result: RunResult) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=[
         "role", "policy", "sid", "effect", "actions", "resources", "conditional",
         "replayed_calls", "proof_passed"])
+
+
+def findings_frame(result: RunResult) -> pd.DataFrame:
+    """One row per finding, worst first: role, severity, code, message."""
+    records = [{"role": r.role.name, "severity": f.severity.value, "rank": f.severity.rank,
+                "code": f.code, "message": f.message}
+               for r in result.roles for f in r.findings]
+    frame = pd.DataFrame.from_records(
+        records, columns=["role", "severity", "rank", "code", "message"])
+    return frame.sort_values(["rank", "role", "code"], kind="stable").drop(
+        columns="rank").reset_index(drop=True)
+
+
+def replay_frame(result: RunResult) -> pd.DataFrame:
+    """One row per role: the replay proof's figures (roles without a replay have NaN)."""
+    columns = ["calls", "allowed", "conditional", "failed", "granted_elsewhere",
+               "unknown_resource"]
+    records = []
+    for r in result.roles:
+        row: dict[str, object] = {"role": r.role.name,
+                                  "passed": r.replay.passed if r.replay else None}
+        for column in columns:
+            row[column] = getattr(r.replay, column) if r.replay else None
+        records.append(row)
+    return pd.DataFrame.from_records(records, columns=["role", "passed", *columns])
+
+
+def inventory_frame(inventory: Inventory) -> pd.DataFrame:
+    """One row per role of the IAM data: ECS or not, kinds, families, needs and findings."""
+    records = [{"role": role.name, "arn": role.arn, "ecs": role.ecs,
+                "kinds": list(role.kinds), "families": list(role.families),
+                "task_definitions": len(role.task_definitions), "needs": len(role.needs),
+                "findings": len(role.findings),
+                "worst": role.findings[0].severity.value if role.findings else None}
+               for role in inventory.roles]
+    return pd.DataFrame.from_records(records, columns=[
+        "role", "arn", "ecs", "kinds", "families", "task_definitions", "needs", "findings",
+        "worst"])

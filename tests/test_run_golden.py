@@ -124,3 +124,18 @@ def test_dataframes_for_notebooks(sample_run: rightsizer.RunResult) -> None:
             "AND principal IS NOT NULL").fetchone()
     assert usage.calls.sum() == role_events > 0
     assert set(usage.error_class) <= {"ok", "denied", "error"}
+
+
+def test_findings_replay_and_inventory_frames(sample_run: rightsizer.RunResult) -> None:
+    findings = rightsizer.findings_frame(sample_run)
+    summary = json.loads((sample_run.out / "summary.json").read_text())
+    assert len(findings) == sum(len(r["findings"]) for r in summary["roles"])
+    assert findings.iloc[0].severity == "critical"  # worst first
+    replay = rightsizer.replay_frame(sample_run)
+    assert len(replay) == 11 and replay.passed.all()
+    orders = replay.set_index("role").loc["orders-api-task"]
+    role = next(r for r in summary["roles"] if r["name"] == "orders-api-task")
+    assert orders.calls == role["replay"]["calls"] == orders.allowed
+    roles = rightsizer.inventory_frame(sample_run.inventory)
+    assert len(roles) == 15 and roles.ecs.sum() == 11
+    assert roles.set_index("role").loc["notifier-task-legacy"].worst == "high"
