@@ -345,6 +345,7 @@ def run(
     analyze every ECS role over the window in one pass over the store, propose, prove, and
     write the output folder (``summary.json``, ``roles/<RoleName>/...``, ``report.html``,
     ``report.md``, ``findings.csv``, and ``report.pdf`` with ``pdf`` when Chromium is there)."""
+    from rightsizer.analysis.inventory import role_key
     from rightsizer.iam.observability import DEFAULT_TRAIL
     from rightsizer.proposal.rightsize import Window, rightsize
     from rightsizer.settings import Settings
@@ -379,18 +380,21 @@ def run(
         raise ConfigError("the store holds no events in the window: nothing to analyze")
     window = Window(start, end)
 
-    by_principal: dict[str, list[UsageRow]] = {}
+    # Grouped once by role (account, name): CloudTrail's sessionIssuer ARN and the IAM data's
+    # may differ in path only.
+    rows_by_role: dict[tuple[str, str], list[UsageRow]] = {}
     for row in usage:
-        by_principal.setdefault(row.principal, []).append(row)
-    sessions_by: dict[str, dict[tuple[str, str], int]] = {}
+        rows_by_role.setdefault(role_key(row.principal), []).append(row)
+    sessions_by_role: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
     for (principal, source, name), n in sessions.items():
-        sessions_by.setdefault(principal, {})[(source, name)] = n
+        counts = sessions_by_role.setdefault(role_key(principal), {})
+        counts[(source, name)] = max(counts.get((source, name), 0), n)
     cache: dict[str, Observability] = {}
     results = []
     for role in result_inventory.ecs_roles:
         results.append(rightsize(
-            role, _rows_of(role.arn, by_principal),
-            sessions=_sessions_of(role.arn, sessions_by),
+            role, rows_by_role.get(role_key(role.arn), []),
+            sessions=sessions_by_role.get(role_key(role.arn), {}),
             trails=trails, exclusions=settings.exclusions, window=window,
             min_window_days=settings.min_window_days, today=today, observability_cache=cache))
     summary = _summary(window, results, result_inventory, summary_ingest, logs, trails,
@@ -401,30 +405,6 @@ def run(
                      roles=tuple(results), settings=settings, trails=tuple(trails),
                      trails_assumed=trails_assumed, events_in_window=span.events,
                      summary=summary)
-
-
-def _same_role(arn: str, other: str) -> bool:
-    """Role ARNs name the same role when equal, or when account and name agree (paths dropped)."""
-    if arn == other:
-        return True
-    a, b = arn.split(":"), other.split(":")
-    return len(a) > 5 and len(b) > 5 and a[4] == b[4] and (
-        a[5].rsplit("/", 1)[-1] == b[5].rsplit("/", 1)[-1])
-
-
-def _rows_of(arn: str, by_principal: dict[str, list[UsageRow]]) -> list[UsageRow]:
-    return [row for principal, rows in by_principal.items() if _same_role(arn, principal)
-            for row in rows]
-
-
-def _sessions_of(arn: str, sessions_by: dict[str, dict[tuple[str, str], int]]
-                 ) -> dict[tuple[str, str], int]:
-    found: dict[tuple[str, str], int] = {}
-    for principal, counts in sessions_by.items():
-        if _same_role(arn, principal):
-            for key, n in counts.items():
-                found[key] = max(found.get(key, 0), n)
-    return found
 
 
 def _iso(moment: datetime | None) -> str | None:

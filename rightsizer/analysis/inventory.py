@@ -31,7 +31,7 @@ from rightsizer.sources.ecs import TaskDefinitions
 from rightsizer.sources.iam import AuthorizationDetails, RoleDetails
 from rightsizer.store.records import EcsAssumption
 
-__all__ = ["Inventory", "InventoryRole", "Problem", "RoleUse", "build_inventory"]
+__all__ = ["Inventory", "InventoryRole", "Problem", "RoleUse", "build_inventory", "role_key"]
 
 # What the ECS agent / Fargate does with an execution role (DOMAIN.md sections 1 and 6): pull from
 # ECR, write awslogs, read secrets and parameters and decrypt them. S3 reads are theirs only for
@@ -152,15 +152,21 @@ def _role_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
 
+def role_key(arn: str) -> tuple[str, str]:
+    """(account, role name): the same for every spelling of one role's ARN, with or without its
+    path (a role name is unique in its account whatever the path)."""
+    return _account(arn), _role_name(arn)
+
+
 class _RoleIndex:
     """Find a role of the IAM data by ARN, or by (account, name) when the path was dropped."""
 
     def __init__(self, roles: Iterable[RoleDetails]) -> None:
         self.by_arn = {role.arn: role for role in roles}
-        self.by_name = {(_account(r.arn), r.name): r for r in self.by_arn.values()}
+        self.by_name = {role_key(r.arn): r for r in self.by_arn.values()}
 
     def find(self, arn: str) -> RoleDetails | None:
-        return self.by_arn.get(arn) or self.by_name.get((_account(arn), _role_name(arn)))
+        return self.by_arn.get(arn) or self.by_name.get(role_key(arn))
 
 
 def build_inventory(
