@@ -13,15 +13,18 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
+import pyarrow as pa
 
 from rightsizer.errors import ConfigError, SourceError
-from rightsizer.sources import locate, reader, s3
+from rightsizer.sources import athena, locate, reader, s3
+from rightsizer.sources.athena import AthenaOptions
 from rightsizer.sources.aws import AwsOptions
 from rightsizer.sources.locate import BadInput, LogObject, Scope, Skipped
 from rightsizer.sources.s3 import S3Options
@@ -71,15 +74,41 @@ class IngestSummary:
     seconds: float
     run_id: str = ""
     sources: tuple[str, ...] = field(default_factory=tuple)
+    athena_queries: tuple[AthenaQueryReport, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.bad_inputs
 
+    @property
+    def athena_bytes_scanned(self) -> int:
+        return sum(q.bytes_scanned for q in self.athena_queries)
+
+    @property
+    def athena_cost_usd(self) -> float:
+        return sum(q.cost_usd for q in self.athena_queries)
+
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
         data["seconds"] = round(self.seconds, 3)
+        data["athena_bytes_scanned"] = self.athena_bytes_scanned
+        data["athena_cost_usd"] = round(self.athena_cost_usd, 6)
         return data
+
+
+@dataclass(frozen=True)
+class AthenaQueryReport:
+    """One Athena usage query of an ingest: the account and window it read, what it cost."""
+
+    source: str
+    account: str
+    query_id: str
+    since: str
+    until: str
+    rows: int
+    bytes_scanned: int
+    cost_usd: float
+    seconds: float
 
 
 @dataclass
@@ -91,17 +120,22 @@ class _Tally:
     duplicate: int = 0
     skipped: list[PathReason] = field(default_factory=list)
     bad: list[PathReason] = field(default_factory=list)
+    athena: list[AthenaQueryReport] = field(default_factory=list)
 
 
 def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None,
-           s3_options: S3Options | None = None, workers: int | None = None,
+           s3_options: S3Options | None = None, athena: AthenaOptions | None = None,
+           principals: Sequence[str] = (), today: date | None = None,
+           workers: int | None = None,
            progress: ProgressCallback | None = None,
            on_total: Callable[[int], None] | None = None,
            chunk_files: int = reader.CHUNK_FILES,
            commit_events: int = COMMIT_EVENTS) -> IngestSummary:
-    """Read CloudTrail files from each source (a file, a folder, ``s3://bucket/prefix``) into
-    the store at ``db``. Bad inputs are recorded and reported, never fatal: everything
-    readable is still stored. Raises ConfigError for a source that is not understood.
+    """Read CloudTrail from each source into the store at ``db``: files from a file, a folder
+    or ``s3://bucket/prefix``; aggregates from ``athena://DATABASE.TABLE`` (see
+    ``_ingest_athena``: the scope's accounts, its window or the last 90 days to ``today``, the
+    roles ECS assumed plus ``principals``). Bad inputs are recorded and reported, never fatal:
+    everything readable is still stored. Raises ConfigError for a source that is not understood.
 
     Tuning knobs: ``chunk_files``, the most files in one spool; ``commit_events``, about how
     many events one store transaction holds (a killed run redoes at most that much)."""
@@ -115,6 +149,10 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
         with Store(db) as store:
             store.start_run(run_id, sources)
             for source in sources:
+                if source.startswith("athena://"):
+                    _ingest_athena(source, store, scope, athena or AthenaOptions(), principals,
+                                   today or datetime.now(UTC).date(), run_id, tally)
+                    continue
                 _ingest_source(source, store, scope, s3_options, workers, run_id, tally,
                                seen_uris, spool_root, progress, on_total, chunk_files,
                                commit_events)
@@ -129,11 +167,100 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
                 seconds=time.perf_counter() - started,
                 run_id=run_id,
                 sources=tuple(sources),
+                athena_queries=tuple(tally.athena),
             )
             store.finish_run(run_id, summary.as_json())
     finally:
         shutil.rmtree(spool_root, ignore_errors=True)
     return summary
+
+
+# Without a window, an Athena ingest reads the last this many days (the store keeps what it got,
+# so a later, wider window adds the days before).
+ATHENA_DEFAULT_DAYS = 90
+
+
+def _ingest_athena(source: str, store: Store, scope: Scope, options: AthenaOptions,
+                   principals: Sequence[str], today: date, run_id: str, tally: _Tally) -> None:
+    """Run the usage query in Athena, one query per account, and store the aggregates.
+
+    Incremental: a day already covered by a query that ran after the day settled is not asked
+    again, so a daily run reads about two days per account. A failed query is a bad input
+    named with its account; the other accounts are still read, and what the store held for
+    the failed one stays."""
+    table = athena.parse_athena_uri(source)
+    if not scope.accounts:
+        raise ConfigError(f"{source}: name the accounts to read (--account, or athena.accounts "
+                          "in the configuration): every query reads one account's partition")
+    first = scope.since or today - timedelta(days=ATHENA_DEFAULT_DAYS - 1)
+    last = scope.until or today
+    if first > last:
+        raise ConfigError(f"{source}: the window starts {first}, after its end {last}")
+    end = _midnight(last + timedelta(days=1))
+    plans = []
+    for account in sorted(scope.accounts):
+        settled = store.athena_settled_days(table.uri, account)
+        start = next((d for d in _days(first, last) if d not in settled), None)
+        if start is None:
+            log.info("%s account %s: every day of %s..%s already read", source, account, first,
+                     last)
+            continue
+        plans.append((account, _midnight(start)))
+
+    def query(plan: tuple[str, datetime]) -> tuple[list[athena.AthenaUsageRow], athena.QueryStats]:
+        account, start = plan
+        return athena.run_usage_query(table, account, start, end, options, principals)
+
+    with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
+        futures = {pool.submit(query, plan): plan for plan in plans}
+        for future in as_completed(futures):
+            account, start = futures[future]
+            try:
+                rows, stats = future.result()
+            except SourceError as exc:
+                log.error("%s", exc)
+                what = f"{table.uri} account {account}"
+                tally.bad.append(PathReason(what, str(exc)))
+                store.record_bad([BadFile(what, str(exc))], run_id)
+                continue
+            store.replace_athena_usage(table.uri, account, _athena_rows(rows),
+                                       asdict(stats), run_id)
+            tally.athena.append(AthenaQueryReport(
+                source=table.uri, account=account, query_id=stats.query_id,
+                since=start.date().isoformat(), until=end.date().isoformat(), rows=stats.rows,
+                bytes_scanned=stats.bytes_scanned, cost_usd=stats.cost_usd,
+                seconds=round(stats.seconds, 3)))
+    tally.athena.sort(key=lambda q: (q.source, q.account))
+
+
+def _athena_rows(rows: Sequence[athena.AthenaUsageRow]) -> pa.Table:
+    """The rows as the Arrow table ``Store.replace_athena_usage`` takes."""
+    columns: dict[str, list[object]] = {name: [] for name in _ATHENA_SCHEMA.names}
+    for row in rows:
+        for name in _ATHENA_SCHEMA.names:
+            columns[name].append(getattr(row, name))
+    return pa.table(columns, schema=_ATHENA_SCHEMA)
+
+
+_ATHENA_SCHEMA = pa.schema([
+    ("kind", pa.string()), ("principal", pa.string()), ("event_source", pa.string()),
+    ("event_name", pa.string()), ("region", pa.string()), ("account", pa.string()),
+    ("request_key", pa.string()), ("resource_arns", pa.list_(pa.string())),
+    ("day", pa.date32()), ("error_class", pa.string()), ("invoked_by", pa.string()),
+    ("calls", pa.int64()), ("sessions", pa.int64()), ("first_seen", pa.timestamp("us")),
+    ("last_seen", pa.timestamp("us")), ("error_code", pa.string()),
+])
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _ingest_source(source: str, store: Store, scope: Scope, s3_options: S3Options | None,
@@ -209,7 +336,8 @@ def _open_source(source: str, scope: Scope, s3_options: S3Options | None
         client = s3.make_client(options)  # boto3 is imported only when S3 is used
         return s3.s3_objects(client, source, scope), s3.FetcherFactory(options)
     if "://" in source:
-        raise ConfigError(f"{source}: unsupported source (a file, a folder or s3://bucket/prefix)")
+        raise ConfigError(f"{source}: unsupported source (a file, a folder, s3://bucket/prefix "
+                          "or athena://DATABASE.TABLE)")
     return locate.local_objects(source, scope), None
 
 

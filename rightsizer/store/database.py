@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -298,6 +298,54 @@ class Store:
         return LoadResult(files_ingested=len(done), records=records, events=valid,
                           missing=tuple(missing), bad=tuple(bad_files))
 
+    # -- aggregates from Athena --------------------------------------------------------------
+
+    def replace_athena_usage(self, source: str, account: str, rows: pa.Table,
+                             query: dict[str, object], run_id: str) -> None:
+        """Store one usage query's aggregates in one transaction: the rows of ``source`` and
+        ``account`` in the query's window (``query["since"]`` to ``query["until"]``, whole
+        days) are replaced, so running a window again never counts twice. ``rows`` has the
+        columns of ``athena_usage`` but ``source``, ``query_account`` and ``query_id``."""
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM athena_usage WHERE source = ? AND query_account = ? "
+                        "AND day >= CAST(? AS DATE) AND day < CAST(? AS DATE)",
+                        [source, account, query["since"], query["until"]])
+            self._with_table("rows", rows, "INSERT INTO athena_usage BY NAME "
+                             "SELECT *, ? AS source, ? AS query_account, ? AS query_id FROM rows",
+                             [source, account, query["query_id"]])
+            con.execute(
+                "INSERT INTO athena_queries (query_id, source, account, since, until, "
+                "first_partition, last_partition, bytes_scanned, cost_usd, rows, seconds, "
+                "ran_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [query["query_id"], source, account, query["since"], query["until"],
+                 query["first_partition"], query["last_partition"], query["bytes_scanned"],
+                 query["cost_usd"], query["rows"], query["seconds"], _now(), run_id])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def athena_settled_days(self, source: str, account: str) -> set[date]:
+        """The days of ``source``'s ``account`` that a stored query covered after they settled:
+        it ran two days or more after the day (every delivery of the day was in)."""
+        rows = self._con.execute(
+            "SELECT DISTINCT CAST(d AS DATE) FROM athena_queries, "
+            "range(CAST(since AS DATE), CAST(until AS DATE), INTERVAL 1 DAY) AS t(d) "
+            "WHERE source = ? AND account = ? "
+            "AND CAST(d AS DATE) <= CAST(ran_at AS DATE) - INTERVAL 2 DAY",
+            [source, account]).fetchall()
+        return {r[0] for r in rows}
+
+    def athena_queries(self, run_id: str | None = None) -> list[dict[str, object]]:
+        """The usage queries run (of one ingest run, or all), oldest first."""
+        cursor = self._con.execute(
+            "SELECT * FROM athena_queries WHERE ? IS NULL OR run_id = ? ORDER BY ran_at, account",
+            [run_id, run_id])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     # -- reading ---------------------------------------------------------------------------
 
     def count(self, table: str) -> int:
@@ -363,7 +411,8 @@ class Store:
 
 
 _COUNTS = {name: f"SELECT count(*) FROM {name}"
-           for name in ("events", "ingested_files", "bad_inputs", "ingest_runs")}
+           for name in ("events", "ingested_files", "bad_inputs", "ingest_runs", "athena_usage",
+                        "athena_queries")}
 
 
 def _naive_utc(moment: datetime | None) -> datetime | None:

@@ -14,6 +14,8 @@
 -- are counted by call_sessions.sql (a distinct count here would hold every row in memory).
 -- Rows come in no particular order (sorting half a million rows costs seconds): callers that
 -- need an order sort what they derive.
+-- Rows aggregated in Athena (athena_usage, kind 'call') come as they were stored: the same
+-- columns, computed by queries/athena/usage.sql (a row overlapping the window is in it).
 -- $1, $2: the window [since, until), NULL for open ends.
 WITH picked AS (
     SELECT
@@ -75,3 +77,11 @@ SELECT
     min(error_code)                                                 AS error_code
 FROM picked
 GROUP BY ALL
+UNION ALL
+SELECT
+    principal, event_source, event_name, region, account, request_key, resource_arns, day,
+    error_class, invoked_by, calls, first_seen, last_seen, error_code
+FROM athena_usage
+WHERE kind = 'call'
+  AND ($1::TIMESTAMP IS NULL OR last_seen >= $1::TIMESTAMP)
+  AND ($2::TIMESTAMP IS NULL OR first_seen < $2::TIMESTAMP)
