@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "AthenaOptions",
     "Call",
     "Decision",
     "Finding",
@@ -21,11 +22,13 @@ __all__ = [
     "Request",
     "RunResult",
     "Scope",
+    "Settings",
     "Severity",
     "SimulationResult",
     "Store",
     "TrailSettings",
     "__version__",
+    "athena_setup",
     "catalog",
     "charts",
     "derive_resources",
@@ -36,12 +39,14 @@ __all__ = [
     "ingest",
     "inventory",
     "inventory_frame",
+    "load_settings",
     "observability",
     "parse_policy",
     "proposals_frame",
     "render_reports",
     "replay_frame",
     "run",
+    "run_job",
     "simulate_account",
     "usage_frame",
     "verdicts_frame",
@@ -65,8 +70,19 @@ if TYPE_CHECKING:
     from rightsizer.iam.observability import TrailSettings, observability
     from rightsizer.iam.policy import Policy, parse_policy
     from rightsizer.iam.resources import Call, derive_resources
-    from rightsizer.pipeline import IngestSummary, RunResult, ingest, inventory, render_reports, run
+    from rightsizer.pipeline import (
+        IngestSummary,
+        RunResult,
+        athena_setup,
+        ingest,
+        inventory,
+        render_reports,
+        run,
+        run_job,
+    )
+    from rightsizer.settings import Settings, load_settings
     from rightsizer.simulate import SimulationResult, simulate_account
+    from rightsizer.sources.athena import AthenaOptions
     from rightsizer.sources.locate import Scope
     from rightsizer.store.database import Store
 
@@ -99,6 +115,11 @@ _LAZY = {
     "grants_frame": "rightsizer.frames",
     "usage_frame": "rightsizer.frames",
     "run": "rightsizer.pipeline",
+    "run_job": "rightsizer.pipeline",
+    "athena_setup": "rightsizer.pipeline",
+    "load_settings": "rightsizer.settings",
+    "Settings": "rightsizer.settings",
+    "AthenaOptions": "rightsizer.sources.athena",
     "render_reports": "rightsizer.pipeline",
     "RunResult": "rightsizer.pipeline",
     "SimulationResult": "rightsizer.simulate",

@@ -10,7 +10,7 @@ import logging
 import sys
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,51 @@ EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_FINDINGS, EXIT_DATA = 0, 1, 2, 3, 4
 DEFAULT_DB = "rightsizer.duckdb"
 
 
-def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _setup_logging(verbose: int, log_format: str = "text", level_name: str | None = None
+                   ) -> None:
+    """Logs go to stderr: text for people, or one JSON object a line for log collectors
+    (CloudWatch, Loki, ...). ``-v`` lowers the level from ``level_name`` (default warning)."""
+    base = getattr(logging, (level_name or "warning").upper())
+    level = max(logging.DEBUG, base - 10 * min(verbose, 2))
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message (and exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("exit_code", "event"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+_state: dict[str, Any] = {"json_logs": False, "verbose": 0}
+log = logging.getLogger("rightsizer.cli")
+
+
+def _say_error(message: str, exit_code: int | None = None) -> None:
+    """An error for the person or the log collector: ``rightsizer: ...`` on stderr, or a JSON
+    log line with ``--log-format json``."""
+    if _state["json_logs"]:
+        extra = {"exit_code": exit_code} if exit_code is not None else {}
+        log.error(message, extra=extra)
+    else:
+        click.echo(f"rightsizer: {message}", err=True)
 
 
 # The library's typed errors and their exit codes, most specific first.
@@ -45,8 +86,8 @@ def _run(action: Callable[[], int]) -> None:
     try:
         code = action()
     except RightsizerError as exc:
-        click.echo(f"rightsizer: {exc}", err=True)
         code = next(code for kind, code in _EXIT_CODES if isinstance(exc, kind))
+        _say_error(str(exc), code)
     sys.exit(code)
 
 
@@ -59,6 +100,8 @@ def _print_json(data: Any) -> None:
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 def main(verbose: int) -> None:
     """Least-privilege IAM for ECS task and execution roles, from what CloudTrail shows."""
+    _state["verbose"] = verbose
+    _state["json_logs"] = False
     _setup_logging(verbose)
 
 
@@ -75,14 +118,28 @@ def main(verbose: int) -> None:
 @click.option("--s3-region", help="Region of the S3 client.")
 @click.option("--endpoint-url", help="S3-compatible endpoint for s3:// sources.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Reader processes (default: cores).")
+@click.option("--workgroup", default="primary", show_default=True,
+              help="Athena workgroup for athena:// sources.")
+@click.option("--output-location", help="S3 location of Athena's results (default: the "
+                                        "workgroup's).")
+@click.option("--athena-region", help="Region Athena runs in.")
+@click.option("--principal", "principals", multiple=True,
+              help="A role ARN to bring home from Athena besides those ECS was seen assuming "
+                   "(repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def ingest(sources: tuple[str, ...], db: str, since: Any, until: Any, accounts: tuple[str, ...],
            regions: tuple[str, ...], profile: str | None, s3_region: str | None,
-           endpoint_url: str | None, workers: int | None, as_json: bool) -> None:
-    """Read CloudTrail from SOURCE... (files, folders, s3://bucket/prefix) into the store.
+           endpoint_url: str | None, workers: int | None, workgroup: str,
+           output_location: str | None, athena_region: str | None,
+           principals: tuple[str, ...], as_json: bool) -> None:
+    """Read CloudTrail from SOURCE... (files, folders, s3://bucket/prefix) into the store, or
+    aggregate it in Athena (athena://DATABASE.TABLE, one query per --account) and store the
+    aggregates.
 
     Files already read (same path and size/mtime, or same S3 ETag) are not read again; every
-    event is stored once. Exit 4 when some input could not be read (the rest is stored)."""
+    event is stored once. Athena days already read after they settled are not asked again;
+    the bytes each query scanned and their cost are printed and kept in the store. Exit 4 when
+    some input could not be read (the rest is stored)."""
 
     def action() -> int:
         scope = rightsizer.Scope(
@@ -95,8 +152,16 @@ def ingest(sources: tuple[str, ...], db: str, since: Any, until: Any, accounts: 
             from rightsizer.sources.s3 import S3Options
 
             s3_options = S3Options(profile=profile, region=s3_region, endpoint_url=endpoint_url)
+        athena = None
+        if any(s.startswith("athena://") for s in sources):
+            from rightsizer.sources.athena import AthenaOptions
+
+            athena = AthenaOptions(workgroup=workgroup, output_location=output_location,
+                                   region=athena_region, profile=profile,
+                                   endpoint_url=endpoint_url)
         with _Progress(enabled=not as_json and sys.stdout.isatty()) as bar:
             summary = rightsizer.ingest(sources, db, scope=scope, s3_options=s3_options,
+                                        athena=athena, principals=principals,
                                         workers=workers, progress=bar.advance,
                                         on_total=bar.add_total)
         if as_json:
@@ -104,7 +169,7 @@ def ingest(sources: tuple[str, ...], db: str, since: Any, until: Any, accounts: 
         else:
             _print_ingest(summary, db)
         for bad in summary.bad_inputs:
-            click.echo(f"rightsizer: bad input: {bad.path}: {bad.reason}", err=True)
+            _say_error(f"bad input: {bad.path}: {bad.reason}")
         return EXIT_OK if summary.ok else EXIT_DATA
 
     _run(action)
@@ -145,75 +210,162 @@ def inventory(iam_source: str, ecs_source: str, db: str, profile: str | None,
         else:
             _print_inventory(result)
         for problem in result.problems:
-            click.echo(f"rightsizer: bad input: {problem.what}: {problem.reason}", err=True)
+            _say_error(f"bad input: {problem.what}: {problem.reason}")
         return EXIT_DATA if result.problems else EXIT_OK
 
     _run(action)
 
 
+# `run` flags and the settings they set (rightsizer/settings.py). Every flag defaults to None
+# (not given), so that it overrides the environment and the file only when given.
+_RUN_FLAGS = {
+    "iam_source": "sources.iam", "ecs_source": "sources.ecs", "trail_files": "sources.trail",
+    "out": "output.folder", "db": "store.path", "since": "window.since",
+    "until": "window.until", "days": "window.days", "dated": "output.dated",
+    "keep": "output.keep", "fail_on_findings": "run.fail_on_findings",
+    "fail_on": "findings.fail_on", "profile": "aws.profile", "aws_region": "aws.region",
+    "endpoint_url": "aws.endpoint_url", "workgroup": "athena.workgroup",
+    "output_location": "athena.output_location", "athena_region": "athena.region",
+    "accounts": "athena.accounts", "principals": "athena.principals",
+    "workers": "run.workers", "pdf": "run.pdf", "log_format": "logging.format",
+}
+
+
 @main.command()
-@click.option("--logs", "logs", multiple=True,
-              help="CloudTrail to ingest first (file, folder, s3://bucket/prefix; repeatable). "
-                   "Without it the store is analyzed as it is.")
-@click.option("--iam", "iam_source", required=True, metavar="FILE|aws",
-              help="IAM authorization details file, or `aws` to read the account live.")
-@click.option("--ecs", "ecs_source", required=True, metavar="FILE|aws",
-              help="Task definitions file or folder, or `aws` to read them live.")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (summary.json, roles/<RoleName>/...).")
-@click.option("--db", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
-              help="The DuckDB store.")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
-              help="First day of the observation window (UTC; default: the store's first event).")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]),
-              help="Last day of the window (UTC; default: the store's last event).")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML settings: minimum window, exclusions, trails, fail-on severity.")
-@click.option("--trail", "trail_files", multiple=True, type=click.Path(dir_okay=False),
+              help="TOML settings (default: $RIGHTSIZER_CONFIG). Layers: defaults < this file "
+                   "< RIGHTSIZER_* environment < flags.")
+@click.option("--logs", "logs", multiple=True,
+              help="CloudTrail to ingest first: a file, a folder, s3://bucket/prefix or "
+                   "athena://DATABASE.TABLE (repeatable). Without any, the store is analyzed "
+                   "as it is.")
+@click.option("--iam", "iam_source", metavar="FILE|aws",
+              help="IAM authorization details file, or `aws` to read the account live.")
+@click.option("--ecs", "ecs_source", metavar="FILE|aws",
+              help="Task definitions file or folder, or `aws` to read them live.")
+@click.option("--out", help="Output folder (summary.json, roles/<RoleName>/..., reports).")
+@click.option("--dated/--no-dated", default=None,
+              help="Write each run to OUT/<UTC stamp>/ and point OUT/latest at it.")
+@click.option("--keep", type=click.IntRange(0), help="Dated runs to keep (0: all).")
+@click.option("--db", help=f"The DuckDB store (default {DEFAULT_DB}).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
+              help="First day of the window (UTC; default: the store's first event, or "
+                   "--days before --until).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day of the window (UTC; default: the store's last event, or today "
+                   "with --days).")
+@click.option("--days", type=click.IntRange(1), help="A trailing window of this many days.")
+@click.option("--trail", "trail_files", multiple=True,
               help="`aws cloudtrail get-event-selectors` output (repeatable): what the trails "
                    "record. Default: all management events, no data events (assumed).")
-@click.option("--fail-on-findings", is_flag=True,
-              help="Exit 3 when a role has findings at the configured severity or worse "
-                   "(default: high).")
-@click.option("--profile", help="AWS profile for live reads and s3:// logs.")
+@click.option("--fail-on-findings/--no-fail-on-findings", default=None,
+              help="Exit 3 when a role has findings at the --fail-on severity or worse.")
+@click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low", "info"]),
+              help="The severity for --fail-on-findings (default: high).")
+@click.option("--profile", help="AWS profile for live reads, s3:// logs and Athena.")
 @click.option("--aws-region", help="Region for live reads.")
-@click.option("--endpoint-url", help="Endpoint for live reads and s3:// logs.")
+@click.option("--endpoint-url", help="Endpoint for live reads, s3:// logs and Athena.")
+@click.option("--workgroup", help="Athena workgroup (default: primary).")
+@click.option("--output-location", help="S3 location of Athena's results.")
+@click.option("--athena-region", help="Region Athena runs in (default: --aws-region).")
+@click.option("--account", "accounts", multiple=True,
+              help="An account whose partitions Athena reads (repeatable).")
+@click.option("--principal", "principals", multiple=True,
+              help="A role ARN to bring home from Athena besides the ECS roles (repeatable).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Reader processes (default: cores).")
-@click.option("--pdf", is_flag=True, help="Also print report.pdf with headless Chromium.")
+@click.option("--pdf/--no-pdf", default=None,
+              help="Also print report.pdf with headless Chromium.")
+@click.option("--log-format", type=click.Choice(["text", "json"]),
+              help="Logs on stderr as text or one JSON object a line (default: text).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def run(logs: tuple[str, ...], iam_source: str, ecs_source: str, out: Path, db: str,
-        since: Any, until: Any, config: Path | None, trail_files: tuple[str, ...],
-        fail_on_findings: bool, profile: str | None, aws_region: str | None,
-        endpoint_url: str | None, workers: int | None, pdf: bool, as_json: bool) -> None:
-    """Ingest, inventory, analyze and propose in one go, and write the output folder.
+def run(config: Path | None, logs: tuple[str, ...], as_json: bool, **flags: Any) -> None:
+    """Ingest, inventory, analyze and propose in one go, and write the output folder: the
+    scheduled job. Settings come from defaults < --config FILE < RIGHTSIZER_* environment <
+    these flags (see README, "Running it on a schedule").
 
-    Exit 3 with --fail-on-findings when a role has findings at the configured severity; exit 4
-    when some input could not be read (everything readable was still used)."""
+    Exit 2 for a bad setting or while another run holds the store; exit 3 with
+    --fail-on-findings when a role has findings at the configured severity; exit 4 when some
+    input could not be read (everything readable was still used)."""
 
     def action() -> int:
-        from rightsizer.settings import load_settings
-        from rightsizer.sources.aws import AwsOptions
-        from rightsizer.sources.s3 import S3Options
+        import os
 
-        if since and until and since > until:
-            raise ConfigError(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}")
-        settings = load_settings(config)
-        result = rightsizer.run(
-            logs=logs, iam=iam_source, ecs=ecs_source, out=out, db=db, since=since,
-            until=until, settings=settings, trail_files=trail_files,
-            aws=AwsOptions(profile=profile, region=aws_region, endpoint_url=endpoint_url),
-            s3_options=S3Options(profile=profile, endpoint_url=endpoint_url), workers=workers,
-            pdf=pdf)
+        from rightsizer.settings import load_settings
+
+        given: dict[str, object] = {_RUN_FLAGS[k]: v for k, v in flags.items()}
+        for key in ("window.since", "window.until"):
+            given[key] = _day(given[key])
+        given["sources.logs"] = tuple(s for s in logs if not s.startswith("athena://"))
+        given["sources.athena"] = tuple(s for s in logs if s.startswith("athena://"))
+        settings = load_settings(config, env=os.environ, flags=given)
+        if settings.logging.format == "json" or settings.logging.level != "warning":
+            _state["json_logs"] = settings.logging.format == "json"
+            _setup_logging(_state["verbose"], settings.logging.format, settings.logging.level)
+        result = rightsizer.run_job(settings)
         if as_json:
             _print_json(_run_json(result))
         else:
             _print_run(result)
         for problem in result.problems:
-            click.echo(f"rightsizer: bad input: {problem}", err=True)
+            _say_error(f"bad input: {problem}")
         if result.problems:
             return EXIT_DATA
-        if fail_on_findings and result.worst_findings(settings.fail_on):
+        worst = result.worst_findings(settings.fail_on)
+        if settings.run.fail_on_findings and worst:
+            _say_error(f"{len(worst)} findings at {settings.fail_on.value} or worse "
+                       "(--fail-on-findings)", EXIT_FINDINGS)
             return EXIT_FINDINGS
+        return EXIT_OK
+
+    _run(action)
+
+
+@main.group()
+def athena() -> None:
+    """The CloudTrail table in Athena, for organizations whose trails outgrow one machine."""
+
+
+@athena.command("setup")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML settings ([sources] athena, [athena] bucket, layout, ...).")
+@click.option("--table", help="athena://DATABASE.TABLE to create.")
+@click.option("--bucket", help="The trail's S3 bucket (no s3://).")
+@click.option("--prefix", help="Key prefix before AWSLogs/ (ending in /).")
+@click.option("--layout", type=click.Choice(["organization", "account"]),
+              help="An organization trail (AWSLogs/o-.../ACCOUNT/) or one account's.")
+@click.option("--organization-id", help="o-... for an organization trail.")
+@click.option("--account", "accounts", multiple=True,
+              help="The account of a single-account trail.")
+@click.option("--region", "regions", multiple=True, help="A region the trail logs (repeatable).")
+@click.option("--projection-start", type=click.DateTime(["%Y-%m-%d"]),
+              help="First delivery day to project (default 2020-01-01).")
+@click.option("--workgroup", help="Athena workgroup (with --apply).")
+@click.option("--output-location", help="S3 location of Athena's results (with --apply).")
+@click.option("--athena-region", help="Region Athena runs in (with --apply).")
+@click.option("--profile", help="AWS profile (with --apply).")
+@click.option("--endpoint-url", help="Athena endpoint (with --apply).")
+@click.option("--apply", is_flag=True, help="Create the database and table in Athena.")
+def athena_setup(config: Path | None, table: str | None, apply: bool, **flags: Any) -> None:
+    """Print (or with --apply create) the CloudTrail table with partition projection: account
+    (injected for organization trails), region and delivery date. DDL is free in Athena."""
+
+    def action() -> int:
+        import os
+
+        from rightsizer.settings import load_settings
+
+        given: dict[str, object] = {f"athena.{k}": v for k, v in flags.items()
+                                    if k not in ("profile", "endpoint_url")}
+        given["athena.projection_start"] = _day(flags["projection_start"])
+        given["aws.profile"] = flags["profile"]
+        given["aws.endpoint_url"] = flags["endpoint_url"]
+        given["sources.athena"] = (table,) if table else ()
+        settings = load_settings(config, env=os.environ, flags=given)
+        setup = rightsizer.athena_setup(settings, apply=apply)
+        for statement in setup.statements:
+            click.echo(statement.rstrip().rstrip(";") + ";\n")
+        if apply:
+            click.echo(f"-- created {setup.table} (queries {', '.join(setup.applied)})", err=True)
         return EXIT_OK
 
     _run(action)
@@ -237,6 +389,7 @@ def report(out: Path, pdf: bool) -> None:
 def _run_json(result: Any) -> dict[str, Any]:
     return {
         "out": str(result.out),
+        "latest": str(result.latest) if result.latest else None,
         "summary": str(result.out / "summary.json"),
         "window": result.summary["window"],
         "events_in_window": result.events_in_window,
@@ -251,6 +404,11 @@ def _run_json(result: Any) -> dict[str, Any]:
             "findings": [f.as_json() for f in r.findings],
         } for r in result.roles],
         "problems": list(result.problems),
+        "athena": ({"queries": len(result.ingest.athena_queries),
+                    "bytes_scanned": result.ingest.athena_bytes_scanned,
+                    "cost_usd": round(result.ingest.athena_cost_usd, 6)}
+                   if result.ingest and result.ingest.athena_queries else None),
+        "settings": result.settings.describe(),
     }
 
 
@@ -277,6 +435,12 @@ def _print_run(result: Any) -> None:
     report_files = ", ".join(p for p in ("report.html", "report.md", "findings.csv", "report.pdf")
                              if (result.out / p).exists())
     click.echo(f"  reports: {report_files}")
+    if result.latest:
+        click.echo(f"  latest: {result.latest} -> {result.out.name}")
+    if result.ingest and result.ingest.athena_queries:
+        click.echo(f"  Athena: {_size(result.ingest.athena_bytes_scanned)} scanned in "
+                   f"{len(result.ingest.athena_queries)} queries, "
+                   f"{result.ingest.athena_cost_usd:.4f} USD")
 
 
 @main.command()
@@ -324,8 +488,23 @@ def _print_ingest(summary: rightsizer.IngestSummary, db: str) -> None:
     reasons = Counter(s.reason for s in summary.files_skipped)
     for reason, n in reasons.most_common():
         click.echo(f"  skipped {n:,}: {reason}")
+    for query in summary.athena_queries:
+        click.echo(f"  {query.source} account {query.account} {query.since}..{query.until}: "
+                   f"{query.rows:,} rows, {_size(query.bytes_scanned)} scanned, "
+                   f"{query.cost_usd:.4f} USD (query {query.query_id})")
+    if summary.athena_queries:
+        click.echo(f"  Athena: {_size(summary.athena_bytes_scanned)} scanned in "
+                   f"{len(summary.athena_queries)} queries, {summary.athena_cost_usd:.4f} USD")
     if summary.bad_inputs:
         click.echo(f"  {len(summary.bad_inputs):,} bad inputs (listed on stderr)")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
 
 
 def _print_inventory(result: Any) -> None:

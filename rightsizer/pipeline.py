@@ -8,6 +8,8 @@ each event once, and says what it did in an ``IngestSummary``. ``inventory`` rea
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
 import tempfile
 import time
@@ -17,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
@@ -29,6 +31,7 @@ from rightsizer.sources.aws import AwsOptions
 from rightsizer.sources.locate import BadInput, LogObject, Scope, Skipped
 from rightsizer.sources.s3 import S3Options
 from rightsizer.store.database import BadFile, FileRef, LoadResult, Store
+from rightsizer.store.lock import store_lock
 from rightsizer.store.records import EcsAssumption, UsageRow
 
 if TYPE_CHECKING:
@@ -125,7 +128,8 @@ class _Tally:
 
 def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None,
            s3_options: S3Options | None = None, athena: AthenaOptions | None = None,
-           principals: Sequence[str] = (), today: date | None = None,
+           athena_accounts: Sequence[str] = (), principals: Sequence[str] = (),
+           today: date | None = None,
            workers: int | None = None,
            progress: ProgressCallback | None = None,
            on_total: Callable[[int], None] | None = None,
@@ -133,9 +137,11 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
            commit_events: int = COMMIT_EVENTS) -> IngestSummary:
     """Read CloudTrail from each source into the store at ``db``: files from a file, a folder
     or ``s3://bucket/prefix``; aggregates from ``athena://DATABASE.TABLE`` (see
-    ``_ingest_athena``: the scope's accounts, its window or the last 90 days to ``today``, the
-    roles ECS assumed plus ``principals``). Bad inputs are recorded and reported, never fatal:
-    everything readable is still stored. Raises ConfigError for a source that is not understood.
+    ``_ingest_athena``: ``athena_accounts`` or the scope's accounts, the scope's window or the
+    last 90 days to ``today``, the roles ECS assumed plus ``principals``). Bad inputs are
+    recorded and reported, never fatal: everything readable is still stored. Raises
+    ConfigError for a source that is not understood, StoreBusy while another run holds the
+    store.
 
     Tuning knobs: ``chunk_files``, the most files in one spool; ``commit_events``, about how
     many events one store transaction holds (a killed run redoes at most that much)."""
@@ -146,12 +152,14 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
     seen_uris: set[str] = set()
     spool_root = Path(tempfile.mkdtemp(prefix="rightsizer-spool-"))
     try:
-        with Store(db) as store:
+        with store_lock(db), Store(db) as store:
             store.start_run(run_id, sources)
             for source in sources:
                 if source.startswith("athena://"):
-                    _ingest_athena(source, store, scope, athena or AthenaOptions(), principals,
-                                   today or datetime.now(UTC).date(), run_id, tally)
+                    athena_scope = replace(scope, accounts=frozenset(athena_accounts)
+                                           or scope.accounts)
+                    _ingest_athena(source, store, athena_scope, athena or AthenaOptions(),
+                                   principals, today or datetime.now(UTC).date(), run_id, tally)
                     continue
                 _ingest_source(source, store, scope, s3_options, workers, run_id, tally,
                                seen_uris, spool_root, progress, on_total, chunk_files,
@@ -191,7 +199,7 @@ def _ingest_athena(source: str, store: Store, scope: Scope, options: AthenaOptio
     table = athena.parse_athena_uri(source)
     if not scope.accounts:
         raise ConfigError(f"{source}: name the accounts to read (--account, or athena.accounts "
-                          "in the configuration): every query reads one account's partition")
+                          "in the configuration): each query reads one account's partitions")
     first = scope.since or today - timedelta(days=ATHENA_DEFAULT_DAYS - 1)
     last = scope.until or today
     if first > last:
@@ -396,6 +404,14 @@ def inventory(iam: str | Path, ecs: str | Path, db: str | Path | None = None, *,
     that could not be read are in ``Inventory.problems``; the rest is still inventoried.
     """
     from rightsizer.analysis.inventory import build_inventory
+
+    authorization, task_definitions = _inventory_inputs(iam, ecs, aws, ecs_regions)
+    return build_inventory(authorization, task_definitions, _assumed(db))
+
+
+def _inventory_inputs(iam: str | Path, ecs: str | Path, aws: AwsOptions | None,
+                      ecs_regions: Sequence[str] = ()) -> tuple[Any, Any]:
+    """IAM's authorization details and the task definitions, from files or live."""
     from rightsizer.sources import ecs as ecs_source
     from rightsizer.sources import iam as iam_source
 
@@ -411,13 +427,17 @@ def inventory(iam: str | Path, ecs: str | Path, db: str | Path | None = None, *,
         task_definitions = ecs_source.merge_task_definitions(fetched)
     else:
         task_definitions = ecs_source.load_task_definitions(Path(ecs))
-    assumed: tuple[EcsAssumption, ...] = ()
+    return authorization, task_definitions
+
+
+def _assumed(db: str | Path | None) -> tuple[EcsAssumption, ...]:
+    """The store's evidence of ECS assuming roles; none when there is no store yet."""
     if db is not None and Path(db).exists():
         with Store(db, read_only=True) as store:
-            assumed = store.ecs_assumed_roles()
-    elif db is not None:
+            return store.ecs_assumed_roles()
+    if db is not None:
         log.warning("%s does not exist: no CloudTrail evidence of ECS assuming roles", db)
-    return build_inventory(authorization, task_definitions, assumed)
+    return ()
 
 
 # -- run: ingest, inventory, analyze, propose, prove, write -----------------------------------
@@ -439,6 +459,8 @@ class RunResult:
     trails_assumed: bool
     events_in_window: int
     summary: dict[str, object]
+    latest: Path | None = None  # a dated run: the ``latest`` link now pointing at ``out``
+    removed: tuple[Path, ...] = ()  # a dated run: old runs removed (output.keep)
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -465,6 +487,9 @@ def run(
     trail_files: Sequence[str | Path] = (),
     aws: AwsOptions | None = None,
     s3_options: S3Options | None = None,
+    athena: AthenaOptions | None = None,
+    athena_accounts: Sequence[str] = (),
+    principals: Sequence[str] = (),
     today: date | None = None,
     workers: int | None = None,
     pdf: bool = False,
@@ -472,8 +497,26 @@ def run(
     """Every stage: ingest ``logs`` (none: use the store as it is), inventory IAM and ECS,
     analyze every ECS role over the window in one pass over the store, propose, prove, and
     write the output folder (``summary.json``, ``roles/<RoleName>/...``, ``report.html``,
-    ``report.md``, ``findings.csv``, and ``report.pdf`` with ``pdf`` when Chromium is there)."""
-    from rightsizer.analysis.inventory import role_key
+    ``report.md``, ``findings.csv``, and ``report.pdf`` with ``pdf`` when Chromium is there).
+
+    ``logs`` may name ``athena://DATABASE.TABLE`` sources: their queries read
+    ``athena_accounts`` with ``athena``'s options, and bring home the roles ECS was seen
+    assuming, the roles IAM and the task definitions say are ECS roles, and ``principals``.
+    The store is locked for the whole run (StoreBusy when another run holds it)."""
+    with store_lock(db):
+        return _run(logs=logs, iam=iam, ecs=ecs, out=Path(out), db=db, since=since,
+                    until=until, settings=settings, trail_files=trail_files, aws=aws,
+                    s3_options=s3_options, athena=athena, athena_accounts=athena_accounts,
+                    principals=principals, today=today, workers=workers, pdf=pdf)
+
+
+def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db: str | Path,
+         since: datetime | None, until: datetime | None, settings: Settings | None,
+         trail_files: Sequence[str | Path], aws: AwsOptions | None,
+         s3_options: S3Options | None, athena: AthenaOptions | None,
+         athena_accounts: Sequence[str], principals: Sequence[str], today: date | None,
+         workers: int | None, pdf: bool) -> RunResult:
+    from rightsizer.analysis.inventory import build_inventory, role_key
     from rightsizer.iam.observability import DEFAULT_TRAIL
     from rightsizer.proposal.rightsize import Window, rightsize
     from rightsizer.settings import Settings
@@ -481,13 +524,21 @@ def run(
 
     settings = settings or Settings()
     today = today or datetime.now(UTC).date()
-    out = Path(out)
+    authorization, task_definitions = _inventory_inputs(iam, ecs, aws)
     summary_ingest = None
     if logs:
         scope = Scope(since=since.date() if since else None,
                       until=until.date() if until else None)
-        summary_ingest = ingest(logs, db, scope=scope, s3_options=s3_options, workers=workers)
-    result_inventory = inventory(iam, ecs, db, aws=aws)
+        wanted = list(principals)
+        if any(source.startswith("athena://") for source in logs):
+            # Athena brings home only ECS roles: those ECS is seen assuming in the query, and
+            # these, which IAM's trust policies and the task definitions name.
+            known = build_inventory(authorization, task_definitions, ())
+            wanted += [role.arn for role in known.ecs_roles]
+        summary_ingest = ingest(logs, db, scope=scope, s3_options=s3_options, athena=athena,
+                                athena_accounts=athena_accounts, principals=wanted,
+                                today=today, workers=workers)
+    result_inventory = build_inventory(authorization, task_definitions, _assumed(db))
     trails = list(settings.trails)
     for path in trail_files:
         trails.extend(load_trail_settings_file(Path(path)))
@@ -670,6 +721,12 @@ def _ingest_json(ingested: IngestSummary | None) -> dict[str, object] | None:
     data = ingested.as_json()
     for volatile in ("run_id", "seconds"):
         data.pop(volatile, None)
+    if ingested.athena_queries:  # what Athena scanned and cost, per query
+        for query in data["athena_queries"]:  # type: ignore[union-attr]
+            query.pop("seconds", None)
+    else:
+        for key in ("athena_queries", "athena_bytes_scanned", "athena_cost_usd"):
+            data.pop(key, None)
     return data
 
 
@@ -709,3 +766,134 @@ def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+# -- the batch job: settings in, a dated output folder out -------------------------------------
+
+# A dated run folder: FOLDER/2026-11-28T2103Z (UTC), a suffix when two runs share a minute.
+_RUN_STAMP = "%Y-%m-%dT%H%MZ"
+_RUN_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{4}Z(-\d+)?$")
+LATEST = "latest"
+
+
+def run_job(settings: Settings, *, now: datetime | None = None) -> RunResult:
+    """``rightsizer run`` as a scheduled job: everything from ``settings`` (sources, window,
+    store, output, thresholds). With ``output.dated`` the run writes ``FOLDER/<UTC stamp>/``,
+    then points ``FOLDER/latest`` at it (only once it is complete) and removes the oldest
+    dated runs beyond ``output.keep``. Incremental: the store's ledger skips files already
+    read, and Athena re-reads only days that had not settled."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    sources = settings.sources
+    for name, value in (("iam", sources.iam), ("ecs", sources.ecs)):
+        if not value:
+            raise ConfigError(f"sources.{name} is not set: give --{name} FILE|aws, "
+                              f"RIGHTSIZER_SOURCES_{name.upper()} or [sources] {name} = ... "
+                              "in the configuration file")
+    logs = (*sources.logs, *sources.athena)
+    since = until = None
+    window = settings.window
+    explicit = any(settings.origins.get(f"window.{k}", "default") != "default"
+                   for k in ("days", "since", "until"))
+    if explicit:  # else: the store's first to last event, as an ad hoc run
+        first, last = settings.window_bounds(now.date())
+        since = datetime(first.year, first.month, first.day)
+        until = datetime(last.year, last.month, last.day)
+    elif sources.athena:  # Athena needs a window: the default trailing days
+        first, last = window.bounds(now.date())
+        since = datetime(first.year, first.month, first.day)
+    aws = AwsOptions(profile=settings.aws.profile, region=settings.aws.region,
+                     endpoint_url=settings.aws.endpoint_url)
+    s3_options = S3Options(profile=settings.aws.profile, endpoint_url=settings.aws.endpoint_url)
+    athena_options = AthenaOptions(
+        workgroup=settings.athena.workgroup, output_location=settings.athena.output_location,
+        region=settings.athena_region, profile=settings.aws.profile,
+        endpoint_url=settings.aws.endpoint_url, price_per_tb=settings.athena.price_per_tb)
+    folder = Path(settings.output.folder)
+    out = _new_run_folder(folder, now) if settings.output.dated else folder
+    result = run(logs=logs, iam=sources.iam or "", ecs=sources.ecs or "", out=out,
+                 db=settings.store.path, since=since, until=until, settings=settings,
+                 trail_files=sources.trail, aws=aws, s3_options=s3_options,
+                 athena=athena_options, athena_accounts=settings.athena.accounts,
+                 principals=settings.athena.principals, today=now.date(),
+                 workers=settings.run.workers, pdf=settings.run.pdf)
+    if not settings.output.dated:
+        return result
+    latest = _publish_latest(folder, out)
+    removed = _prune_runs(folder, keep=settings.output.keep, current=out)
+    return replace(result, latest=latest, removed=removed)
+
+
+def _new_run_folder(folder: Path, now: datetime) -> Path:
+    stamp = now.strftime(_RUN_STAMP)
+    candidate, n = folder / stamp, 1
+    while candidate.exists():
+        candidate, n = folder / f"{stamp}-{n}", n + 1
+    return candidate
+
+
+def _publish_latest(folder: Path, run_folder: Path) -> Path:
+    """Point ``folder/latest`` at ``run_folder`` atomically: a reader sees the old run or the
+    new one, never neither (a relative link, so the folder can be moved or mounted)."""
+    latest = folder / LATEST
+    if latest.exists() and not latest.is_symlink():
+        raise ConfigError(f"{latest} exists and is not a link: move it away; rightsizer points "
+                          "it at the newest run")
+    staging = folder / f".{LATEST}.{os.getpid()}"
+    staging.unlink(missing_ok=True)
+    os.symlink(run_folder.name, staging)
+    os.replace(staging, latest)
+    return latest
+
+
+def _prune_runs(folder: Path, *, keep: int, current: Path) -> tuple[Path, ...]:
+    """Remove the oldest dated runs beyond ``keep`` (0 keeps all); never the current one."""
+    if keep <= 0:
+        return ()
+    runs = sorted(p for p in folder.iterdir()
+                  if p.is_dir() and not p.is_symlink() and _RUN_FOLDER.match(p.name))
+    removed = tuple(p for p in runs[:-keep] if p != current)
+    for path in removed:
+        shutil.rmtree(path)
+        log.info("removed the old run %s (output.keep = %d)", path, keep)
+    return removed
+
+
+# -- athena setup --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AthenaSetup:
+    """The statements ``rightsizer athena setup`` prints, and the queries that ran them."""
+
+    table: str
+    statements: tuple[str, ...]
+    applied: tuple[str, ...] = ()  # query ids, with apply
+
+
+def athena_setup(settings: Settings, *, apply: bool = False) -> AthenaSetup:
+    """The database and table DDL for ``sources.athena`` (the first one) from the ``athena``
+    settings; with ``apply`` it runs them in the workgroup."""
+    if not settings.sources.athena:
+        raise ConfigError("athena setup: name the table (--table athena://DATABASE.TABLE, "
+                          "RIGHTSIZER_SOURCES_ATHENA or [sources] athena)")
+    table = athena.parse_athena_uri(settings.sources.athena[0])
+    conf = settings.athena
+    organization = conf.layout == "organization"
+    if organization and not conf.organization_id:
+        raise ConfigError("athena setup: an organization trail needs athena.organization_id "
+                          "(--organization-id o-...)")
+    if not conf.bucket:
+        raise ConfigError("athena setup: give the trail's bucket (athena.bucket, --bucket)")
+    layout = athena.TableLayout(
+        database=table.database, table=table.table, bucket=conf.bucket, prefix=conf.prefix,
+        regions=conf.regions, accounts=conf.accounts,
+        organization_id=conf.organization_id if organization else None,
+        projection_start=conf.projection_start or date(2020, 1, 1))
+    statements = (f"CREATE DATABASE IF NOT EXISTS `{table.database}`", athena.table_ddl(layout))
+    if not apply:
+        return AthenaSetup(table.uri, statements)
+    options = AthenaOptions(workgroup=conf.workgroup, output_location=conf.output_location,
+                            region=settings.athena_region, profile=settings.aws.profile,
+                            endpoint_url=settings.aws.endpoint_url)
+    stats = athena.run_ddl(statements, options, f"athena setup {table.uri}")
+    return AthenaSetup(table.uri, statements, tuple(s.query_id for s in stats))

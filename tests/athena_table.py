@@ -1,4 +1,5 @@
-"""The Athena CloudTrail table, recreated in DuckDB from raw delivery files, for the equivalence tests.
+"""The Athena CloudTrail table, recreated in DuckDB from raw delivery files, for the equivalence
+tests.
 
 Athena reads the delivery files through the CloudTrail SerDe into the columns of
 queries/athena/create_table_*.sql: JSON keys matched case-insensitively to lower-case columns,
@@ -20,7 +21,8 @@ import duckdb
 import orjson
 import sqlglot
 
-_LAYOUT = re.compile(r"AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail/([a-z0-9-]+)/(\d{4})/(\d{2})/(\d{2})/")
+_LAYOUT = re.compile(
+    r"AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail/([a-z0-9-]+)/(\d{4})/(\d{2})/(\d{2})/")
 
 _STRING = "VARCHAR"
 _IDENTITY = """STRUCT(

@@ -20,7 +20,7 @@
 --
 -- Parameters (qmark, bound by Athena, never formatted in):
 --   1 account, 2 first partition 'yyyy/MM/dd', 3 last partition 'yyyy/MM/dd',
---   4 since and 5 until (ISO 8601 UTC instants), 6 extra principals (comma-separated role ARNs).
+--   4 since and 5 until (ISO 8601 UTC instants), 6 extra principals (role ARNs, one a line).
 WITH scoped AS (
     SELECT
         eventid,
@@ -170,4 +170,4 @@ SELECT
     day, error_class, invoked_by, calls, sessions, first_seen, last_seen, error_code
 FROM grouped
 WHERE principal IN (SELECT principal FROM ecs_roles)
-   OR contains(split(?, ','), principal)
+   OR contains(split(?, chr(10)), principal)

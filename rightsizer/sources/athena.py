@@ -95,7 +95,9 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _ORGANIZATION = re.compile(r"^o-[a-z0-9]{10,32}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _PREFIX = re.compile(r"^([A-Za-z0-9!_.*()-]+/)*$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+# Role names hold [\w+=,.@-] and paths any printable ASCII: never a line break, which therefore
+# separates the principals parameter.
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\x21-\x7e]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,10 +286,10 @@ def usage_parameters(account: str, since: datetime, until: datetime,
     if not _ACCOUNT.match(account):
         raise ConfigError(f"Athena account must be 12 digits, not {account!r}")
     for arn in principals:
-        if not _ROLE_ARN.match(arn) or "," in arn:
+        if not _ROLE_ARN.match(arn):
             raise ConfigError(f"not a role ARN: {arn!r}")
     first, last = partition_range(since.date(), _until_day(until))
-    return [account, first, last, _iso(since), _iso(until), ",".join(sorted(set(principals)))]
+    return [account, first, last, _iso(since), _iso(until), "\n".join(sorted(set(principals)))]
 
 
 def _until_day(until: datetime) -> date:

@@ -1,0 +1,80 @@
+"""One writer per store: a run holds ``<store>.lock`` from its first write to its last.
+
+DuckDB itself lets one process open a database file for writing, but a run opens and closes the
+store several times (ingest, inventory, analysis); between two of them another run could slip in
+and the two would interleave. The lock is an advisory ``flock`` on a file beside the store, held
+for the whole run: the operating system releases it when the process ends, however it ends, so a
+killed run never leaves a stale lock. The file names the holder (pid, host, start time) for the
+message the second run prints.
+
+Re-entrant within a process: ``run`` takes it and the ``ingest`` it calls takes it again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rightsizer.errors import StoreError
+
+__all__ = ["StoreBusy", "store_lock"]
+
+_held: dict[Path, int] = {}
+_guard = threading.Lock()
+
+
+class StoreBusy(StoreError):
+    """Another run holds the store."""
+
+
+def lock_path(db: str | Path) -> Path:
+    path = Path(db)
+    return path.with_name(path.name + ".lock")
+
+
+@contextmanager
+def store_lock(db: str | Path) -> Iterator[None]:
+    """Hold the store's lock; StoreBusy at once (no waiting) when another process holds it."""
+    path = lock_path(db).resolve()
+    with _guard:
+        if path in _held:
+            _held[path] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield
+        finally:
+            with _guard:
+                _held[path] -= 1
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "unknown"
+            raise StoreBusy(f"{db}: another rightsizer run is using this store ({holder}); "
+                            "runs of one store must not overlap: try again when it has "
+                            "finished") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (f"pid {os.getpid()} on {socket.gethostname()}, started "
+                       f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}").encode(), 0)
+        with _guard:
+            _held[path] = 1
+        try:
+            yield
+        finally:
+            with _guard:
+                del _held[path]
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
