@@ -126,12 +126,14 @@ def main(verbose: int) -> None:
 @click.option("--principal", "principals", multiple=True,
               help="A role ARN to bring home from Athena besides those ECS was seen assuming "
                    "(repeatable).")
+@click.option("--athena-concurrency", default=4, show_default=True, type=click.IntRange(1, 20),
+              help="Athena queries in flight, one per account.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def ingest(sources: tuple[str, ...], db: str, since: Any, until: Any, accounts: tuple[str, ...],
            regions: tuple[str, ...], profile: str | None, s3_region: str | None,
            endpoint_url: str | None, workers: int | None, workgroup: str,
            output_location: str | None, athena_region: str | None,
-           principals: tuple[str, ...], as_json: bool) -> None:
+           principals: tuple[str, ...], athena_concurrency: int, as_json: bool) -> None:
     """Read CloudTrail from SOURCE... (files, folders, s3://bucket/prefix) into the store, or
     aggregate it in Athena (athena://DATABASE.TABLE, one query per --account) and store the
     aggregates.
@@ -158,7 +160,7 @@ def ingest(sources: tuple[str, ...], db: str, since: Any, until: Any, accounts: 
 
             athena = AthenaOptions(workgroup=workgroup, output_location=output_location,
                                    region=athena_region, profile=profile,
-                                   endpoint_url=endpoint_url)
+                                   endpoint_url=endpoint_url, concurrency=athena_concurrency)
         with _Progress(enabled=not as_json and sys.stdout.isatty()) as bar:
             summary = rightsizer.ingest(sources, db, scope=scope, s3_options=s3_options,
                                         athena=athena, principals=principals,
@@ -227,6 +229,7 @@ _RUN_FLAGS = {
     "endpoint_url": "aws.endpoint_url", "workgroup": "athena.workgroup",
     "output_location": "athena.output_location", "athena_region": "athena.region",
     "accounts": "athena.accounts", "principals": "athena.principals",
+    "athena_concurrency": "athena.concurrency",
     "workers": "run.workers", "pdf": "run.pdf", "log_format": "logging.format",
 }
 
@@ -270,6 +273,8 @@ _RUN_FLAGS = {
 @click.option("--athena-region", help="Region Athena runs in (default: --aws-region).")
 @click.option("--account", "accounts", multiple=True,
               help="An account whose partitions Athena reads (repeatable).")
+@click.option("--athena-concurrency", type=click.IntRange(1, 20),
+              help="Athena queries in flight, one per account (default 4).")
 @click.option("--principal", "principals", multiple=True,
               help="A role ARN to bring home from Athena besides the ECS roles (repeatable).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Reader processes (default: cores).")

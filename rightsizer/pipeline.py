@@ -807,7 +807,8 @@ def run_job(settings: Settings, *, now: datetime | None = None) -> RunResult:
     athena_options = AthenaOptions(
         workgroup=settings.athena.workgroup, output_location=settings.athena.output_location,
         region=settings.athena_region, profile=settings.aws.profile,
-        endpoint_url=settings.aws.endpoint_url, price_per_tb=settings.athena.price_per_tb)
+        endpoint_url=settings.aws.endpoint_url, price_per_tb=settings.athena.price_per_tb,
+        concurrency=settings.athena.concurrency)
     folder = Path(settings.output.folder)
     out = _new_run_folder(folder, now) if settings.output.dated else folder
     result = run(logs=logs, iam=sources.iam or "", ecs=sources.ecs or "", out=out,

@@ -31,6 +31,7 @@ The file (``rightsizer run --config FILE``, or ``$RIGHTSIZER_CONFIG``), every ke
     output_location = "s3://results/rightsizer/"  # default none (the workgroup's); s3:// only
     region = "eu-west-1"            # default none: aws.region
     price_per_tb = 5.0              # USD per TB scanned, > 0; default 5.0
+    concurrency = 4                 # queries in flight (one per account), 1..20; default 4
     # for `rightsizer athena setup` (the table DDL):
     bucket = "org-trail-bucket"     # the trail's bucket name (no s3://); default none
     prefix = ""                     # key prefix before AWSLogs/ (no leading /); default ""
@@ -164,6 +165,7 @@ class AthenaSettings:
     output_location: str | None = None
     region: str | None = None
     price_per_tb: float = 5.0
+    concurrency: int = 4
     bucket: str | None = None
     prefix: str = ""
     layout: str = "account"
@@ -291,6 +293,8 @@ SETTING_KEYS: tuple[SettingKey, ...] = (
        flag="--athena-region"),
     _K("athena", "price_per_tb", "float", 5.0, "a price in USD per TB scanned > 0",
        lambda v: v > 0, flag="--price-per-tb"),
+    _K("athena", "concurrency", "int", 4, "a whole number of queries in flight from 1 to 20",
+       lambda v: 1 <= v <= 20, flag="--athena-concurrency"),
     _K("athena", "bucket", "str", None, "an S3 bucket name (without s3://)",
        _matches(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"), flag="--bucket"),
     _K("athena", "prefix", "str", "", "a key prefix without a leading / or s3://",
