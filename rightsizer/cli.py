@@ -325,6 +325,11 @@ def run(config: Path | None, logs: tuple[str, ...], as_json: bool, **flags: Any)
     _run(action)
 
 
+# `athena setup` flags whose setting is not athena.<flag>.
+_SETUP_FLAGS = {"athena_region": "athena.region", "profile": "aws.profile",
+                "endpoint_url": "aws.endpoint_url"}
+
+
 @main.group()
 def athena() -> None:
     """The CloudTrail table in Athena, for organizations whose trails outgrow one machine."""
@@ -359,11 +364,9 @@ def athena_setup(config: Path | None, table: str | None, apply: bool, **flags: A
 
         from rightsizer.settings import load_settings
 
-        given: dict[str, object] = {f"athena.{k}": v for k, v in flags.items()
-                                    if k not in ("profile", "endpoint_url")}
+        given: dict[str, object] = {_SETUP_FLAGS.get(k, f"athena.{k}"): v
+                                    for k, v in flags.items()}
         given["athena.projection_start"] = _day(flags["projection_start"])
-        given["aws.profile"] = flags["profile"]
-        given["aws.endpoint_url"] = flags["endpoint_url"]
         given["sources.athena"] = (table,) if table else ()
         settings = load_settings(config, env=os.environ, flags=given)
         setup = rightsizer.athena_setup(settings, apply=apply)

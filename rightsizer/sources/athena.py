@@ -412,10 +412,15 @@ def table_ddl(layout: TableLayout) -> str:
         "regions": ",".join(layout.regions),
         "projection_start": layout.projection_start.strftime("%Y/%m/%d"),
     }
-    text = sql(name)
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", value)
-    return text
+    # The file's header comments stay in the file: Athena's DDL parser is Hive's. ``${...}`` are
+    # the projection's own placeholders, filled by Athena per partition: left as they are.
+    lines = sql(name).splitlines()
+    while lines and lines[0].startswith("--"):
+        lines.pop(0)
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], "\n".join(lines)).strip() + "\n"
+
+
+_PLACEHOLDER = re.compile(r"(?<!\$)\{(\w+)\}")
 
 
 def run_ddl(statements: Sequence[str], options: AthenaOptions, what: str) -> list[QueryStats]:

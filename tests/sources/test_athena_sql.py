@@ -4,7 +4,8 @@ rows the local path computes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -13,11 +14,19 @@ import sqlglot
 from athena_table import create_table, delivery_files, to_duckdb
 
 import rightsizer
+from rightsizer.errors import ConfigError, SourceError
 from rightsizer.pipeline import _athena_rows
 from rightsizer.sources.athena import (
     PARAMETERS,
     AthenaUsageRow,
+    TableLayout,
+    _literal,
+    billed_cost,
+    parse_athena_uri,
+    partition_range,
+    request_key,
     rows_from_result,
+    table_ddl,
     usage_parameters,
 )
 from rightsizer.sqlfiles import queries_dir, sql
@@ -186,3 +195,110 @@ def test_athena_rows_in_the_store_read_back_as_the_local_usage(tmp_path: Path) -
         [(e.role_arn, e.assumptions) for e in ecs_local]
     assert span.events == sum(r.calls for r in local)
 
+
+
+# -- the pieces --------------------------------------------------------------------------------
+
+
+def _layout(**kwargs: object) -> TableLayout:
+    base: dict[str, object] = {
+        "database": "cloudtrail", "table": "org_trail", "bucket": "org-trail-logs",
+        "regions": ("eu-west-1", "us-east-1"), "projection_start": date(2024, 1, 1),
+        "organization_id": "o-2gwjitpafm"}
+    return TableLayout(**{**base, **kwargs})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("layout", "location", "template", "account_projection"), [
+    (_layout(), "s3://org-trail-logs/AWSLogs/o-2gwjitpafm/",
+     "s3://org-trail-logs/AWSLogs/o-2gwjitpafm/${account}/CloudTrail/${region}/${timestamp}",
+     "'projection.account.type' = 'injected'"),
+    (_layout(organization_id=None, accounts=("111122223333",), prefix="trails/"),
+     "s3://org-trail-logs/trails/AWSLogs/111122223333/CloudTrail/",
+     "s3://org-trail-logs/trails/AWSLogs/${account}/CloudTrail/${region}/${timestamp}",
+     "'projection.account.values' = '111122223333'"),
+])
+def test_table_ddl_fills_the_layout_and_keeps_the_projection_placeholders(
+        layout: TableLayout, location: str, template: str, account_projection: str) -> None:
+    ddl = table_ddl(layout)
+    assert f"LOCATION '{location}'" in ddl
+    assert f"'storage.location.template' = '{template}'" in ddl
+    assert account_projection in ddl
+    assert "'projection.region.values' = 'eu-west-1,us-east-1'" in ddl
+    assert "'projection.timestamp.range' = '2024/01/01,NOW'" in ddl
+    assert "CREATE EXTERNAL TABLE IF NOT EXISTS `cloudtrail`.`org_trail`" in ddl
+    assert not re.search(r"(?<!\$)\{\w+\}", ddl), "a placeholder was left unfilled"
+    sqlglot.parse_one(ddl, read="athena")
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ({"bucket": "Bad_Bucket"}, "bucket"),
+    ({"bucket": "x' OR '1"}, "bucket"),
+    ({"regions": ("eu-west-1'",)}, "region"),
+    ({"organization_id": "o-short"}, "organization_id"),
+    ({"database": "db-name"}, "database"),
+    ({"prefix": "/abs/"}, "prefix"),
+    ({"regions": ()}, "regions"),
+    ({"organization_id": None, "accounts": ("111122223333", "444455556666")}, "one account"),
+])
+def test_table_ddl_refuses_values_that_could_change_the_statement(change: dict[str, object],
+                                                                   named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        table_ddl(_layout(**change))
+
+
+@pytest.mark.parametrize(("parameters", "key"), [
+    (None, "{}"),
+    ("[]", "{}"),
+    ("[" + ",".join(["null"] * len(PARAMETERS)) + "]", "{}"),
+    ('["b",' + '"k/1",' + ",".join(["null"] * (len(PARAMETERS) - 2)) + "]",
+     '{"bucketName":"b","key":"k/1"}'),
+    # empty lists (requestItems with no tables) are dropped, as usage.sql drops '[]'
+    ("[" + ",".join(["[]" if n == "requestItems" else "null" for n in PARAMETERS]) + "]", "{}"),
+    ("[" + ",".join(['["t1","t2"]' if n == "requestItems" else "null" for n in PARAMETERS])
+     + "]", '{"requestItems":["t1","t2"]}'),
+])
+def test_request_key_is_the_local_request_key(parameters: str | None, key: str) -> None:
+    assert request_key(parameters) == key
+
+
+def test_request_key_refuses_a_query_of_another_shape() -> None:
+    with pytest.raises(SourceError, match="38"):
+        request_key('["a", "b"]')
+
+
+@pytest.mark.parametrize(("scanned", "usd"), [
+    (0, 10 * 2**20 * 5 / 2**40),               # the 10 MB minimum
+    (1, 10 * 2**20 * 5 / 2**40),
+    (10 * 2**20 + 1, 11 * 2**20 * 5 / 2**40),  # rounded up to the megabyte
+    (2**40, 5.0),
+])
+def test_billed_cost(scanned: int, usd: float) -> None:
+    assert billed_cost(scanned) == pytest.approx(usd)
+
+
+def test_usage_parameters_are_validated_values_in_query_order() -> None:
+    since = datetime(2026, 10, 1, tzinfo=UTC)
+    until = datetime(2026, 10, 31, tzinfo=UTC)
+    role = "arn:aws:iam::111122223333:role/path/with,comma+name"
+    assert usage_parameters("111122223333", since, until, (role, role)) == [
+        "111122223333", "2026/10/01", "2026/10/31", "2026-10-01T00:00:00Z",
+        "2026-10-31T00:00:00Z", role]
+    assert partition_range(date(2026, 10, 1), date(2026, 10, 31)) == ("2026/10/01", "2026/10/31")
+    for bad in ("12345", "111122223333' OR '1'='1"):
+        with pytest.raises(ConfigError):
+            usage_parameters(bad, since, until)
+    with pytest.raises(ConfigError, match="role ARN"):
+        usage_parameters("111122223333", since, until, ("arn:aws:iam::1:role/x\ny",))
+    with pytest.raises(ConfigError, match="empty window"):
+        usage_parameters("111122223333", until, since)
+
+
+def test_literals_escape_quotes() -> None:
+    assert _literal("it's") == "'it''s'"
+
+
+@pytest.mark.parametrize("uri", ["athena://db", "athena://db.t.x", "s3://b/p", "athena://d-b.t"])
+def test_parse_athena_uri_refuses_other_shapes(uri: str) -> None:
+    with pytest.raises(ConfigError, match=r"athena://DATABASE\.TABLE"):
+        parse_athena_uri(uri)
+    assert parse_athena_uri("athena://CloudTrail.Org_Trail").uri == "athena://cloudtrail.org_trail"
