@@ -197,6 +197,9 @@ def _ingest(summary: Mapping[str, Any]) -> dict[str, Any] | None:
         "events": ingest.get("events_ingested", 0),
         "duplicates": ingest.get("events_duplicate", 0),
         "bad": list(ingest.get("bad_inputs") or ()),
+        "athena": list(ingest.get("athena_queries") or ()),
+        "athena_bytes": ingest.get("athena_bytes_scanned", 0),
+        "athena_cost": ingest.get("athena_cost_usd", 0.0),
     }
 
 
@@ -729,6 +732,11 @@ def render_markdown(summary: Mapping[str, Any], *,
             f"{_n(ingest['events'])} new events ({_n(ingest['duplicates'])} duplicates), "
             f"{_n(len(ingest['bad']))} unreadable inputs; " if ingest else "")
     out.append(f"- **Read** {read}{_n(ctx['events_in_window'])} events in the window")
+    if ingest and ingest["athena"]:
+        out.append(f"- **Athena** {_n(len(ingest['athena']))} usage queries, "
+                   f"{_n(ingest['athena_bytes'])} bytes scanned, "
+                   f"{ingest['athena_cost']:.4f} USD; task sessions of roles read through "
+                   "Athena are the largest day's (a lower bound)")
     for trail in ctx["trails"]:
         out.append(f"- **Trail** {md_text(trail['name'])}: management events "
                    f"{trail['management']}; data events "

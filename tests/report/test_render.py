@@ -489,3 +489,21 @@ def test_the_policy_shown_is_the_policy_file(html: str, role_files: tuple) -> No
     assert shown is not None
     policy = json.loads(unescape(shown.group(1)))
     assert policy == json.loads(role_files[0]["ecsTaskExecutionRole"])
+
+
+def test_an_athena_run_says_what_it_scanned_and_cost(summary: dict[str, Any]) -> None:
+    athena = copy.deepcopy(summary)
+    athena["ingest"]["athena_queries"] = [{
+        "source": "athena://cloudtrail.org_trail", "account": "111122223333",
+        "query_id": f"q-{SCRIPT}", "since": "2026-09-27", "until": "2026-11-02", "rows": 612,
+        "bytes_scanned": 123_456_789, "cost_usd": 0.00056}]
+    athena["ingest"]["athena_bytes_scanned"] = 123_456_789
+    athena["ingest"]["athena_cost_usd"] = 0.00056
+    page = render_html(athena, policies={}, diffs={})
+    assert "123,456,789 bytes scanned in all, 0.0006 USD" in page
+    assert "account <code>111122223333</code> 2026-09-27 to 2026-11-02" in page
+    assert "a lower bound" in page and SCRIPT not in page and f"q-{SCRIPT_ESCAPED}" in page
+    text = render_markdown(athena)
+    assert "- **Athena** 1 usage queries, 123,456,789 bytes scanned, 0.0006 USD" in text
+    # Without Athena, nothing is said about it.
+    assert "Athena" not in render_html(summary, policies={}, diffs={}).split("Account summary")[0]
