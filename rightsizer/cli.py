@@ -36,6 +36,9 @@ def _setup_logging(verbose: int, log_format: str = "text", level_name: str | Non
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # PyAthena logs a failed query with its whole traceback; rightsizer reports it in one line
+    # (the table, the account, Athena's reason). -vv shows it.
+    logging.getLogger("pyathena").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
 
 
 class _JsonFormatter(logging.Formatter):

@@ -228,8 +228,9 @@ def _ingest_athena(source: str, store: Store, scope: Scope, options: AthenaOptio
             except SourceError as exc:
                 log.error("%s", exc)
                 what = f"{table.uri} account {account}"
-                tally.bad.append(PathReason(what, str(exc)))
-                store.record_bad([BadFile(what, str(exc))], run_id)
+                reason = str(exc).removeprefix(f"{what}: ")
+                tally.bad.append(PathReason(what, reason))
+                store.record_bad([BadFile(what, reason)], run_id)
                 continue
             store.replace_athena_usage(table.uri, account, _athena_rows(rows),
                                        asdict(stats), run_id)

@@ -317,8 +317,13 @@ def _connect(options: AthenaOptions) -> Any:
 
 
 def _describe(exc: Exception) -> str:
+    """PyAthena wraps botocore's errors (``raise DatabaseError(*e.args) from e``): name the AWS
+    error code and message of the cause when there is one."""
     from rightsizer.sources.aws import describe_aws_error
 
+    cause = exc.__cause__
+    if cause is not None and hasattr(cause, "response"):
+        return describe_aws_error(cause)
     return describe_aws_error(exc)
 
 
