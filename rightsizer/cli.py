@@ -300,6 +300,11 @@ def run(config: Path | None, logs: tuple[str, ...], as_json: bool, **flags: Any)
 
         from rightsizer.settings import load_settings
 
+        # JSON logs from the start when asked for by flag or environment, so that even a
+        # settings error reaches the log collector as JSON.
+        if (flags["log_format"] or os.environ.get("RIGHTSIZER_LOGGING_FORMAT")) == "json":
+            _state["json_logs"] = True
+            _setup_logging(_state["verbose"], "json")
         given: dict[str, object] = {_RUN_FLAGS[k]: v for k, v in flags.items()}
         for key in ("window.since", "window.until"):
             given[key] = _day(given[key])

@@ -773,7 +773,7 @@ def _write_text(path: Path, text: str) -> None:
 
 # A dated run folder: FOLDER/2026-11-28T2103Z (UTC), a suffix when two runs share a minute.
 _RUN_STAMP = "%Y-%m-%dT%H%MZ"
-_RUN_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{4}Z(-\d+)?$")
+_RUN_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{4}Z(-\d+)?$")  # see _run_order
 LATEST = "latest"
 
 
@@ -810,26 +810,43 @@ def run_job(settings: Settings, *, now: datetime | None = None) -> RunResult:
         region=settings.athena_region, profile=settings.aws.profile,
         endpoint_url=settings.aws.endpoint_url, price_per_tb=settings.athena.price_per_tb,
         concurrency=settings.athena.concurrency)
+    arguments = {
+        "logs": logs, "iam": sources.iam, "ecs": sources.ecs, "db": settings.store.path,
+        "since": since, "until": until, "settings": settings, "trail_files": sources.trail,
+        "aws": aws, "s3_options": s3_options, "athena": athena_options,
+        "athena_accounts": settings.athena.accounts, "principals": settings.athena.principals,
+        "today": now.date(), "workers": settings.run.workers, "pdf": settings.run.pdf,
+    }
     folder = Path(settings.output.folder)
-    out = _new_run_folder(folder, now) if settings.output.dated else folder
-    result = run(logs=logs, iam=sources.iam or "", ecs=sources.ecs or "", out=out,
-                 db=settings.store.path, since=since, until=until, settings=settings,
-                 trail_files=sources.trail, aws=aws, s3_options=s3_options,
-                 athena=athena_options, athena_accounts=settings.athena.accounts,
-                 principals=settings.athena.principals, today=now.date(),
-                 workers=settings.run.workers, pdf=settings.run.pdf)
     if not settings.output.dated:
-        return result
+        return run(out=folder, **arguments)
+    # A dated run is written to a hidden staging folder and gets its name only once complete:
+    # a run that fails half-way never shows as a run, never counts towards `keep`.
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".{now.strftime(_RUN_STAMP)}.{os.getpid()}.partial"
+    try:
+        result = run(out=staging, **arguments)
+        out = _name_run_folder(folder, staging, now)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     latest = _publish_latest(folder, out)
     removed = _prune_runs(folder, keep=settings.output.keep, current=out)
-    return replace(result, latest=latest, removed=removed)
+    return replace(result, out=out, latest=latest, removed=removed)
 
 
-def _new_run_folder(folder: Path, now: datetime) -> Path:
+def _name_run_folder(folder: Path, staging: Path, now: datetime) -> Path:
+    """Rename the staging folder to the run's stamp (a suffix when the minute is taken).
+    ``mkdir`` reserves the name atomically; the rename then replaces that empty folder."""
     stamp = now.strftime(_RUN_STAMP)
     candidate, n = folder / stamp, 1
-    while candidate.exists():
-        candidate, n = folder / f"{stamp}-{n}", n + 1
+    while True:
+        try:
+            candidate.mkdir()
+            break
+        except FileExistsError:
+            candidate, n = folder / f"{stamp}-{n}", n + 1
+    staging.rename(candidate)
     return candidate
 
 
@@ -851,13 +868,21 @@ def _prune_runs(folder: Path, *, keep: int, current: Path) -> tuple[Path, ...]:
     """Remove the oldest dated runs beyond ``keep`` (0 keeps all); never the current one."""
     if keep <= 0:
         return ()
-    runs = sorted(p for p in folder.iterdir()
-                  if p.is_dir() and not p.is_symlink() and _RUN_FOLDER.match(p.name))
+    runs = sorted((p for p in folder.iterdir()
+                   if p.is_dir() and not p.is_symlink() and _RUN_FOLDER.match(p.name)),
+                  key=_run_order)
     removed = tuple(p for p in runs[:-keep] if p != current)
     for path in removed:
         shutil.rmtree(path)
         log.info("removed the old run %s (output.keep = %d)", path, keep)
     return removed
+
+
+def _run_order(path: Path) -> tuple[str, int]:
+    """Runs in the order they were made: by stamp, then by the suffix of a shared minute
+    (``-10`` after ``-9``)."""
+    stamp, _, number = path.name.partition("Z")
+    return stamp, int(number[1:]) if number else 0
 
 
 # -- athena setup --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import ijson
 import orjson
-from isal import igzip
+from isal import igzip, igzip_lib
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -62,13 +62,18 @@ class Careful:
     problem: str | None = None
 
 
+# What gunzip raises on a broken file: a bad header or a truncated stream (OSError, EOFError),
+# and a corrupt deflate stream, which isal reports with its own IsalError, not zlib.error.
+_GZIP_ERRORS = (OSError, EOFError, zlib.error, igzip_lib.IsalError)
+
+
 def decompress(data: bytes) -> bytes:
     """Gunzip when the bytes are gzip (by magic number, whatever the file is called)."""
     if not data.startswith(GZIP_MAGIC):
         return data
     try:
         return igzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
+    except _GZIP_ERRORS as exc:
         raise UnreadableInput(f"corrupt gzip: {exc}") from exc
 
 
@@ -163,7 +168,7 @@ def stream_spool(index: int, stream: io.BufferedIOBase, write: Write) -> Careful
             if len(batch) >= STREAM_BATCH:
                 written += _write_events(index, batch, write).events
                 batch = []
-    except (ijson.JSONError, ijson.IncompleteJSONError, OSError, EOFError, zlib.error) as exc:
+    except (ijson.JSONError, ijson.IncompleteJSONError, *_GZIP_ERRORS) as exc:
         problem = f"unreadable after {seen} records: {_short(exc)}"
     written += _write_events(index, batch, write).events
     if not written and problem:
