@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import os
+import shutil
+import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -93,3 +96,12 @@ def enter_fresh_account(endpoint: str, env: Any) -> str:
     env.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
     env.setenv("AWS_SECURITY_TOKEN", credentials["SessionToken"])
     return account
+
+
+def run_terraform(args: list[str], cwd: Path, stdin: str = "", timeout: float = 600
+                  ) -> subprocess.CompletedProcess[str]:
+    """The terraform CLI in ``cwd``, without telemetry or prompts."""
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+    return subprocess.run([shutil.which("terraform") or "terraform", *args], cwd=cwd,
+                          input=stdin, capture_output=True, text=True, check=False, env=env,
+                          timeout=timeout)

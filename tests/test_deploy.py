@@ -23,6 +23,7 @@ from typing import Any
 import hcl2
 import pytest
 from cfnlint.decode import cfn_yaml
+from helpers import run_terraform
 
 from rightsizer.iam.catalog import catalog
 from rightsizer.iam.evaluate import Decision, Request, evaluate
@@ -278,20 +279,6 @@ needs_aws_provider = pytest.mark.skipif(
 )
 
 
-def _run_terraform(args: list[str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
-    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
-    return subprocess.run(
-        [shutil.which("terraform") or "terraform", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=600,
-    )
-
-
 def terraform_files() -> dict[str, dict[str, Any]]:
     return {path.name: hcl2.loads(path.read_text()) for path in sorted(TERRAFORM.glob("*.tf"))}
 
@@ -320,7 +307,7 @@ def test_terraform_parses_and_terraform_fmt_accepts_it() -> None:
     assert "aws_iam_role_policy_attachment" not in {kind for kind, _ in terraform_resources()}
     if shutil.which("terraform") is None:
         pytest.skip("terraform not installed: python-hcl2 checked only")
-    result = _run_terraform(["fmt", "-check", "-diff", "-recursive", str(TERRAFORM)], ROOT)
+    result = run_terraform(["fmt", "-check", "-diff", "-recursive", str(TERRAFORM)], ROOT)
     assert (result.returncode, result.stdout) == (0, "")
 
 
@@ -354,7 +341,7 @@ def terraform_policy(tmp_path: Path, prefix: str, *, kms: bool) -> dict[str, Any
     )
     stub = f"locals {{\n  job_policy_values = {{\n{entries}\n  }}\n}}\n"
     (module / "main.tf").write_text(_policy_block() + stub)
-    result = _run_terraform(["console"], module, stdin="jsonencode(local.job_policy)\n")
+    result = run_terraform(["console"], module, stdin="jsonencode(local.job_policy)\n")
     assert result.returncode == 0, result.stderr
     return json.loads(json.loads(result.stdout))
 
@@ -392,7 +379,7 @@ def test_terraform_rendering_fails_on_an_unknown_placeholder(tmp_path: Path) -> 
     entries = "\n".join(f"    {json.dumps(k)} = {json.dumps(v)}" for k, v in PSEUDO.items())
     stub = f"locals {{\n  job_policy_values = {{\n{entries}\n  }}\n}}\n"
     (broken / "terraform" / "main.tf").write_text(_policy_block() + stub)
-    result = _run_terraform(["console"], broken / "terraform", stdin="local.job_policy\n")
+    result = run_terraform(["console"], broken / "terraform", stdin="local.job_policy\n")
     assert result.returncode != 0
 
 
@@ -540,7 +527,7 @@ def test_terraform_validates_and_plans_the_same_stack(tmp_path: Path) -> None:
     )
     init = ["init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"]
     for args in (init, ["validate"], ["test"]):
-        result = _run_terraform(args, module)
+        result = run_terraform(args, module)
         assert result.returncode == 0, (args, result.stdout, result.stderr)
     assert "2 passed, 0 failed" in result.stdout
 

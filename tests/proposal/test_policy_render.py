@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ import hcl2
 import pytest
 from cfnlint.api import ManualArgs, lint
 from cfnlint.decode import cfn_yaml
+from helpers import run_terraform
 
 from rightsizer.iam.evaluate import Request, evaluate
 from rightsizer.iam.policy import Condition, parse_policy
@@ -395,20 +395,6 @@ def test_terraform_for_an_empty_proposal_declares_no_policy() -> None:
         assert "needs no permissions" in text
 
 
-def _run_terraform(args: list[str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
-    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
-    return subprocess.run(
-        [shutil.which("terraform") or "terraform", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=120,
-    )
-
-
 needs_terraform = pytest.mark.skipif(
     shutil.which("terraform") is None, reason="terraform not installed"
 )
@@ -418,7 +404,7 @@ needs_terraform = pytest.mark.skipif(
 @pytest.mark.parametrize("kind", sorted(PROPOSALS))
 def test_terraform_fmt_accepts_it_unchanged(kind: str, tmp_path: Path) -> None:
     (tmp_path / "policy.tf").write_text(render_terraform(PROPOSALS[kind]), encoding="utf-8")
-    result = _run_terraform(["fmt", "-check", "-diff", "policy.tf"], tmp_path)
+    result = run_terraform(["fmt", "-check", "-diff", "policy.tf"], tmp_path)
     assert (result.returncode, result.stdout) == (0, "")
 
 
@@ -430,7 +416,7 @@ def test_terraform_evaluates_jsonencode_to_the_document(tmp_path: Path) -> None:
     expressions = re.findall(r"^  policy = (jsonencode\(\{\n.*?\n  \}\))$", text, re.S | re.M)
     assert len(expressions) == len(ONE.documents)
     (tmp_path / "main.tf").write_text(f"locals {{\n  p = {expressions[0]}\n}}\n")
-    result = _run_terraform(["console"], tmp_path, stdin="base64encode(local.p)\n")
+    result = run_terraform(["console"], tmp_path, stdin="base64encode(local.p)\n")
     assert result.returncode == 0, result.stderr
     encoded = result.stdout.strip().strip('"')
     assert json.loads(base64.b64decode(encoded)) == ONE.documents[0].as_json()
