@@ -37,6 +37,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -187,6 +188,7 @@ class AthenaUsageRow:
     error_code: str | None
 
 
+@lru_cache(maxsize=65_536)  # the same resources come back day after day
 def request_key(parameters: str | None) -> str:
     """The request key of usage.sql from the JSON array of picked parameters: the ones present
     (not null, not empty), as a compact JSON object in ``PARAMETERS`` order."""
