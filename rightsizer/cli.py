@@ -108,38 +108,49 @@ def main(verbose: int) -> None:
     _setup_logging(verbose)
 
 
+# `ingest` flags and the settings they set, for --config and RIGHTSIZER_* (see _RUN_FLAGS).
+_INGEST_FLAGS = {
+    "db": "store.path", "since": "window.since", "until": "window.until",
+    "profile": "aws.profile", "endpoint_url": "aws.endpoint_url", "workers": "run.workers",
+    "workgroup": "athena.workgroup", "output_location": "athena.output_location",
+    "athena_region": "athena.region", "principals": "athena.principals",
+    "athena_concurrency": "athena.concurrency",
+}
+
+
 @main.command()
-@click.argument("sources", nargs=-1, required=True)
-@click.option("--db", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
-              help="The DuckDB store.")
+@click.argument("sources", nargs=-1)
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML settings (default: $RIGHTSIZER_CONFIG): its [sources] logs and athena "
+                   "when no SOURCE is given, [store], [athena], [aws]; flags override it.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help=f"The DuckDB store (default {DEFAULT_DB}).")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day of the window (UTC).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day of the window (UTC).")
-@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
+@click.option("--account", "accounts", multiple=True,
+              help="Only this account (repeatable); for Athena, the accounts to query.")
 @click.option("--region", "regions", multiple=True,
               help="Only this region's logs (repeatable); see --s3-region for the bucket's.")
-@click.option("--profile", help="AWS profile for s3:// sources.")
+@click.option("--profile", help="AWS profile for s3:// and athena:// sources.")
 @click.option("--s3-region", help="Region of the S3 client.")
-@click.option("--endpoint-url", help="S3-compatible endpoint for s3:// sources.")
+@click.option("--endpoint-url", help="Endpoint for s3:// (S3-compatible) and athena:// sources.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Reader processes (default: cores).")
-@click.option("--workgroup", default="primary", show_default=True,
-              help="Athena workgroup for athena:// sources.")
+@click.option("--workgroup", help="Athena workgroup for athena:// sources (default: primary).")
 @click.option("--output-location", help="S3 location of Athena's results (default: the "
                                         "workgroup's).")
 @click.option("--athena-region", help="Region Athena runs in.")
 @click.option("--principal", "principals", multiple=True,
               help="A role ARN to bring home from Athena besides those ECS was seen assuming "
                    "(repeatable).")
-@click.option("--athena-concurrency", default=4, show_default=True, type=click.IntRange(1, 20),
-              help="Athena queries in flight, one per account.")
+@click.option("--athena-concurrency", type=click.IntRange(1, 20),
+              help="Athena queries in flight, one per account (default 4).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def ingest(sources: tuple[str, ...], db: str, since: Any, until: Any, accounts: tuple[str, ...],
-           regions: tuple[str, ...], profile: str | None, s3_region: str | None,
-           endpoint_url: str | None, workers: int | None, workgroup: str,
-           output_location: str | None, athena_region: str | None,
-           principals: tuple[str, ...], athena_concurrency: int, as_json: bool) -> None:
+def ingest(sources: tuple[str, ...], config: Path | None, accounts: tuple[str, ...],
+           regions: tuple[str, ...], s3_region: str | None, as_json: bool,
+           **flags: Any) -> None:
     """Read CloudTrail from SOURCE... (files, folders, s3://bucket/prefix) into the store, or
     aggregate it in Athena (athena://DATABASE.TABLE, one query per --account) and store the
-    aggregates.
+    aggregates. Without SOURCE, the configuration's [sources] logs and athena.
 
     Files already read (same path and size/mtime, or same S3 ETag) are not read again; every
     event is stored once. Athena days already read after they settled are not asked again;
@@ -147,28 +158,47 @@ def ingest(sources: tuple[str, ...], db: str, since: Any, until: Any, accounts: 
     some input could not be read (the rest is stored)."""
 
     def action() -> int:
+        import os
+
+        from rightsizer.settings import load_settings
+
+        given: dict[str, object] = {_INGEST_FLAGS[k]: v for k, v in flags.items()}
+        for key in ("window.since", "window.until"):
+            given[key] = _day(given[key])
+        given["athena.accounts"] = accounts
+        settings = load_settings(config, env=os.environ, flags=given)
+        chosen = sources or (*settings.sources.logs, *settings.sources.athena)
+        if not chosen:
+            raise ConfigError("nothing to ingest: give a SOURCE, or [sources] logs / athena "
+                              "in the configuration")
+        db = settings.store.path
         scope = rightsizer.Scope(
-            since=_day(since), until=_day(until),
+            since=settings.window.since, until=settings.window.until,
             accounts=frozenset(accounts), regions=frozenset(regions))
         if scope.since and scope.until and scope.since > scope.until:
             raise ConfigError(f"--since {scope.since} is after --until {scope.until}")
         s3_options = None
-        if any(s.startswith("s3://") for s in sources):
+        if any(s.startswith("s3://") for s in chosen):
             from rightsizer.sources.s3 import S3Options
 
-            s3_options = S3Options(profile=profile, region=s3_region, endpoint_url=endpoint_url)
+            s3_options = S3Options(profile=settings.aws.profile, region=s3_region,
+                                   endpoint_url=settings.aws.endpoint_url)
         athena = None
-        if any(s.startswith("athena://") for s in sources):
+        if any(s.startswith("athena://") for s in chosen):
             from rightsizer.sources.athena import AthenaOptions
 
-            athena = AthenaOptions(workgroup=workgroup, output_location=output_location,
-                                   region=athena_region, profile=profile,
-                                   endpoint_url=endpoint_url, concurrency=athena_concurrency)
+            athena = AthenaOptions(
+                workgroup=settings.athena.workgroup,
+                output_location=settings.athena.output_location,
+                region=settings.athena_region, profile=settings.aws.profile,
+                endpoint_url=settings.aws.endpoint_url, price_per_tb=settings.athena.price_per_tb,
+                concurrency=settings.athena.concurrency)
+        sources_read, principals, workers = chosen, settings.athena.principals, settings.run.workers
         with _Progress(enabled=not as_json and sys.stdout.isatty()) as bar:
-            summary = rightsizer.ingest(sources, db, scope=scope, s3_options=s3_options,
-                                        athena=athena, principals=principals,
-                                        workers=workers, progress=bar.advance,
-                                        on_total=bar.add_total)
+            summary = rightsizer.ingest(sources_read, db, scope=scope, s3_options=s3_options,
+                                        athena=athena, athena_accounts=settings.athena.accounts,
+                                        principals=principals, workers=workers,
+                                        progress=bar.advance, on_total=bar.add_total)
         if as_json:
             _print_json(summary.as_json())
         else:

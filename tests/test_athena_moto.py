@@ -542,3 +542,44 @@ def test_run_with_an_athena_source_asks_for_the_inventory_roles_and_proposes_the
         assert (out / policy.relative_to(local_out)).read_bytes() == policy.read_bytes()
     summary = orjson.loads((out / "summary.json").read_bytes())
     assert [q["account"] for q in summary["ingest"]["athena_queries"]] == local.accounts
+
+
+def test_ingest_reads_its_athena_source_and_settings_from_the_configuration(
+        local: Local, fresh_account: str, moto_server: str, s3_bucket: tuple[Any, str],
+        tmp_path: Path) -> None:
+    _, bucket = s3_bucket
+    queue_results(moto_server, fresh_account,
+                  [athena_result(local.records[a]) for a in local.accounts])
+    db = tmp_path / "configured.duckdb"
+    accounts = ", ".join(f'"{a}"' for a in local.accounts)
+    last = local.until - timedelta(days=1)
+    config = tmp_path / "rightsizer.toml"
+    config.write_text(f"""
+[sources]
+athena = ["{TABLE}"]
+[store]
+path = "{db}"
+[aws]
+endpoint_url = "{moto_server}"
+[athena]
+workgroup = "primary"
+output_location = "s3://{bucket}/configured/"
+region = "{REGION}"
+accounts = [{accounts}]
+concurrency = 1
+[window]
+since = {local.since:%Y-%m-%d}
+until = {last:%Y-%m-%d}
+""")
+    code, out, err = invoke("ingest", "--config", str(config), "--json")
+    assert code == 0, err
+    summary = orjson.loads(out)
+    assert [q["account"] for q in summary["athena_queries"]] == local.accounts
+    with Store(local.db, read_only=True) as store:
+        roles = {e.role_arn for e in store.ecs_assumed_roles(local.since, local.until)}
+        expected = sorted(_usage_key(r) for r in store.usage(local.since, local.until)
+                          if r.principal in roles)
+    assert usage_keys(db) == expected
+    for execution in executions(moto_server):
+        assert execution["ResultConfiguration"]["OutputLocation"].startswith(
+            f"s3://{bucket}/configured/")
