@@ -37,7 +37,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -290,13 +290,9 @@ def usage_parameters(account: str, since: datetime, until: datetime,
     for arn in principals:
         if not _ROLE_ARN.match(arn):
             raise ConfigError(f"not a role ARN: {arn!r}")
-    first, last = partition_range(since.date(), _until_day(until))
+    # until is exclusive: midnight belongs to the day it starts, the day of slack
+    first, last = partition_range(since.date(), until.date())
     return [account, first, last, _iso(since), _iso(until), "\n".join(sorted(set(principals)))]
-
-
-def _until_day(until: datetime) -> date:
-    """The day of an exclusive end: midnight belongs to the day it starts."""
-    return until.date()
 
 
 def _connect(options: AthenaOptions) -> Any:
@@ -450,9 +446,3 @@ def run_ddl(statements: Sequence[str], options: AthenaOptions, what: str) -> lis
     finally:
         connection.close()
     return done
-
-
-def settled_day(ran_at: datetime) -> date:
-    """The last day whose deliveries are complete for a query that ran at ``ran_at``: CloudTrail
-    delivers within about 15 minutes, so a day is settled once the next one has ended."""
-    return _naive(ran_at).date() - timedelta(days=2)
