@@ -232,6 +232,11 @@ def _ingest_athena(source: str, store: Store, scope: Scope, options: AthenaOptio
                 tally.bad.append(PathReason(what, reason))
                 store.record_bad([BadFile(what, reason)], run_id)
                 continue
+            overlap = store.local_role_events(account, start, end)
+            if overlap:  # the analysis reads both: these calls count twice
+                log.warning("%s account %s: the store also holds %d role calls of this account "
+                            "and window read from files; feed an account one way (files or "
+                            "Athena), or its calls are counted twice", source, account, overlap)
             store.replace_athena_usage(table.uri, account, _athena_rows(rows),
                                        asdict(stats), run_id)
             tally.athena.append(AthenaQueryReport(

@@ -583,3 +583,18 @@ until = {last:%Y-%m-%d}
     for execution in executions(moto_server):
         assert execution["ResultConfiguration"]["OutputLocation"].startswith(
             f"s3://{bucket}/configured/")
+
+
+def test_athena_rows_over_events_of_the_same_account_are_flagged(
+        local: Local, fresh_account: str, moto_server: str, s3_bucket: tuple[Any, str],
+        tmp_path: Path) -> None:
+    _, bucket = s3_bucket
+    queue_results(moto_server, fresh_account,
+                  [athena_result(local.records[a]) for a in local.accounts])
+    db = _copy(local.db, tmp_path / "both.duckdb")  # the same sample, already read from files
+    accounts = [arg for a in local.accounts for arg in ("--account", a)]
+    code, _, err = invoke(*ingest_args(db, bucket, moto_server, *accounts, *local.window_args))
+    assert code == 0, err
+    flagged = [line for line in err.splitlines() if "counted twice" in line]
+    roles_account = next(a for a in local.accounts if local.records[a])
+    assert any(f"account {roles_account}" in line for line in flagged), err

@@ -338,6 +338,15 @@ class Store:
             [source, account]).fetchall()
         return {r[0] for r in rows}
 
+    def local_role_events(self, account: str, since: datetime, until: datetime) -> int:
+        """Role calls of ``account`` in ``[since, until)`` that came from files: Athena rows for
+        the same account and days would count them twice."""
+        row = self._con.execute(
+            "SELECT count(*) FROM events WHERE identity_type = 'AssumedRole' AND account = ? "
+            "AND event_time >= ? AND event_time < ?",
+            [account, _naive_utc(since), _naive_utc(until)]).fetchone()
+        return int(row[0]) if row else 0
+
     def athena_queries(self, run_id: str | None = None) -> list[dict[str, object]]:
         """The usage queries run (of one ingest run, or all), oldest first."""
         cursor = self._con.execute(
