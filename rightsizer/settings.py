@@ -112,6 +112,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from rightsizer import aws_names as names
 from rightsizer.analysis.findings import Severity
 from rightsizer.analysis.verdicts import Exclusion
 from rightsizer.errors import ConfigError
@@ -250,7 +251,7 @@ class SettingKey:
         return self.flag or f"--{self.section}-{self.name.replace('_', '-')}"
 
 
-def _matches(pattern: str) -> Callable[[Any], bool]:
+def _matches(pattern: str | re.Pattern[str]) -> Callable[[Any], bool]:
     compiled = re.compile(pattern)
     return lambda value: compiled.fullmatch(value) is not None
 
@@ -264,7 +265,6 @@ def _log_source(value: str) -> bool:
                                  or re.fullmatch(r"s3://[^/\s]+(/.*)?", value) is not None)
 
 
-_REGION = r"[a-z]{2}(-[a-z]+)+-\d{1,2}"
 _S3_URI = r"s3://[^/\s]+(/\S*)?"
 
 _K = SettingKey
@@ -272,7 +272,7 @@ SETTING_KEYS: tuple[SettingKey, ...] = (
     _K("sources", "logs", "list", (), "a local path or an s3://BUCKET/PREFIX URI", _log_source,
        flag="--logs"),
     _K("sources", "athena", "list", (), "athena://DATABASE.TABLE",
-       _matches(r"athena://[A-Za-z0-9_]+\.[A-Za-z0-9_]+"), flag="--athena"),
+       _matches(names.ATHENA_TABLE_URI), flag="--athena"),
     _K("sources", "iam", "str", None,
        "'aws' or the path of `aws iam get-account-authorization-details` output", _nonempty,
        flag="--iam"),
@@ -281,7 +281,7 @@ SETTING_KEYS: tuple[SettingKey, ...] = (
     _K("sources", "trail", "list", (), "the path of `aws cloudtrail get-event-selectors` output",
        _nonempty, flag="--trail"),
     _K("aws", "profile", "str", None, "an AWS profile name", _nonempty, flag="--profile"),
-    _K("aws", "region", "str", None, "an AWS region like eu-west-1", _matches(_REGION),
+    _K("aws", "region", "str", None, "an AWS region like eu-west-1", _matches(names.REGION),
        flag="--aws-region"),
     _K("aws", "endpoint_url", "str", None, "an http:// or https:// URL",
        _matches(r"https?://\S+"), flag="--endpoint-url"),
@@ -289,28 +289,29 @@ SETTING_KEYS: tuple[SettingKey, ...] = (
        _matches(r"[A-Za-z0-9._-]{1,128}"), flag="--workgroup"),
     _K("athena", "output_location", "str", None, "an s3:// URI like s3://bucket/prefix/",
        _matches(_S3_URI), flag="--output-location"),
-    _K("athena", "region", "str", None, "an AWS region like eu-west-1", _matches(_REGION),
+    _K("athena", "region", "str", None, "an AWS region like eu-west-1", _matches(names.REGION),
        flag="--athena-region"),
     _K("athena", "price_per_tb", "float", 5.0, "a price in USD per TB scanned > 0",
        lambda v: v > 0, flag="--price-per-tb"),
     _K("athena", "concurrency", "int", 4, "a whole number of queries in flight from 1 to 20",
        lambda v: 1 <= v <= 20, flag="--athena-concurrency"),
     _K("athena", "bucket", "str", None, "an S3 bucket name (without s3://)",
-       _matches(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"), flag="--bucket"),
-    _K("athena", "prefix", "str", "", "a key prefix without a leading / or s3://",
-       lambda v: not v.startswith(("/", "s3://")), flag="--prefix"),
+       _matches(names.BUCKET), flag="--bucket"),
+    _K("athena", "prefix", "str", "",
+       "a key prefix of folders each ending in / (without a leading / or s3://)",
+       _matches(names.KEY_PREFIX), flag="--prefix"),
     _K("athena", "layout", "choice", "account", "", choices=("organization", "account"),
        flag="--layout"),
     _K("athena", "organization_id", "str", None, "an organization id like o-abc123defg",
-       _matches(r"o-[a-z0-9]{10,32}"), flag="--organization-id"),
-    _K("athena", "accounts", "list", (), "a 12-digit account id", _matches(r"\d{12}"),
+       _matches(names.ORGANIZATION_ID), flag="--organization-id"),
+    _K("athena", "accounts", "list", (), "a 12-digit account id", _matches(names.ACCOUNT_ID),
        flag="--account"),
-    _K("athena", "regions", "list", (), "an AWS region like eu-west-1", _matches(_REGION),
+    _K("athena", "regions", "list", (), "an AWS region like eu-west-1", _matches(names.REGION),
        flag="--region"),
     _K("athena", "projection_start", "date", None, "a date (2024-01-01)",
        flag="--projection-start"),
     _K("athena", "principals", "list", (), "a role ARN (arn:aws:iam::123456789012:role/name)",
-       _matches(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+"), flag="--principal"),
+       _matches(names.ROLE_ARN), flag="--principal"),
     _K("window", "days", "int", 90, "a whole number of days >= 1", lambda v: v >= 1,
        flag="--days"),
     _K("window", "since", "date", None, "a date (2026-09-01)", flag="--since"),

@@ -43,6 +43,7 @@ from typing import Any
 
 import orjson
 
+from rightsizer import aws_names as names
 from rightsizer.errors import ConfigError, SourceError
 from rightsizer.sqlfiles import sql
 
@@ -89,16 +90,7 @@ COLUMNS = ("kind", "principal", "event_source", "event_name", "region", "account
            "parameters", "resource_arns", "day", "error_class", "invoked_by", "calls",
            "sessions", "first_seen", "last_seen", "error_code")
 
-_URI = re.compile(r"^athena://([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/?$")
-_IDENTIFIER = re.compile(r"^[a-z0-9_]{1,255}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_ORGANIZATION = re.compile(r"^o-[a-z0-9]{10,32}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_PREFIX = re.compile(r"^([A-Za-z0-9!_.*()-]+/)*$")
-# Role names hold [\w+=,.@-] and paths any printable ASCII: never a line break, which therefore
-# separates the principals parameter.
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\x21-\x7e]+$")
+_IDENTIFIER = re.compile(r"[a-z0-9_]{1,255}")  # Glue database and table names
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +105,7 @@ class AthenaTable:
 
 def parse_athena_uri(uri: str) -> AthenaTable:
     """``athena://DATABASE.TABLE`` -> the table; anything else is a ConfigError."""
-    match = _URI.match(uri)
+    match = names.ATHENA_TABLE_URI.fullmatch(uri)
     if not match:
         raise ConfigError(f"{uri}: not an Athena source; write athena://DATABASE.TABLE "
                           "(letters, digits and underscores)")
@@ -285,10 +277,10 @@ def _iso(moment: datetime) -> str:
 def usage_parameters(account: str, since: datetime, until: datetime,
                      principals: Sequence[str] = ()) -> list[str]:
     """The six parameters of ``usage.sql`` as plain values (validated), in order."""
-    if not _ACCOUNT.match(account):
+    if not names.ACCOUNT_ID.fullmatch(account):
         raise ConfigError(f"Athena account must be 12 digits, not {account!r}")
     for arn in principals:
-        if not _ROLE_ARN.match(arn):
+        if not names.ROLE_ARN.fullmatch(arn):
             raise ConfigError(f"not a role ARN: {arn!r}")
     # until is exclusive: midnight belongs to the day it starts, the day of slack
     first, last = partition_range(since.date(), until.date())
@@ -389,14 +381,14 @@ def table_ddl(layout: TableLayout) -> str:
     """The CREATE EXTERNAL TABLE statement for ``layout``; ConfigError names a bad value."""
     checks = [
         ("database", layout.database, _IDENTIFIER), ("table", layout.table, _IDENTIFIER),
-        ("bucket", layout.bucket, _BUCKET), ("prefix", layout.prefix, _PREFIX),
+        ("bucket", layout.bucket, names.BUCKET), ("prefix", layout.prefix, names.KEY_PREFIX),
     ]
-    checks += [("region", r, _REGION) for r in layout.regions]
-    checks += [("account", a, _ACCOUNT) for a in layout.accounts]
+    checks += [("region", r, names.REGION) for r in layout.regions]
+    checks += [("account", a, names.ACCOUNT_ID) for a in layout.accounts]
     if layout.organization_id is not None:
-        checks.append(("organization_id", layout.organization_id, _ORGANIZATION))
+        checks.append(("organization_id", layout.organization_id, names.ORGANIZATION_ID))
     for name, value, pattern in checks:
-        if not pattern.match(value) and not (name == "prefix" and value == ""):
+        if not pattern.fullmatch(value):
             raise ConfigError(f"athena setup: {name} {value!r} is not valid")
     if not layout.regions:
         raise ConfigError("athena setup: give the trail's regions (athena.regions)")
