@@ -225,12 +225,10 @@ def _ingest_athena(source: str, store: Store, scope: Scope, options: AthenaOptio
             account, start = futures[future]
             try:
                 rows, stats = future.result()
-            except SourceError as exc:
+            except athena.QueryFailed as exc:
                 log.error("%s", exc)
-                what = f"{table.uri} account {account}"
-                reason = str(exc).removeprefix(f"{what}: ")
-                tally.bad.append(PathReason(what, reason))
-                store.record_bad([BadFile(what, reason)], run_id)
+                tally.bad.append(PathReason(exc.source, exc.reason))
+                store.record_bad([BadFile(exc.source, exc.reason)], run_id)
                 continue
             overlap = store.local_role_events(account, start, end)
             if overlap:  # the analysis reads both: these calls count twice

@@ -598,3 +598,22 @@ def test_athena_rows_over_events_of_the_same_account_are_flagged(
     flagged = [line for line in err.splitlines() if "counted twice" in line]
     roles_account = next(a for a in local.accounts if local.records[a])
     assert any(f"account {roles_account}" in line for line in flagged), err
+
+
+def test_a_result_of_another_shape_is_a_named_bad_input(
+        local: Local, fresh_account: str, moto_server: str, s3_bucket: tuple[Any, str],
+        tmp_path: Path) -> None:
+    _, bucket = s3_bucket
+    account = next(a for a in local.accounts if local.records[a])
+    good = list(local.records[account][0])
+    good[COLUMNS.index("parameters")] = '["only-one"]'  # not the 38 parameters usage.sql picks
+    queue_results(moto_server, fresh_account, [athena_result([tuple(good)])])
+    db = tmp_path / "shape.duckdb"
+    code, _, err = invoke(*ingest_args(db, bucket, moto_server, "--account", account,
+                                       *local.window_args))
+    assert code == 4
+    (line,) = [line for line in err.splitlines() if "bad input" in line]
+    assert line.startswith(f"rightsizer: bad input: {TABLE} account {account}: its result "
+                           "cannot be read: usage.sql returned 1 parameters, expected 38")
+    with Store(db, read_only=True) as store:
+        assert store.count("athena_usage") == 0

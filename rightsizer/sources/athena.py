@@ -54,6 +54,7 @@ __all__ = [
     "AthenaOptions",
     "AthenaTable",
     "AthenaUsageRow",
+    "QueryFailed",
     "QueryStats",
     "TableLayout",
     "billed_cost",
@@ -246,6 +247,16 @@ def _instant(value: Any) -> datetime:
 # -- running queries -------------------------------------------------------------------------
 
 
+class QueryFailed(SourceError):
+    """One account's query failed or returned what cannot be read: a bad input, named by
+    ``source`` (the table and the account), for ``reason``."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True)
 class QueryStats:
     """One Athena query: what it covered, what it scanned and cost."""
@@ -336,8 +347,11 @@ def run_usage_query(table: AthenaTable, account: str, since: datetime, until: da
             cursor.execute(query, [_literal(p) for p in parameters], paramstyle="qmark")
             records = cursor.fetchall()
         except Exception as exc:
-            raise SourceError(f"{what}: the usage query failed: {_describe(exc)}") from exc
-        rows = rows_from_result(records)
+            raise QueryFailed(what, f"the usage query failed: {_describe(exc)}") from exc
+        try:
+            rows = rows_from_result(records)
+        except (SourceError, ValueError, TypeError) as exc:
+            raise QueryFailed(what, f"its result cannot be read: {exc}") from exc
         scanned = int(cursor.data_scanned_in_bytes or 0)
         stats = QueryStats(
             query_id=str(cursor.query_id), account=account, since=_naive(since),
