@@ -7,6 +7,7 @@ Exit codes (DESIGN.md): 0 done; 1 bug; 2 usage or configuration error; 3 finding
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -158,15 +159,9 @@ def ingest(sources: tuple[str, ...], config: Path | None, accounts: tuple[str, .
     some input could not be read (the rest is stored)."""
 
     def action() -> int:
-        import os
-
-        from rightsizer.settings import load_settings
-
         given: dict[str, object] = {_INGEST_FLAGS[k]: v for k, v in flags.items()}
-        for key in ("window.since", "window.until"):
-            given[key] = _day(given[key])
         given["athena.accounts"] = accounts
-        settings = load_settings(config, env=os.environ, flags=given)
+        settings = _settings(config, given)
         chosen = sources or (*settings.sources.logs, *settings.sources.athena)
         if not chosen:
             raise ConfigError("nothing to ingest: give a SOURCE, or [sources] logs / athena "
@@ -326,21 +321,15 @@ def run(config: Path | None, logs: tuple[str, ...], as_json: bool, **flags: Any)
     input could not be read (everything readable was still used)."""
 
     def action() -> int:
-        import os
-
-        from rightsizer.settings import load_settings
-
         # JSON logs from the start when asked for by flag or environment, so that even a
         # settings error reaches the log collector as JSON.
         if (flags["log_format"] or os.environ.get("RIGHTSIZER_LOGGING_FORMAT")) == "json":
             _state["json_logs"] = True
             _setup_logging(_state["verbose"], "json")
         given: dict[str, object] = {_RUN_FLAGS[k]: v for k, v in flags.items()}
-        for key in ("window.since", "window.until"):
-            given[key] = _day(given[key])
         given["sources.logs"] = tuple(s for s in logs if not s.startswith("athena://"))
         given["sources.athena"] = tuple(s for s in logs if s.startswith("athena://"))
-        settings = load_settings(config, env=os.environ, flags=given)
+        settings = _settings(config, given)
         if settings.logging.format == "json" or settings.logging.level != "warning":
             _state["json_logs"] = settings.logging.format == "json"
             _setup_logging(_state["verbose"], settings.logging.format, settings.logging.level)
@@ -398,15 +387,10 @@ def athena_setup(config: Path | None, table: str | None, apply: bool, **flags: A
     (injected for organization trails), region and delivery date. DDL is free in Athena."""
 
     def action() -> int:
-        import os
-
-        from rightsizer.settings import load_settings
-
         given: dict[str, object] = {_SETUP_FLAGS.get(k, f"athena.{k}"): v
                                     for k, v in flags.items()}
-        given["athena.projection_start"] = _day(flags["projection_start"])
         given["sources.athena"] = (table,) if table else ()
-        settings = load_settings(config, env=os.environ, flags=given)
+        settings = _settings(config, given)
         setup = rightsizer.athena_setup(settings, apply=apply)
         for statement in setup.statements:
             click.echo(statement.rstrip().rstrip(";") + ";\n")
@@ -523,6 +507,15 @@ def simulate(out: Path, events: int, seed: int, services: int, days: int,
 
 def _day(value: Any) -> date | None:
     return value.date() if value is not None else None
+
+
+def _settings(config: Path | None, given: dict[str, object]) -> Any:
+    """The layered settings: defaults < ``config`` (or $RIGHTSIZER_CONFIG) < RIGHTSIZER_*
+    environment < the flags given (dotted setting names; click's datetimes become days)."""
+    from rightsizer.settings import load_settings
+
+    flags = {k: _day(v) if isinstance(v, datetime) else v for k, v in given.items()}
+    return load_settings(config, env=os.environ, flags=flags)
 
 
 def _print_ingest(summary: rightsizer.IngestSummary, db: str) -> None:
