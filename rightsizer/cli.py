@@ -420,6 +420,7 @@ def _run_json(result: Any) -> dict[str, Any]:
     return {
         "out": str(result.out),
         "latest": str(result.latest) if result.latest else None,
+        "removed_runs": [str(p) for p in result.removed],
         "summary": str(result.out / "summary.json"),
         "window": result.summary["window"],
         "events_in_window": result.events_in_window,

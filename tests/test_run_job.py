@@ -514,3 +514,17 @@ def test_a_settings_error_is_a_json_line_when_json_logs_are_asked_for(
     (entry,) = json_lines(proc.stderr)
     assert entry["level"] == "error" and entry["exit_code"] == 2
     assert "RIGHTSIZER_WINDOW_DAYS" in entry["message"] and "'abc'" in entry["message"]
+
+
+def test_json_names_the_runs_that_keep_removed(store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = (*store_args(store, out), "--dated", "--keep", "1", "--json")
+    code, printed, err = invoke(*args)
+    assert code == 0, err
+    first = json.loads(printed)
+    assert first["removed_runs"] == [] and first["latest"] == str(out / "latest")
+    code, printed, err = invoke(*args)
+    assert code == 0, err
+    second = json.loads(printed)
+    assert second["removed_runs"] == [first["out"]]
+    assert dated_runs(out) == [Path(second["out"])]

@@ -271,7 +271,6 @@ class QueryStats:
     cost_usd: float
     rows: int
     seconds: float
-    output_location: str | None = None
 
 
 def _literal(value: str) -> str:
@@ -357,8 +356,7 @@ def run_usage_query(table: AthenaTable, account: str, since: datetime, until: da
             query_id=str(cursor.query_id), account=account, since=_naive(since),
             until=_naive(until), first_partition=parameters[1], last_partition=parameters[2],
             bytes_scanned=scanned, cost_usd=billed_cost(scanned, options.price_per_tb),
-            rows=len(rows), seconds=time.perf_counter() - started,
-            output_location=getattr(cursor, "output_location", None))
+            rows=len(rows), seconds=time.perf_counter() - started)
     finally:
         connection.close()
     log.info("%s: %d rows, %d bytes scanned (%.4f USD), query %s", what, stats.rows,
