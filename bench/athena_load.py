@@ -9,7 +9,7 @@ The rows are what ``queries/athena/usage.sql`` returns, as PyAthena hands them o
 per role, every day of a 90-day window, so that parameters repeat across days as in real
 traffic. Measured: ``rows_from_result`` (parse, request keys, merge), the store's
 ``replace_athena_usage`` (one transaction), and ``Store.usage`` (what run reads), with the peak
-RSS of the process.
+RSS of the process and the size of the store.
 """
 
 from __future__ import annotations
@@ -80,15 +80,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             stored = time.perf_counter()
             usage = store.usage()
             read = time.perf_counter()
+            store.checkpoint()
+        size = (Path(tmp) / "load.duckdb").stat().st_size
     figures = {"result_rows": len(records), "usage_rows": len(usage),
                "parse_s": parsed - began, "store_s": stored - parsed, "read_s": read - stored,
-               "peak_rss_mib": rss.main / 2**20}
+               "peak_rss_mib": rss.main / 2**20, "store_mib": size / 2**20}
     print(f"{len(records):,} result rows -> {len(rows):,} usage rows "
           f"({args.roles} roles, {args.calls} calls, {args.resources} resources, 90 days)")
     print(f"  parse (rows_from_result)      {figures['parse_s']:6.2f} s")
     print(f"  store (replace_athena_usage)  {figures['store_s']:6.2f} s")
     print(f"  read back (Store.usage)       {figures['read_s']:6.2f} s")
     print(f"  peak RSS                      {figures['peak_rss_mib']:6.0f} MiB")
+    print(f"  store on disk                 {figures['store_mib']:6.1f} MiB")
     return figures
 
 
