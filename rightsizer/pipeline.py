@@ -215,12 +215,15 @@ def _ingest_athena(source: str, store: Store, scope: Scope, options: AthenaOptio
             continue
         plans.append((account, _midnight(start)))
 
-    def query(plan: tuple[str, datetime]) -> tuple[list[athena.AthenaUsageRow], athena.QueryStats]:
-        account, start = plan
-        return athena.run_usage_query(table, account, start, end, options, principals)
-
-    with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-        futures = {pool.submit(query, plan): plan for plan in plans}
+    if not plans:
+        return
+    # One connection for every account (its session resolves credentials once), shared by the
+    # threads that wait on the queries.
+    with (athena.athena_connection(options) as connection,
+          ThreadPoolExecutor(max_workers=options.concurrency) as pool):
+        futures = {pool.submit(athena.run_usage_query, connection, table, account, start, end,
+                               options, principals): (account, start)
+                   for account, start in plans}
         for future in as_completed(futures):
             account, start = futures[future]
             try:

@@ -35,7 +35,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -57,6 +58,7 @@ __all__ = [
     "QueryFailed",
     "QueryStats",
     "TableLayout",
+    "athena_connection",
     "billed_cost",
     "parse_athena_uri",
     "partition_range",
@@ -327,38 +329,47 @@ def _describe(exc: Exception) -> str:
     return describe_aws_error(exc)
 
 
-def run_usage_query(table: AthenaTable, account: str, since: datetime, until: datetime,
-                    options: AthenaOptions, principals: Sequence[str] = ()
+@contextmanager
+def athena_connection(options: AthenaOptions) -> Iterator[Any]:
+    """One PyAthena connection for many queries: its boto3 session resolves credentials once
+    (on ECS, a request to the container's credentials endpoint). PyAthena connections may be
+    shared between threads (``pyathena.threadsafety`` is 2)."""
+    connection = _connect(options)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def run_usage_query(connection: Any, table: AthenaTable, account: str, since: datetime,
+                    until: datetime, options: AthenaOptions, principals: Sequence[str] = ()
                     ) -> tuple[list[AthenaUsageRow], QueryStats]:
-    """Run ``usage.sql`` for one account over ``[since, until)``: the aggregated rows and what
-    the query scanned and cost. SourceError names the table, the account and Athena's reason."""
+    """Run ``usage.sql`` for one account over ``[since, until)`` on ``connection``
+    (``athena_connection``): the aggregated rows and what the query scanned and cost.
+    QueryFailed names the table, the account and Athena's reason."""
     parameters = usage_parameters(account, since, until, principals)
     # The table's name is the one thing not bound: identifiers cannot be parameters, and
     # parse_athena_uri allows only letters, digits and underscores in them.
     query = sql("athena/usage").replace(
         "FROM cloudtrail", f'FROM "{table.database}"."{table.table}"')
-    connection = _connect(options)
     started = time.perf_counter()
     what = f"{table.uri} account {account}"
+    cursor = connection.cursor()
     try:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(query, [_literal(p) for p in parameters], paramstyle="qmark")
-            records = cursor.fetchall()
-        except Exception as exc:
-            raise QueryFailed(what, f"the usage query failed: {_describe(exc)}") from exc
-        try:
-            rows = rows_from_result(records)
-        except (SourceError, ValueError, TypeError) as exc:
-            raise QueryFailed(what, f"its result cannot be read: {exc}") from exc
-        scanned = int(cursor.data_scanned_in_bytes or 0)
-        stats = QueryStats(
-            query_id=str(cursor.query_id), account=account, since=_naive(since),
-            until=_naive(until), first_partition=parameters[1], last_partition=parameters[2],
-            bytes_scanned=scanned, cost_usd=billed_cost(scanned, options.price_per_tb),
-            rows=len(rows), seconds=time.perf_counter() - started)
-    finally:
-        connection.close()
+        cursor.execute(query, [_literal(p) for p in parameters], paramstyle="qmark")
+        records = cursor.fetchall()
+    except Exception as exc:
+        raise QueryFailed(what, f"the usage query failed: {_describe(exc)}") from exc
+    try:
+        rows = rows_from_result(records)
+    except (SourceError, ValueError, TypeError) as exc:
+        raise QueryFailed(what, f"its result cannot be read: {exc}") from exc
+    scanned = int(cursor.data_scanned_in_bytes or 0)
+    stats = QueryStats(
+        query_id=str(cursor.query_id), account=account, since=_naive(since),
+        until=_naive(until), first_partition=parameters[1], last_partition=parameters[2],
+        bytes_scanned=scanned, cost_usd=billed_cost(scanned, options.price_per_tb),
+        rows=len(rows), seconds=time.perf_counter() - started)
     log.info("%s: %d rows, %d bytes scanned (%.4f USD), query %s", what, stats.rows,
              stats.bytes_scanned, stats.cost_usd, stats.query_id)
     return rows, stats
@@ -432,9 +443,8 @@ _PLACEHOLDER = re.compile(r"(?<!\$)\{(\w+)\}")
 
 def run_ddl(statements: Sequence[str], options: AthenaOptions, what: str) -> list[QueryStats]:
     """Run DDL statements in order (DDL scans nothing and is free)."""
-    connection = _connect(options)
     done = []
-    try:
+    with athena_connection(options) as connection:
         for statement in statements:
             cursor = connection.cursor()
             started = time.perf_counter()
@@ -447,6 +457,4 @@ def run_ddl(statements: Sequence[str], options: AthenaOptions, what: str) -> lis
                 query_id=str(cursor.query_id), account="", since=now, until=now,
                 first_partition="", last_partition="", bytes_scanned=0, cost_usd=0.0, rows=0,
                 seconds=time.perf_counter() - started))
-    finally:
-        connection.close()
     return done
