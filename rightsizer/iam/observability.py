@@ -249,14 +249,6 @@ class TrailSettings:
     def data_resource_types(self) -> tuple[str, ...]:
         return tuple(sorted({s.resource_type for s in self.data_selectors}))
 
-    @property
-    def data_read(self) -> bool:
-        return any(s.read for s in self.data_selectors)
-
-    @property
-    def data_write(self) -> bool:
-        return any(s.write for s in self.data_selectors)
-
 
 DEFAULT_TRAIL = TrailSettings(
     name="default",

@@ -241,7 +241,6 @@ def test_classic_write_only_with_exclusions_and_data() -> None:
         ),
     )
     assert t.data_resource_types == ("AWS::Lambda::Function", "AWS::S3::Object")
-    assert (t.data_read, t.data_write) == (False, True)
 
 
 def test_classic_data_only_selector_records_no_management_events() -> None:
