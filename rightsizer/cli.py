@@ -109,6 +109,27 @@ def main(verbose: int) -> None:
     _setup_logging(verbose)
 
 
+def _athena_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Where Athena queries run: the same three flags on every command that runs them."""
+    for option in reversed((
+            click.option("--workgroup", help="Athena workgroup (default: primary)."),
+            click.option("--output-location",
+                         help="S3 location of Athena's results (default: the workgroup's)."),
+            click.option("--athena-region", help="Region Athena runs in (default: the AWS "
+                                                 "region)."))):
+        command = option(command)
+    return command
+
+
+def _athena_query_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """What the usage queries bring home and how many run at once (ingest, run)."""
+    command = click.option("--athena-concurrency", type=click.IntRange(1, 20),
+                           help="Athena queries in flight, one per account (default 4).")(command)
+    return click.option("--principal", "principals", multiple=True,
+                        help="A role ARN to bring home from Athena besides the roles ECS was "
+                             "seen assuming (repeatable).")(command)
+
+
 # `ingest` flags and the settings they set, for --config and RIGHTSIZER_* (see _RUN_FLAGS).
 _INGEST_FLAGS = {
     "db": "store.path", "since": "window.since", "until": "window.until",
@@ -136,15 +157,8 @@ _INGEST_FLAGS = {
 @click.option("--s3-region", help="Region of the S3 client.")
 @click.option("--endpoint-url", help="Endpoint for s3:// (S3-compatible) and athena:// sources.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Reader processes (default: cores).")
-@click.option("--workgroup", help="Athena workgroup for athena:// sources (default: primary).")
-@click.option("--output-location", help="S3 location of Athena's results (default: the "
-                                        "workgroup's).")
-@click.option("--athena-region", help="Region Athena runs in.")
-@click.option("--principal", "principals", multiple=True,
-              help="A role ARN to bring home from Athena besides those ECS was seen assuming "
-                   "(repeatable).")
-@click.option("--athena-concurrency", type=click.IntRange(1, 20),
-              help="Athena queries in flight, one per account (default 4).")
+@_athena_options
+@_athena_query_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def ingest(sources: tuple[str, ...], config: Path | None, accounts: tuple[str, ...],
            regions: tuple[str, ...], s3_region: str | None, as_json: bool,
@@ -296,15 +310,10 @@ _RUN_FLAGS = {
 @click.option("--profile", help="AWS profile for live reads, s3:// logs and Athena.")
 @click.option("--aws-region", help="Region for live reads.")
 @click.option("--endpoint-url", help="Endpoint for live reads, s3:// logs and Athena.")
-@click.option("--workgroup", help="Athena workgroup (default: primary).")
-@click.option("--output-location", help="S3 location of Athena's results.")
-@click.option("--athena-region", help="Region Athena runs in (default: --aws-region).")
+@_athena_options
 @click.option("--account", "accounts", multiple=True,
               help="An account whose partitions Athena reads (repeatable).")
-@click.option("--athena-concurrency", type=click.IntRange(1, 20),
-              help="Athena queries in flight, one per account (default 4).")
-@click.option("--principal", "principals", multiple=True,
-              help="A role ARN to bring home from Athena besides the ECS roles (repeatable).")
+@_athena_query_options
 @click.option("--workers", type=click.IntRange(1, 64), help="Reader processes (default: cores).")
 @click.option("--pdf/--no-pdf", default=None,
               help="Also print report.pdf with headless Chromium.")
@@ -376,9 +385,7 @@ def athena() -> None:
 @click.option("--region", "regions", multiple=True, help="A region the trail logs (repeatable).")
 @click.option("--projection-start", type=click.DateTime(["%Y-%m-%d"]),
               help="First delivery day to project (default 2020-01-01).")
-@click.option("--workgroup", help="Athena workgroup (with --apply).")
-@click.option("--output-location", help="S3 location of Athena's results (with --apply).")
-@click.option("--athena-region", help="Region Athena runs in (with --apply).")
+@_athena_options
 @click.option("--profile", help="AWS profile (with --apply).")
 @click.option("--endpoint-url", help="Athena endpoint (with --apply).")
 @click.option("--apply", is_flag=True, help="Create the database and table in Athena.")
