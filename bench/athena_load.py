@@ -25,7 +25,7 @@ from pathlib import Path
 import orjson
 from peak_rss import PeakRss
 
-from rightsizer.pipeline import _athena_rows
+from rightsizer.pipeline.ingest import _athena_rows
 from rightsizer.sources.athena import PARAMETERS, rows_from_result
 from rightsizer.store.database import Store
 

@@ -288,7 +288,7 @@ def test_dated_runs_keep_the_newest_and_latest_moves_only_after_a_complete_run(
     entries = json_lines(proc.stderr)
     removed = [e for e in entries if e["level"] == "info"
                and e["message"].startswith("removed the old run")]
-    assert removed and all(e["logger"] == "rightsizer.pipeline" for e in removed)
+    assert removed and all(e["logger"] == "rightsizer.pipeline.job" for e in removed)
     assert any(first.name in e["message"] for e in removed)
 
 
@@ -304,7 +304,7 @@ def test_a_failed_run_does_not_push_out_a_complete_one(store: Path, tmp_path: Pa
 
 
 def test_prune_orders_same_minute_runs_by_their_number(tmp_path: Path) -> None:
-    from rightsizer.pipeline import _prune_runs
+    from rightsizer.pipeline.job import _prune_runs
 
     stamp = "2026-11-28T2103Z"
     names = [stamp, *(f"{stamp}-{n}" for n in range(1, 12))]

@@ -15,7 +15,7 @@ from athena_table import create_table, delivery_files, to_duckdb
 
 import rightsizer
 from rightsizer.errors import ConfigError, SourceError
-from rightsizer.pipeline import _athena_rows
+from rightsizer.pipeline.ingest import _athena_rows
 from rightsizer.sources.athena import (
     PARAMETERS,
     AthenaUsageRow,

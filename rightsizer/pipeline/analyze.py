@@ -1,0 +1,169 @@
+"""``run``: ingest, inventory, analyze every ECS role in one pass over the store, propose,
+prove, and write the output folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rightsizer.errors import ConfigError
+from rightsizer.pipeline.ingest import IngestSummary, ingest
+from rightsizer.pipeline.inventory import assumed_roles, inventory_inputs
+from rightsizer.pipeline.write import render_reports, summarize, write_output
+from rightsizer.sources.athena import AthenaOptions
+from rightsizer.sources.aws import AwsOptions
+from rightsizer.sources.locate import Scope
+from rightsizer.sources.s3 import S3Options
+from rightsizer.store.database import Store
+from rightsizer.store.lock import store_lock
+from rightsizer.store.records import UsageRow
+
+if TYPE_CHECKING:
+    from rightsizer.analysis.findings import Finding, Severity
+    from rightsizer.analysis.inventory import Inventory
+    from rightsizer.iam.observability import Observability, TrailSettings
+    from rightsizer.proposal.rightsize import RoleResult, Window
+    from rightsizer.settings import Settings
+
+@dataclass(frozen=True)
+class RunResult:
+    """What ``run`` did: the ingest, the inventory, and one result per ECS role."""
+
+    out: Path
+    window: Window
+    ingest: IngestSummary | None
+    inventory: Inventory
+    roles: tuple[RoleResult, ...]
+    settings: Settings
+    trails: tuple[TrailSettings, ...]
+    trails_assumed: bool
+    events_in_window: int
+    summary: dict[str, object]
+    latest: Path | None = None  # a dated run: the ``latest`` link now pointing at ``out``
+    removed: tuple[Path, ...] = ()  # a dated run: old runs removed (output.keep)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Inputs that could not be read: each named with its reason (exit 4)."""
+        bad = [f"{b.path}: {b.reason}" for b in (self.ingest.bad_inputs if self.ingest else ())]
+        bad += [f"{p.what}: {p.reason}" for p in self.inventory.problems]
+        return tuple(bad)
+
+    def worst_findings(self, at_least: Severity) -> tuple[tuple[str, Finding], ...]:
+        return tuple((r.role.name, f) for r in self.roles for f in r.findings
+                     if f.severity.at_least(at_least))
+
+
+def run(
+    *,
+    logs: Sequence[str],
+    iam: str | Path,
+    ecs: str | Path,
+    out: str | Path,
+    db: str | Path,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    settings: Settings | None = None,
+    trail_files: Sequence[str | Path] = (),
+    aws: AwsOptions | None = None,
+    s3_options: S3Options | None = None,
+    athena: AthenaOptions | None = None,
+    athena_accounts: Sequence[str] = (),
+    principals: Sequence[str] = (),
+    today: date | None = None,
+    workers: int | None = None,
+    pdf: bool = False,
+) -> RunResult:
+    """Every stage: ingest ``logs`` (none: use the store as it is), inventory IAM and ECS,
+    analyze every ECS role over the window in one pass over the store, propose, prove, and
+    write the output folder (``summary.json``, ``roles/<RoleName>/...``, ``report.html``,
+    ``report.md``, ``findings.csv``, and ``report.pdf`` with ``pdf`` when Chromium is there).
+
+    ``logs`` may name ``athena://DATABASE.TABLE`` sources: their queries read
+    ``athena_accounts`` with ``athena``'s options, and bring home the roles ECS was seen
+    assuming, the roles IAM and the task definitions say are ECS roles, and ``principals``.
+    The store is locked for the whole run (StoreBusy when another run holds it)."""
+    with store_lock(db):
+        return _run(logs=logs, iam=iam, ecs=ecs, out=Path(out), db=db, since=since,
+                    until=until, settings=settings, trail_files=trail_files, aws=aws,
+                    s3_options=s3_options, athena=athena, athena_accounts=athena_accounts,
+                    principals=principals, today=today, workers=workers, pdf=pdf)
+
+
+def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db: str | Path,
+         since: datetime | None, until: datetime | None, settings: Settings | None,
+         trail_files: Sequence[str | Path], aws: AwsOptions | None,
+         s3_options: S3Options | None, athena: AthenaOptions | None,
+         athena_accounts: Sequence[str], principals: Sequence[str], today: date | None,
+         workers: int | None, pdf: bool) -> RunResult:
+    from rightsizer.analysis.inventory import build_inventory, role_key
+    from rightsizer.iam.observability import DEFAULT_TRAIL
+    from rightsizer.proposal.rightsize import Window, rightsize
+    from rightsizer.settings import Settings
+    from rightsizer.sources.trail import load_trail_settings_file
+
+    settings = settings or Settings()
+    today = today or datetime.now(UTC).date()
+    authorization, task_definitions = inventory_inputs(iam, ecs, aws)
+    summary_ingest = None
+    if logs:
+        scope = Scope(since=since.date() if since else None,
+                      until=until.date() if until else None)
+        wanted = list(principals)
+        if any(source.startswith("athena://") for source in logs):
+            # Athena brings home only ECS roles: those ECS is seen assuming in the query, and
+            # these, which IAM's trust policies and the task definitions name.
+            known = build_inventory(authorization, task_definitions, ())
+            wanted += [role.arn for role in known.ecs_roles]
+        summary_ingest = ingest(logs, db, scope=scope, s3_options=s3_options, athena=athena,
+                                athena_accounts=athena_accounts, principals=wanted,
+                                today=today, workers=workers)
+    result_inventory = build_inventory(authorization, task_definitions, assumed_roles(db))
+    trails = list(settings.trails)
+    for path in trail_files:
+        trails.extend(load_trail_settings_file(Path(path)))
+    trails_assumed = not trails
+    if trails_assumed:
+        trails = [DEFAULT_TRAIL]
+
+    if not Path(db).exists():
+        raise ConfigError(f"{db}: no store: give --logs to ingest CloudTrail first")
+    end_exclusive = until + timedelta(days=1) if until else None
+    with Store(db, read_only=True) as store:
+        span = store.event_span(since, end_exclusive)
+        usage = store.usage(since, end_exclusive)
+        sessions = store.call_sessions(since, end_exclusive)
+    start = since.replace(tzinfo=UTC) if since else span.first_event
+    end = end_exclusive.replace(tzinfo=UTC) if end_exclusive else span.last_event
+    if start is None or end is None:
+        raise ConfigError("the store holds no events in the window: nothing to analyze")
+    window = Window(start, end)
+
+    # Grouped once by role (account, name): CloudTrail's sessionIssuer ARN and the IAM data's
+    # may differ in path only.
+    rows_by_role: dict[tuple[str, str], list[UsageRow]] = {}
+    for row in usage:
+        rows_by_role.setdefault(role_key(row.principal), []).append(row)
+    sessions_by_role: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
+    for (principal, source, name), n in sessions.items():
+        counts = sessions_by_role.setdefault(role_key(principal), {})
+        counts[(source, name)] = max(counts.get((source, name), 0), n)
+    cache: dict[str, Observability] = {}
+    results = []
+    for role in result_inventory.ecs_roles:
+        results.append(rightsize(
+            role, rows_by_role.get(role_key(role.arn), []),
+            sessions=sessions_by_role.get(role_key(role.arn), {}),
+            trails=trails, exclusions=settings.exclusions, window=window,
+            min_window_days=settings.min_window_days, today=today, observability_cache=cache))
+    summary = summarize(window, results, result_inventory, summary_ingest, logs, trails,
+                       trails_assumed, span.events, settings, today)
+    write_output(out, results, summary)
+    render_reports(out, pdf=pdf, summary=summary)
+    return RunResult(out=out, window=window, ingest=summary_ingest, inventory=result_inventory,
+                     roles=tuple(results), settings=settings, trails=tuple(trails),
+                     trails_assumed=trails_assumed, events_in_window=span.events,
+                     summary=summary)

@@ -1,0 +1,378 @@
+"""Ingest: CloudTrail from local paths and S3 (and Athena's aggregates) into the store, each
+file at most once, each event once, and an ``IngestSummary`` of what was done."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+
+from rightsizer.errors import ConfigError, SourceError
+from rightsizer.sources import athena, locate, reader, s3
+from rightsizer.sources.athena import AthenaOptions
+from rightsizer.sources.locate import BadInput, LogObject, Scope, Skipped
+from rightsizer.sources.s3 import S3Options
+from rightsizer.store.database import BadFile, FileRef, LoadResult, Store
+from rightsizer.store.lock import store_lock
+
+log = logging.getLogger(__name__)
+
+
+# Objects are checked against the ledger in batches, so a listing of millions of keys is never
+# held whole.
+LEDGER_BATCH = 20_000
+
+# Spools are loaded in one transaction until about this many events. DuckDB writes an insert of
+# at least a row group (122,880 rows) straight to the database file, compressed, where smaller
+# commits go through the write-ahead log first and are written again at checkpoint: measured
+# here, 17 commits of 12k events cost 3 s, most of the store's time (bench/ingest.py).
+COMMIT_EVENTS = 150_000
+
+ProgressCallback = Callable[[int, int], None]  # (files done, bytes read) since the last call
+
+
+@dataclass(frozen=True)
+class PathReason:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What one ingest did; ``as_json`` gives the CLI's ``--json`` object."""
+
+    files_seen: int
+    files_ingested: int
+    files_already_ingested: int
+    files_skipped: tuple[PathReason, ...]
+    events_ingested: int
+    events_duplicate: int
+    bad_inputs: tuple[PathReason, ...]
+    seconds: float
+    run_id: str = ""
+    sources: tuple[str, ...] = field(default_factory=tuple)
+    athena_queries: tuple[AthenaQueryReport, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad_inputs
+
+    @property
+    def athena_bytes_scanned(self) -> int:
+        return sum(q.bytes_scanned for q in self.athena_queries)
+
+    @property
+    def athena_cost_usd(self) -> float:
+        return sum(q.cost_usd for q in self.athena_queries)
+
+    def as_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        data["athena_bytes_scanned"] = self.athena_bytes_scanned
+        data["athena_cost_usd"] = round(self.athena_cost_usd, 6)
+        return data
+
+
+@dataclass(frozen=True)
+class AthenaQueryReport:
+    """One Athena usage query of an ingest: the account and window it read, what it cost."""
+
+    source: str
+    account: str
+    query_id: str
+    since: str
+    until: str
+    rows: int
+    bytes_scanned: int
+    cost_usd: float
+    seconds: float
+
+
+@dataclass
+class _Tally:
+    seen: int = 0
+    ingested: int = 0
+    already: int = 0
+    new: int = 0
+    duplicate: int = 0
+    skipped: list[PathReason] = field(default_factory=list)
+    bad: list[PathReason] = field(default_factory=list)
+    athena: list[AthenaQueryReport] = field(default_factory=list)
+
+
+def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None,
+           s3_options: S3Options | None = None, athena: AthenaOptions | None = None,
+           athena_accounts: Sequence[str] = (), principals: Sequence[str] = (),
+           today: date | None = None,
+           workers: int | None = None,
+           progress: ProgressCallback | None = None,
+           on_total: Callable[[int], None] | None = None,
+           chunk_files: int = reader.CHUNK_FILES,
+           commit_events: int = COMMIT_EVENTS) -> IngestSummary:
+    """Read CloudTrail from each source into the store at ``db``: files from a file, a folder
+    or ``s3://bucket/prefix``; aggregates from ``athena://DATABASE.TABLE`` (see
+    ``_ingest_athena``: ``athena_accounts`` or the scope's accounts, the scope's window or the
+    last 90 days to ``today``, the roles ECS assumed plus ``principals``). Bad inputs are
+    recorded and reported, never fatal: everything readable is still stored. Raises
+    ConfigError for a source that is not understood, StoreBusy while another run holds the
+    store.
+
+    Tuning knobs: ``chunk_files``, the most files in one spool; ``commit_events``, about how
+    many events one store transaction holds (a killed run redoes at most that much)."""
+    started = time.perf_counter()
+    scope = scope or Scope()
+    run_id = uuid.uuid4().hex
+    tally = _Tally()
+    seen_uris: set[str] = set()
+    spool_root = Path(tempfile.mkdtemp(prefix="rightsizer-spool-"))
+    try:
+        with store_lock(db), Store(db) as store:
+            store.start_run(run_id, sources)
+            for source in sources:
+                if source.startswith("athena://"):
+                    athena_scope = replace(scope, accounts=frozenset(athena_accounts)
+                                           or scope.accounts)
+                    _ingest_athena(source, store, athena_scope, athena or AthenaOptions(),
+                                   principals, today or datetime.now(UTC).date(), run_id, tally)
+                    continue
+                _ingest_source(source, store, scope, s3_options, workers, run_id, tally,
+                               seen_uris, spool_root, progress, on_total, chunk_files,
+                               commit_events)
+            summary = IngestSummary(
+                files_seen=tally.seen,
+                files_ingested=tally.ingested,
+                files_already_ingested=tally.already,
+                files_skipped=tuple(tally.skipped),
+                events_ingested=tally.new,
+                events_duplicate=tally.duplicate,
+                bad_inputs=tuple(tally.bad),
+                seconds=time.perf_counter() - started,
+                run_id=run_id,
+                sources=tuple(sources),
+                athena_queries=tuple(tally.athena),
+            )
+            store.finish_run(run_id, summary.as_json())
+    finally:
+        shutil.rmtree(spool_root, ignore_errors=True)
+    return summary
+
+
+# Without a window, an Athena ingest reads the last this many days (the store keeps what it got,
+# so a later, wider window adds the days before).
+ATHENA_DEFAULT_DAYS = 90
+
+
+def _ingest_athena(source: str, store: Store, scope: Scope, options: AthenaOptions,
+                   principals: Sequence[str], today: date, run_id: str, tally: _Tally) -> None:
+    """Run the usage query in Athena, one query per account, and store the aggregates.
+
+    Incremental: a day already covered by a query that ran after the day settled is not asked
+    again, so a daily run reads about two days per account. A failed query is a bad input
+    named with its account; the other accounts are still read, and what the store held for
+    the failed one stays."""
+    table = athena.parse_athena_uri(source)
+    if not scope.accounts:
+        raise ConfigError(f"{source}: name the accounts to read (--account, or athena.accounts "
+                          "in the configuration): each query reads one account's partitions")
+    first = scope.since or today - timedelta(days=ATHENA_DEFAULT_DAYS - 1)
+    last = scope.until or today
+    if first > last:
+        raise ConfigError(f"{source}: the window starts {first}, after its end {last}")
+    end = _midnight(last + timedelta(days=1))
+    plans = []
+    for account in sorted(scope.accounts):
+        settled = store.athena_settled_days(table.uri, account)
+        start = next((d for d in _days(first, last) if d not in settled), None)
+        if start is None:
+            log.info("%s account %s: every day of %s..%s already read", source, account, first,
+                     last)
+            continue
+        plans.append((account, _midnight(start)))
+
+    if not plans:
+        return
+    # One connection for every account (its session resolves credentials once), shared by the
+    # threads that wait on the queries.
+    with (athena.athena_connection(options) as connection,
+          ThreadPoolExecutor(max_workers=options.concurrency) as pool):
+        futures = {pool.submit(athena.run_usage_query, connection, table, account, start, end,
+                               options, principals): (account, start)
+                   for account, start in plans}
+        for future in as_completed(futures):
+            account, start = futures[future]
+            try:
+                rows, stats = future.result()
+            except athena.QueryFailed as exc:
+                log.error("%s", exc)
+                tally.bad.append(PathReason(exc.source, exc.reason))
+                store.record_bad([BadFile(exc.source, exc.reason)], run_id)
+                continue
+            overlap = store.local_role_events(account, start, end)
+            if overlap:  # the analysis reads both: these calls count twice
+                log.warning("%s account %s: the store also holds %d role calls of this account "
+                            "and window read from files; feed an account one way (files or "
+                            "Athena), or its calls are counted twice", source, account, overlap)
+            store.replace_athena_usage(table.uri, account, _athena_rows(rows),
+                                       asdict(stats), run_id)
+            tally.athena.append(AthenaQueryReport(
+                source=table.uri, account=account, query_id=stats.query_id,
+                since=start.date().isoformat(), until=end.date().isoformat(), rows=stats.rows,
+                bytes_scanned=stats.bytes_scanned, cost_usd=stats.cost_usd,
+                seconds=round(stats.seconds, 3)))
+    tally.athena.sort(key=lambda q: (q.source, q.account))
+
+
+def _athena_rows(rows: Sequence[athena.AthenaUsageRow]) -> pa.Table:
+    """The rows as the Arrow table ``Store.replace_athena_usage`` takes."""
+    columns: dict[str, list[object]] = {name: [] for name in _ATHENA_SCHEMA.names}
+    for row in rows:
+        for name in _ATHENA_SCHEMA.names:
+            columns[name].append(getattr(row, name))
+    return pa.table(columns, schema=_ATHENA_SCHEMA)
+
+
+_ATHENA_SCHEMA = pa.schema([
+    ("kind", pa.string()), ("principal", pa.string()), ("event_source", pa.string()),
+    ("event_name", pa.string()), ("region", pa.string()), ("account", pa.string()),
+    ("request_key", pa.string()), ("resource_arns", pa.list_(pa.string())),
+    ("day", pa.date32()), ("error_class", pa.string()), ("invoked_by", pa.string()),
+    ("calls", pa.int64()), ("sessions", pa.int64()), ("first_seen", pa.timestamp("us")),
+    ("last_seen", pa.timestamp("us")), ("error_code", pa.string()),
+])
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _ingest_source(source: str, store: Store, scope: Scope, s3_options: S3Options | None,
+                   workers: int | None, run_id: str, tally: _Tally, seen_uris: set[str],
+                   spool_root: Path, progress: ProgressCallback | None,
+                   on_total: Callable[[int], None] | None, chunk_files: int,
+                   commit_events: int) -> None:
+    try:
+        listing, fetcher_factory = _open_source(source, scope, s3_options)
+        to_read = list(_new_objects(listing, store, run_id, tally, seen_uris))
+    except SourceError as exc:
+        log.error("%s", exc)
+        tally.bad.append(PathReason(source, str(exc)))
+        store.record_bad([BadFile(source, str(exc))], run_id)
+        return
+    if on_total:
+        on_total(len(to_read))
+    spooler = reader.ParallelSpooler(spool_root, workers, fetcher_factory)
+    fetch = fetcher_factory() if fetcher_factory else None
+    spools = spooler.run(reader.plan_chunks(to_read, chunk_files))
+    while True:
+        # One transaction holds spools until about commit_events events: all of them, their
+        # ledger rows and bad inputs are stored together, or none is.
+        exhausted = True
+        with store.transaction() as committed:
+            for spooled in spools:
+                _load(spooled, store, run_id, tally, spool_root, fetch)
+                if progress:
+                    progress(len(spooled.chunk.objects), spooled.bytes_read)
+                if committed.events >= commit_events:
+                    exhausted = False
+                    break
+        tally.new += committed.events_new
+        tally.duplicate += committed.events_duplicate
+        if exhausted:
+            return
+
+
+def _load(spooled: reader.Spooled, store: Store, run_id: str, tally: _Tally, spool_root: Path,
+          fetch: reader.Fetcher | None) -> None:
+    """Load one spool into the store's open transaction, and read again carefully the files it
+    could not take."""
+    refs = [FileRef(i, o.uri, o.fingerprint, o.size) for i, o in enumerate(spooled.chunk.objects)]
+    bad = [BadFile(b.uri, b.reason, _fingerprint(spooled.chunk, b.uri)) for b in spooled.bad]
+    tally.skipped.extend(PathReason(s.uri, s.reason) for s in spooled.skipped)
+    unread = {b.uri for b in spooled.bad} | {s.uri for s in spooled.skipped}
+    result = store.load_spool(spooled.spool, [r for r in refs if r.uri not in unread],
+                              run_id=run_id, expected=spooled.events, problems=spooled.careful,
+                              bad=bad)
+    spooled.spool.unlink(missing_ok=True)
+    _count(result, tally)
+    if result.missing:
+        # The store did not read these files' fast-path lines as written: read them again, in
+        # Python, salvaging what is readable and naming what is not.
+        again = reader.spool_chunk(spooled.chunk, spool_root, fetch, only=result.missing)
+        again_bad = [BadFile(b.uri, b.reason, _fingerprint(spooled.chunk, b.uri))
+                     for b in again.bad]
+        again_unread = {b.uri for b in again.bad}
+        result = store.load_spool(
+            again.spool, [refs[i] for i in result.missing if refs[i].uri not in again_unread],
+            run_id=run_id, expected=again.events, problems=again.careful, bad=again_bad,
+            careful_pass=True)
+        again.spool.unlink(missing_ok=True)
+        _count(result, tally)
+
+
+def _open_source(source: str, scope: Scope, s3_options: S3Options | None
+                 ) -> tuple[Iterable[LogObject | Skipped | BadInput],
+                            Callable[[], reader.Fetcher] | None]:
+    """The listing of a source and, for remote ones, a picklable factory of its fetcher."""
+    if source.startswith("s3://"):
+        options = s3_options or S3Options()
+        client = s3.make_client(options)  # boto3 is imported only when S3 is used
+        return s3.s3_objects(client, source, scope), s3.FetcherFactory(options)
+    if "://" in source:
+        raise ConfigError(f"{source}: unsupported source (a file, a folder, s3://bucket/prefix "
+                          "or athena://DATABASE.TABLE)")
+    return locate.local_objects(source, scope), None
+
+
+def _new_objects(listing: Iterable[LogObject | Skipped | BadInput], store: Store, run_id: str,
+                 tally: _Tally, seen_uris: set[str]) -> Iterator[LogObject]:
+    """The objects of a listing that the ledger does not hold yet; counts the rest."""
+    batch: list[LogObject] = []
+    for item in listing:
+        if isinstance(item, LogObject):
+            if item.uri in seen_uris:
+                continue
+            seen_uris.add(item.uri)
+            tally.seen += 1
+            batch.append(item)
+            if len(batch) >= LEDGER_BATCH:
+                yield from _filter_ingested(batch, store, tally)
+                batch = []
+        elif isinstance(item, Skipped):
+            tally.seen += 1
+            tally.skipped.append(PathReason(item.uri, item.reason))
+        else:
+            tally.seen += 1
+            tally.bad.append(PathReason(item.uri, item.reason))
+            store.record_bad([BadFile(item.uri, item.reason)], run_id)
+    yield from _filter_ingested(batch, store, tally)
+
+
+def _filter_ingested(batch: list[LogObject], store: Store, tally: _Tally) -> Iterator[LogObject]:
+    done = store.already_ingested((o.uri, o.fingerprint) for o in batch)
+    tally.already += len(done)
+    return (o for o in batch if o.uri not in done)
+
+
+def _count(result: LoadResult, tally: _Tally) -> None:
+    tally.ingested += result.files_ingested
+    tally.bad.extend(PathReason(b.uri, b.reason) for b in result.bad)
+
+
+def _fingerprint(chunk: reader.Chunk, uri: str) -> str | None:
+    return next((o.fingerprint for o in chunk.objects if o.uri == uri), None)

@@ -1,0 +1,206 @@
+"""What ``run`` writes: ``summary.json`` (the contract the reports render from), the proposed
+policies per role, and the reports rendered from the summary."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import orjson
+
+from rightsizer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rightsizer.analysis.inventory import Inventory
+    from rightsizer.analysis.verdicts import Verdict
+    from rightsizer.iam.observability import TrailSettings
+    from rightsizer.pipeline.ingest import IngestSummary
+    from rightsizer.proposal.rightsize import RoleResult, Window
+    from rightsizer.settings import Settings
+
+SCHEMA_VERSION = 1
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _verdict_json(verdict: Verdict) -> dict[str, object]:
+    entry: dict[str, object] = {"action": verdict.action, "verdict": verdict.verdict,
+                                "rule": verdict.rule}
+    if verdict.reason:
+        entry["reason"] = verdict.reason
+    evidence = verdict.evidence
+    if evidence is not None:
+        resources: dict[str, int] = {}
+        for (arn, _region), n in evidence.resources.items():
+            resources[arn] = resources.get(arn, 0) + n
+        entry.update({
+            "calls": evidence.calls,
+            "denied_calls": evidence.denied_calls,
+            "first_seen": _iso(evidence.first_seen),
+            "last_seen": _iso(evidence.last_seen),
+            "sessions": evidence.sessions,
+            "regions": sorted(evidence.regions),
+            "invoked_by": sorted(evidence.invoked_by),
+            "resources": [{"arn": a, "calls": n} for a, n in sorted(resources.items())],
+            "unknown_resource_calls": evidence.unknown_resource_calls,
+            "events": sorted(evidence.event_names),
+        })
+    return entry
+
+
+def _role_json(result: RoleResult, policy_path: str | None) -> dict[str, object]:
+    role = result.role
+    daily: dict[str, int] = {}
+    for evidence in result.evidence.actions.values():
+        for day, n in evidence.daily.items():
+            daily[day.isoformat()] = daily.get(day.isoformat(), 0) + n
+    by = {v.action: v for v in result.verdicts}
+    return {
+        "name": role.name,
+        "arn": role.arn,
+        "kinds": list(role.kinds),
+        "task_definitions": list(role.task_definitions),
+        "granted_actions": list(result.granted_actions),
+        "used_actions": list(result.actions("used")),
+        "unused_actions": list(result.actions("unused")),
+        "kept_unobservable": [{"action": a, "reason": by[a].reason}
+                              for a in result.actions("not_observable")],
+        "kept_required": [{"action": a, "reason": by[a].reason}
+                          for a in result.actions("required_by_task_definition")],
+        "kept_excluded": [{"action": a, "reason": by[a].reason}
+                          for a in result.actions("excluded")],
+        "denied_actions": list(result.actions("denied_attempt")),
+        "used_not_granted": list(result.actions("used_not_granted")),
+        "unmapped_events": list(result.actions("unmapped_event")),
+        "proposed_actions": list(result.proposed_actions),
+        "policy_path": policy_path,
+        "findings": [f.as_json() for f in result.findings],
+        "replay": result.replay.as_json() if result.replay else None,
+        "notes": list(result.notes),
+        "verdicts": [_verdict_json(v) for v in result.verdicts if v.verdict != "unused"],
+        "activity": dict(sorted(daily.items())),
+        "evidence": list(role.evidence),
+        "needs": [{"kind": n.kind, "actions": list(n.actions), "resource": n.resource,
+                   "reason": n.reason} for n in role.needs],
+    }
+
+
+def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
+             ingested: IngestSummary | None, logs: Sequence[str],
+             trails: Sequence[TrailSettings], trails_assumed: bool, events: int,
+             settings: Settings, today: date) -> dict[str, object]:
+    from rightsizer import __version__
+    from rightsizer.iam.actions import mapping_tables_version
+    from rightsizer.iam.catalog import catalog
+
+    roles = []
+    for result in results:
+        path = (f"roles/{result.role.name}/policy.json" if result.proposal is not None
+                else None)
+        roles.append(_role_json(result, path))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "catalog_version": catalog().version,
+        "mapping_version": mapping_tables_version(),
+        "as_of": today.isoformat(),
+        "window": {"start": _iso(window.start), "end": _iso(window.end),
+                   "days": round(window.days, 2),
+                   "min_window_days": settings.min_window_days},
+        "sources": {
+            "logs": list(logs), "iam": inv.sources[0], "ecs": inv.sources[1],
+            "trails": [t.source for t in trails], "trails_assumed": trails_assumed,
+            "settings": settings.source,
+        },
+        "ingest": _ingest_json(ingested),
+        "events_in_window": events,
+        "trails": [{"name": t.name, "management_read": t.management_read,
+                    "management_write": t.management_write,
+                    "excluded_management_sources": list(t.excluded_management_sources),
+                    "data_resource_types": list(t.data_resource_types), "notes": list(t.notes)}
+                   for t in trails],
+        "roles": roles,
+        "problems": [p.as_json() for p in inv.problems],
+    }
+
+
+def render_reports(out: str | Path, *, pdf: bool = False,
+                   summary: dict[str, object] | None = None) -> tuple[Path, ...]:
+    """Write the reports of an output folder from its ``summary.json`` (the contract they render
+    from): ``report.html``, ``report.md``, ``findings.csv``, and with ``pdf`` ``report.pdf``
+    printed by headless Chromium (``BrowserMissing``, a ConfigError, says how to get it)."""
+    from rightsizer.report.pdf import print_pdf
+    from rightsizer.report.render import write_reports
+
+    out = Path(out)
+    if summary is None:
+        path = out / "summary.json"
+        try:
+            summary = orjson.loads(path.read_bytes())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no summary.json (run `rightsizer run` first)") from None
+        except orjson.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not a summary written by rightsizer: {exc}") from exc
+    written = write_reports(out, summary)
+    if pdf:
+        written = (*written, print_pdf(out / "report.html", out / "report.pdf"))
+    return written
+
+
+def _ingest_json(ingested: IngestSummary | None) -> dict[str, object] | None:
+    """What this run read, without what changes from run to run (run id, seconds)."""
+    if ingested is None:
+        return None
+    data = ingested.as_json()
+    for volatile in ("run_id", "seconds"):
+        data.pop(volatile, None)
+    if ingested.athena_queries:  # what Athena scanned and cost, per query
+        for query in data["athena_queries"]:  # type: ignore[union-attr]
+            query.pop("seconds", None)
+    else:
+        for key in ("athena_queries", "athena_bytes_scanned", "athena_cost_usd"):
+            data.pop(key, None)
+    return data
+
+
+def write_output(out: Path, results: Sequence[RoleResult], summary: dict[str, object]) -> None:
+    from rightsizer.proposal.render import (
+        render_cloudformation,
+        render_diff,
+        render_policy_json,
+        render_terraform,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    for result in results:
+        folder = out / "roles" / result.role.name
+        if result.proposal is None:
+            if folder.exists():
+                shutil.rmtree(folder)  # an earlier run's proposal is no longer recommended
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        granted = len(result.grants.actions)
+        line = (f"{granted} actions granted, {len(result.proposed_actions)} proposed, "
+                f"{len(result.proposal.removed)} removed")
+        files = {
+            "policy.json": render_policy_json(result.proposal),
+            "policy.cfn.yaml": render_cloudformation(result.proposal),
+            "policy.tf": render_terraform(result.proposal),
+            "diff.md": render_diff(result.proposal, summary_line=line),
+        }
+        for name, text in files.items():
+            _write_text(folder / name, text)
+    _write_text(out / "summary.json",
+                orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write atomically: a reader (or a crash) never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
