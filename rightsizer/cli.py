@@ -351,6 +351,12 @@ def run(config: Path | None, logs: tuple[str, ...], as_json: bool, **flags: Any)
             _say_error(f"bad input: {problem}")
         if result.problems:
             return EXIT_DATA
+        if result.roles and not result.judged:
+            # A feed that stopped must not read as "nothing was used": the scheduler hears it.
+            _say_error(f"no role could be judged: the logs read hold no evidence for any of the "
+                       f"{len(result.roles)} ECS roles (see INSUFFICIENT_EVIDENCE in "
+                       f"{result.out / 'report.md'}); nothing was proposed", EXIT_DATA)
+            return EXIT_DATA
         worst = result.worst_findings(settings.fail_on)
         if settings.run.fail_on_findings and worst:
             _say_error(f"{len(worst)} findings at {settings.fail_on.value} or worse "
@@ -439,6 +445,8 @@ def _run_json(result: Any) -> dict[str, Any]:
             "proposed": len(r.proposed_actions),
             "policy_path": (f"roles/{r.role.name}/policy.json" if r.proposal else None),
             "proof_passed": r.replay.passed if r.replay else None,
+            "evidence_sufficient": r.sufficiency.sufficient,
+            "confidence": r.sufficiency.confidence,
             "findings": [f.as_json() for f in r.findings],
         } for r in result.roles],
         "problems": list(result.problems),
@@ -459,7 +467,7 @@ def _print_run(result: Any) -> None:
         click.echo("  trails: assumed (all management events, no data events); "
                    "give --trail for the real selectors")
     header = f"  {'role':<36} {'kinds':<15} {'granted':>7} {'used':>5} {'proposed':>8} " \
-             f"{'cut':>5}  findings"
+             f"{'cut':>5} {'confidence':<11} findings"
     click.echo(header)
     for r in result.roles:
         granted = len(r.grants.actions)
@@ -467,9 +475,10 @@ def _print_run(result: Any) -> None:
         cut = f"{100 * (granted - proposed) / granted:.0f}%" if granted and r.proposal else "-"
         worst = r.findings[0].severity.value if r.findings else ""
         kinds = "+".join(r.role.kinds) or "?"
+        confidence = r.sufficiency.confidence if r.sufficiency.sufficient else "no evidence"
         click.echo(f"  {r.role.name[:36]:<36} {kinds:<15} {granted:>7} "
                    f"{len(r.actions('used')):>5} {proposed if r.proposal else '-':>8} "
-                   f"{cut:>5}  {len(r.findings)} {worst}")
+                   f"{cut:>5} {confidence:<11} {len(r.findings)} {worst}")
     report_files = ", ".join(p for p in ("report.html", "report.md", "findings.csv", "report.pdf")
                              if (result.out / p).exists())
     click.echo(f"  reports: {report_files}")

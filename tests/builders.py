@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
+from rightsizer.analysis.evidence import Sufficiency
 from rightsizer.sources.ecs import TaskDefinitions
 from rightsizer.sources.iam import AuthorizationDetails, ManagedPolicyDetails, RoleDetails
 from rightsizer.sources.locate import BadInput
@@ -84,3 +85,10 @@ def ecs(*docs: dict[str, Any], problems: tuple[BadInput, ...] = ()) -> TaskDefin
 
 def arn(name: str, path: str = "/") -> str:
     return f"arn:aws:iam::{ACCOUNT}:role{path}{name}"
+
+
+def sufficient_evidence() -> Sufficiency:
+    """Evidence that suffices to judge a role: its region read over the whole window, the role
+    seen on every day (for tests of what comes after the sufficiency check)."""
+    return Sufficiency(sufficient=True, missing=(), not_seen=False, footprint=(),
+                       active_days=30, window_days=30, sessions=10)

@@ -176,8 +176,9 @@ def test_review_notebook_shows_the_proofs_and_policies(
         executed: Callable[[str], Executed]) -> None:
     run = executed(EXPECTED[1])
     passed = run.probe["replay_passed"]
-    assert sorted(passed) == run.probe["ecs_roles"] and len(passed) == 11
-    assert all(passed.values())
+    # Every judged role's proposal passed; the one role that never ran has none to prove.
+    assert sorted(passed) == sorted(set(run.probe["ecs_roles"]) - {"notifier-task-legacy"})
+    assert len(passed) == 10 and all(passed.values())
     _, mimes = run.output_of("replay =")
     assert "text/html" in mimes  # the replay figures are shown as a table
     policies, _ = run.output_of("by_name =")

@@ -54,7 +54,11 @@ def test_json_is_one_object(store: Path, tmp_path: Path) -> None:
                              "--out", str(tmp_path / "o"), "--trail", TRAIL, "--json")
     assert code == 0
     data = orjson.loads(stdout)
-    assert len(data["roles"]) == 11 and all(r["proof_passed"] for r in data["roles"])
+    assert len(data["roles"]) == 11
+    judged = [r for r in data["roles"] if r["evidence_sufficient"]]
+    assert len(judged) == 10 and all(r["proof_passed"] for r in judged)
+    (idle,) = [r for r in data["roles"] if not r["evidence_sufficient"]]
+    assert idle["name"] == "notifier-task-legacy" and idle["policy_path"] is None
 
 
 def test_fail_on_findings_exits_3(store: Path, tmp_path: Path) -> None:

@@ -58,7 +58,11 @@ def test_every_proposal_passed_its_proof(sample_run: rightsizer.RunResult) -> No
     assert summary["schema_version"] == 1
     assert summary["catalog_version"] and summary["window"]["start"] < summary["window"]["end"]
     proposed = [r for r in summary["roles"] if r["policy_path"]]
-    assert len(proposed) == len(summary["roles"]) == 11
+    assert len(summary["roles"]) == 11
+    # notifier-task-legacy never ran in the window: no evidence, no proposal (ROLE_NOT_SEEN).
+    assert len(proposed) == 10
+    assert [r["name"] for r in summary["roles"] if not r["policy_path"]] == [
+        "notifier-task-legacy"]
     for role in proposed:
         replay = role["replay"]
         assert replay["passed"] and replay["failed"] == 0

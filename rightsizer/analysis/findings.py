@@ -71,6 +71,26 @@ CODES: dict[str, tuple[Severity, str]] = {
         "a task definition names the role, or ECS assumed it, but the IAM data has no such role "
         "(deleted, or in another account)",
     ),
+    "INSUFFICIENT_EVIDENCE": (
+        Severity.HIGH,
+        "the logs read do not cover the accounts, regions or days the role runs in (or show no "
+        "sign of it): nothing can be proven unused, so no proposal",
+    ),
+    "ROLE_NOT_SEEN": (
+        Severity.MEDIUM,
+        "the logs of the role's regions were read, but ECS never assumed it and it made no "
+        "call: no proposal (an idle role: remove it, or look again later)",
+    ),
+    "DELIVERY_GAP": (
+        Severity.MEDIUM,
+        "a region the role runs in delivered no logs for an improbably long stretch of the "
+        "window: calls made then are not in the evidence",
+    ),
+    "FEW_OBSERVATIONS": (
+        Severity.LOW,
+        "the role was seen on few days or in few task sessions: rare needs may not have "
+        "happened yet",
+    ),
     "PROPOSAL_FAILED_PROOF": (
         Severity.HIGH,
         "the proposed policy failed its replay proof and is not recommended",

@@ -15,6 +15,9 @@ Verdicts (the issue's vocabulary, ``summary.json`` spells them the same):
 - ``used_not_granted``: it succeeded although the role's policies do not grant it (a resource
   policy or another path did): reported, never added.
 - ``unmapped_event``: an event rightsizer cannot map to an IAM action: reported.
+- ``insufficient_evidence``: kept: not seen, but the logs read cannot prove it unused (a region
+  or days of the role's not read, or no sign of the role at all: ``evidence.py``); the role gets
+  no proposal.
 
 Calls a service makes for the role (``invokedBy: secretsmanager.amazonaws.com`` on
 ``kms:Decrypt``) are the role's own use (DOMAIN.md section 2).
@@ -45,7 +48,8 @@ __all__ = [
     "gather_evidence",
 ]
 
-KEPT = frozenset({"used", "required_by_task_definition", "not_observable", "excluded"})
+KEPT = frozenset({"used", "required_by_task_definition", "not_observable", "excluded",
+                  "insufficient_evidence"})
 
 
 @dataclass(frozen=True, slots=True)

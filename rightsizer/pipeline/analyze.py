@@ -46,6 +46,11 @@ class RunResult:
     removed: tuple[Path, ...] = ()  # a dated run: old runs removed (output.keep)
 
     @property
+    def judged(self) -> tuple[RoleResult, ...]:
+        """The roles whose evidence sufficed to judge them (the others have no proposal)."""
+        return tuple(r for r in self.roles if r.sufficiency.sufficient)
+
+    @property
     def problems(self) -> tuple[str, ...]:
         """Inputs that could not be read: each named with its reason (exit 4)."""
         bad = [f"{b.path}: {b.reason}" for b in (self.ingest.bad_inputs if self.ingest else ())]
@@ -99,6 +104,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
          s3_options: S3Options | None, athena: AthenaOptions | None,
          athena_accounts: Sequence[str], principals: Sequence[str], today: date | None,
          workers: int | None, pdf: bool) -> RunResult:
+    from rightsizer.analysis.evidence import Coverage, judge_evidence, role_footprint
     from rightsizer.analysis.inventory import build_inventory, role_key
     from rightsizer.iam.observability import DEFAULT_TRAIL
     from rightsizer.proposal.rightsize import Window, rightsize
@@ -136,11 +142,15 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
         span = store.event_span(since, end_exclusive)
         usage = store.usage(since, end_exclusive)
         sessions = store.call_sessions(since, end_exclusive)
+        covered = store.coverage(since, end_exclusive)
+        assumed_in_window = store.ecs_assumed_roles(since, end_exclusive)
     start = since.replace(tzinfo=UTC) if since else span.first_event
     end = end_exclusive.replace(tzinfo=UTC) if end_exclusive else span.last_event
     if start is None or end is None:
         raise ConfigError("the store holds no events in the window: nothing to analyze")
     window = Window(start, end)
+    coverage = Coverage(covered, start, end)
+    assumptions = {role_key(a.role_arn): a for a in assumed_in_window}
 
     # Grouped once by role (account, name): CloudTrail's sessionIssuer ARN and the IAM data's
     # may differ in path only.
@@ -154,13 +164,24 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     cache: dict[str, Observability] = {}
     results = []
     for role in result_inventory.ecs_roles:
+        key = role_key(role.arn)
+        rows = rows_by_role.get(key, [])
+        role_sessions = sessions_by_role.get(key, {})
+        assumption = assumptions.get(key)
+        sufficiency = judge_evidence(
+            account=key[0], footprint=role_footprint(role, rows, assumption),
+            coverage=coverage,
+            active_days={r.day for r in rows} | set(assumption.days if assumption else ()),
+            sessions=max([assumption.sessions if assumption else 0,
+                          *role_sessions.values()]),
+            seen=bool(rows) or assumption is not None)
         results.append(rightsize(
-            role, rows_by_role.get(role_key(role.arn), []),
-            sessions=sessions_by_role.get(role_key(role.arn), {}),
-            trails=trails, exclusions=settings.exclusions, window=window,
-            min_window_days=settings.min_window_days, today=today, observability_cache=cache))
+            role, rows, sessions=role_sessions, trails=trails,
+            exclusions=settings.exclusions, window=window,
+            min_window_days=settings.min_window_days, today=today, sufficiency=sufficiency,
+            observability_cache=cache))
     summary = summarize(window, results, result_inventory, summary_ingest, logs, trails,
-                       trails_assumed, span.events, settings, today)
+                       trails_assumed, span.events, settings, today, coverage)
     write_output(out, results, summary)
     render_reports(out, pdf=pdf, summary=summary)
     return RunResult(out=out, window=window, ingest=summary_ingest, inventory=result_inventory,

@@ -14,6 +14,7 @@ import orjson
 from rightsizer.errors import ConfigError
 
 if TYPE_CHECKING:
+    from rightsizer.analysis.evidence import Coverage
     from rightsizer.analysis.inventory import Inventory
     from rightsizer.analysis.verdicts import Verdict
     from rightsizer.iam.observability import TrailSettings
@@ -74,6 +75,8 @@ def _role_json(result: RoleResult, policy_path: str | None) -> dict[str, object]
                           for a in result.actions("required_by_task_definition")],
         "kept_excluded": [{"action": a, "reason": by[a].reason}
                           for a in result.actions("excluded")],
+        "kept_insufficient_evidence": list(result.actions("insufficient_evidence")),
+        "evidence_sufficiency": result.sufficiency.as_json(),
         "denied_actions": list(result.actions("denied_attempt")),
         "used_not_granted": list(result.actions("used_not_granted")),
         "unmapped_events": list(result.actions("unmapped_event")),
@@ -93,7 +96,7 @@ def _role_json(result: RoleResult, policy_path: str | None) -> dict[str, object]
 def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
              ingested: IngestSummary | None, logs: Sequence[str],
              trails: Sequence[TrailSettings], trails_assumed: bool, events: int,
-             settings: Settings, today: date) -> dict[str, object]:
+             settings: Settings, today: date, coverage: Coverage) -> dict[str, object]:
     from rightsizer import __version__
     from rightsizer.iam.actions import mapping_tables_version
     from rightsizer.iam.catalog import catalog
@@ -119,6 +122,11 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
         },
         "ingest": _ingest_json(ingested),
         "events_in_window": events,
+        "evidence": {
+            "roles_judged": sum(r.sufficiency.sufficient for r in results),
+            "roles_not_judged": sum(not r.sufficiency.sufficient for r in results),
+            "coverage": coverage.places(),
+        },
         "trails": [{"name": t.name, "management_read": t.management_read,
                     "management_write": t.management_write,
                     "excluded_management_sources": list(t.excluded_management_sources),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from rightsizer.analysis.evidence import Sufficiency
 from rightsizer.analysis.findings import Finding
 from rightsizer.analysis.grants import Grants, role_grants
 from rightsizer.analysis.inventory import InventoryRole
@@ -45,6 +46,7 @@ class RoleResult:
     replay: Replay | None
     findings: tuple[Finding, ...]  # the inventory's and the analysis's, worst first
     notes: tuple[str, ...]
+    sufficiency: Sufficiency
 
     def actions(self, *verdicts: str) -> tuple[str, ...]:
         return tuple(sorted({v.action for v in self.verdicts if v.verdict in verdicts}))
@@ -72,8 +74,12 @@ def rightsize(
     window: Window,
     min_window_days: float,
     today: date,
+    sufficiency: Sufficiency,
     observability_cache: dict[str, Observability] | None = None,
 ) -> RoleResult:
+    """Verdicts, proposal, proof and findings for one role. Where ``sufficiency`` says the logs
+    cannot prove anything unused, nothing is: the grants that would have been ``unused`` are
+    ``insufficient_evidence`` (kept), and there is no proposal."""
     grants = role_grants(role.policies, role.boundary)
     evidence = gather_evidence(usage, sessions)
     needs = needs_by_action((need.actions, need.reason) for need in role.needs)
@@ -89,6 +95,21 @@ def rightsize(
         observability_cache=observability_cache,
     )
     findings = list(role.findings)
+    if not sufficiency.sufficient:
+        verdicts = _withhold(verdicts, sufficiency)
+        code = "ROLE_NOT_SEEN" if sufficiency.not_seen else "INSUFFICIENT_EVIDENCE"
+        findings.append(Finding.of(code, "no proposal: " + "; ".join(sufficiency.missing)))
+    else:
+        for place, gap in sufficiency.gaps:
+            findings.append(Finding.of(
+                "DELIVERY_GAP",
+                f"no logs of {place.region} (account {place.account}) from {gap.describe()}: "
+                "calls made then are not in the evidence"))
+        if sufficiency.confidence == "low":
+            findings.append(Finding.of(
+                "FEW_OBSERVATIONS",
+                f"the role was {sufficiency.describe_confidence()}: what it does rarely may "
+                "not have happened yet"))
     if window.days < min_window_days:
         findings.append(
             Finding.of(
@@ -101,7 +122,9 @@ def rightsize(
     proposal: RoleProposal | None = None
     replay: Replay | None = None
     notes: tuple[str, ...] = ()
-    if any(f.code in ("POLICY_UNREADABLE", "POLICY_MISSING") for f in role.findings):
+    if not sufficiency.sufficient:
+        notes = ("the evidence cannot prove any grant unused: no proposal",)
+    elif any(f.code in ("POLICY_UNREADABLE", "POLICY_MISSING") for f in role.findings):
         notes = ("the role's grants are not fully known: no proposal",)
     elif not role.in_iam_data:
         notes = ("the role is not in the IAM data: no proposal",)
@@ -165,7 +188,18 @@ def rightsize(
         replay=replay,
         findings=tuple(sorted(unique.values(), key=lambda f: (f.severity.rank, f.code, f.message))),
         notes=notes,
+        sufficiency=sufficiency,
     )
+
+
+def _withhold(verdicts: Sequence[Verdict], sufficiency: Sufficiency) -> tuple[Verdict, ...]:
+    """Every ``unused`` verdict becomes ``insufficient_evidence``: kept, with what is missing."""
+    reason = "; ".join(sufficiency.missing)
+    return tuple(
+        replace(v, verdict="insufficient_evidence",
+                rule="not seen, but the logs read cannot prove it unused", reason=reason)
+        if v.verdict == "unused" else v
+        for v in verdicts)
 
 
 def _failure(replay: Replay) -> str:

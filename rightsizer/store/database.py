@@ -22,7 +22,13 @@ import pyarrow as pa
 
 from rightsizer.errors import StoreError
 from rightsizer.sqlfiles import schema_migrations, sql
-from rightsizer.store.records import EcsAssumption, EventSpan, RoleActivity, UsageRow
+from rightsizer.store.records import (
+    CoverageRow,
+    EcsAssumption,
+    EventSpan,
+    RoleActivity,
+    UsageRow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -372,8 +378,19 @@ class Store:
                                  [_naive_utc(since), _naive_utc(until)]).fetchall()
         return tuple(EcsAssumption(role_arn=arn, assumptions=int(n), sessions=int(sessions),
                                    first_seen=first.replace(tzinfo=UTC),
-                                   last_seen=last.replace(tzinfo=UTC))
-                     for arn, n, sessions, first, last in rows)
+                                   last_seen=last.replace(tzinfo=UTC),
+                                   regions=tuple(regions), days=tuple(days))
+                     for arn, n, sessions, first, last, regions, days in rows)
+
+    def coverage(self, since: datetime | None = None,
+                 until: datetime | None = None) -> tuple[CoverageRow, ...]:
+        """Per account, region and day of ``[since, until)``: the hours with events, and how
+        many; Athena's queried days as region ``*``."""
+        rows = self._con.execute(sql("duckdb/analysis/coverage"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(CoverageRow(account=a, region=r, day=d,
+                                 hours=None if h is None else tuple(h), events=int(n))
+                     for a, r, d, h, n in rows)
 
     def usage(self, since: datetime | None = None,
               until: datetime | None = None) -> tuple[UsageRow, ...]:

@@ -15,6 +15,20 @@ class EcsAssumption:
     sessions: int
     first_seen: datetime
     last_seen: datetime
+    regions: tuple[str, ...] = ()  # where ECS assumed it, sorted
+    days: tuple[date, ...] = ()  # the days (UTC) it did, sorted
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageRow:
+    """What the logs read cover on one day of one account and region
+    (``queries/duckdb/analysis/coverage.sql``)."""
+
+    account: str
+    region: str  # "*": every region of an Athena table (the query read them all)
+    day: date
+    hours: tuple[int, ...] | None  # the hours (UTC) with events; None when unknown (Athena)
+    events: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from builders import arn, ecs, iam, role
+from builders import arn, ecs, iam, role, sufficient_evidence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -77,7 +77,8 @@ def test_the_proposal_is_proven_and_never_broader(policy: list[dict[str, Any]],
     (target,) = inventory.ecs_roles
     rows = [usage_row(CALLS[i], n) for i, n in used]
     result = rightsize(target, rows, sessions={}, trails=[TRAIL], exclusions=(), window=WINDOW,
-                       min_window_days=30, today=date(2026, 11, 28))
+                       min_window_days=30, today=date(2026, 11, 28),
+                       sufficiency=sufficient_evidence())
     assert result.proposal is not None, result.findings
     assert result.replay is not None and result.replay.passed
     proposed = proposal_policies(result.proposal)

@@ -26,6 +26,9 @@ from rightsizer.report.render import (
 )
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "sample"
+# A role whose every grant went unused, while its logs were read and ECS assumed it: the proposal
+# is an empty policy (kept from an earlier golden run, when the sample had such a role).
+EMPTY = Path(__file__).resolve().parents[1] / "data" / "report" / "empty-proposal"
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
 SCRIPT_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -134,7 +137,9 @@ def test_provenance_comes_first(html: str, summary: dict) -> None:
 
 def test_account_summary_has_the_totals(html: str, summary: dict) -> None:
     granted = sum(len(r["granted_actions"]) for r in summary["roles"])
-    proposed = sum(len(r["proposed_actions"]) for r in summary["roles"])
+    # A role without a proposal keeps what it has.
+    proposed = sum(len(r["proposed_actions"] if r["policy_path"] else r["granted_actions"])
+                   for r in summary["roles"])
     used = sum(len(r["used_actions"]) for r in summary["roles"])
     part = html[html.index('id="h-summary"'):html.index('id="chart-')]
     for figure in (f"{granted:,}", f"{proposed:,}", f"{used:,}",
@@ -144,7 +149,7 @@ def test_account_summary_has_the_totals(html: str, summary: dict) -> None:
     assert f"{unobservable} granted permissions could not" in part
     assert "8 \u00d7 a data event (AWS::DynamoDB::Stream) and no trail records it" in part
     assert '<span class="sev sev-critical">critical</span> 1' in part
-    assert '<span class="sev sev-medium">medium</span> 2' in part
+    assert '<span class="sev sev-medium">medium</span> 3' in part
 
 
 def test_html_has_the_four_charts_with_captions_and_alt_text(html: str) -> None:
@@ -190,8 +195,28 @@ def test_the_replay_proof_in_plain_words(html: str) -> None:
     assert ("Every one of the 166 calls the role made in the window that its own policies "
             "allowed is still allowed by the proposal.") in execution
     assert "10 more calls succeeded through something other than" in execution
-    legacy = _role_section(html, 8)  # notifier-task-legacy: no calls at all
-    assert "nothing to replay" in legacy
+    legacy = _role_section(html, 8)  # notifier-task-legacy: it never ran, so no proposal
+    assert "No proposal was made" in legacy and "nothing was replayed" in legacy
+
+
+@pytest.fixture(scope="module")
+def empty_html(summary: dict[str, Any]) -> str:
+    """The sample with one more role: all unused, proposed an empty policy."""
+    role = json.loads((EMPTY / "role.json").read_text(encoding="utf-8"))
+    role["policy_path"] = "roles/all-unused/policy.json"
+    role["name"] = "all-unused"
+    changed = copy.deepcopy(summary)
+    changed["roles"] = [role]
+    return render_html(changed,
+                       policies={"all-unused": (EMPTY / "policy.json").read_text("utf-8")},
+                       diffs={"all-unused": (EMPTY / "diff.md").read_text("utf-8")})
+
+
+def test_an_empty_proposal_has_nothing_to_replay_and_says_how_to_apply_it(
+        empty_html: str) -> None:
+    section = _role_section(empty_html, 1)
+    assert "nothing to replay" in section
+    assert "IAM refuses (MalformedPolicyDocument)" in section  # diff.md explains what to do
 
 
 def test_policy_and_diff_are_shown(html: str, role_files: tuple) -> None:
@@ -201,8 +226,6 @@ def test_policy_and_diff_are_shown(html: str, role_files: tuple) -> None:
     assert "58 actions removed: each with the reason in <code>diff.md</code>." in section
     assert "<h5>Apply it</h5>" in section
     assert "aws iam attach-role-policy --role-name ecsTaskExecutionRole" in section
-    legacy = _role_section(html, 8)  # the empty policy: diff.md explains what to do
-    assert "IAM refuses (MalformedPolicyDocument)" in legacy
 
 
 def test_glossary_explains_every_verdict(html: str) -> None:
