@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from rightsizer.report import render
+from rightsizer.report import common, render
+from rightsizer.report import markdown as markdown_report
+from rightsizer.report import html as html_report
 from rightsizer.report.render import (
     render_findings_csv,
     render_html,
@@ -230,7 +232,7 @@ def test_policy_and_diff_are_shown(html: str, role_files: tuple) -> None:
 
 def test_glossary_explains_every_verdict(html: str) -> None:
     glossary = html[html.index('id="glossary"'):]
-    for label in render.VERDICT_LABELS.values():
+    for label in common.VERDICT_LABELS.values():
         assert f"<dt>{label}</dt>" in glossary
 
 
@@ -361,7 +363,7 @@ def test_markdown_has_provenance_summary_and_each_role(summary: dict, role_files
     assert "- **Window** 2026-09-27T00:17:15Z to 2026-10-31T18:30:50Z (34.76 days)" in markdown
     assert "- **Trail** org-trail: management events read and write" in markdown
     for role in summary["roles"]:
-        assert f"\n## {render.md_text(role['name'])}\n" in markdown
+        assert f"\n## {markdown_report.md_text(role['name'])}\n" in markdown
     assert ("- **Replay** Every one of the 402 calls the role made in the window is still "
             "allowed by the proposal.") in markdown
     assert ("- **Files** [policy.json](roles/orders-api-task/policy.json) (8 statements), "
@@ -380,7 +382,7 @@ def test_markdown_has_provenance_summary_and_each_role(summary: dict, role_files
     ("a & b", "a &amp; b"),
 ])
 def test_md_text(value: str, expected: str) -> None:
-    assert render.md_text(value) == expected
+    assert markdown_report.md_text(value) == expected
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -392,14 +394,14 @@ def test_md_text(value: str, expected: str) -> None:
     ("a<b>", "a&lt;b&gt;"),  # no raw markup, even in code
 ])
 def test_md_code(value: str, expected: str) -> None:
-    assert render.md_code(value) == expected
+    assert markdown_report.md_code(value) == expected
 
 
 # --- the Markdown subset for diff.md -----------------------------------------------------------
 
 
 def test_markdown_html_escapes_and_supports_the_diff_subset() -> None:
-    out = str(render.markdown_html(
+    out = str(html_report.markdown_html(
         "# Title\n\nText with `code` and **bold** and a\\_b <i>.\n\n"
         "| A | B |\n| --- | --- |\n| x \\| y | `z` |\n\n- one\n- two\n\n```sh\naws <x> & y\n```\n"
         "![img](http://x/y.png) [link](javascript:alert(1))"))
@@ -422,7 +424,7 @@ def test_findings_csv_is_sorted_worst_first(summary: dict) -> None:
     expected = sorted(
         ([r["name"], r["arn"], f["severity"], f["code"], f["message"]]
          for r in summary["roles"] for f in r["findings"]),
-        key=lambda row: (render.SEVERITIES.index(row[2]), row[0], row[1], row[3], row[4]))
+        key=lambda row: (common.SEVERITIES.index(row[2]), row[0], row[1], row[3], row[4]))
     assert rows[1:] == expected
     assert rows[1][2:4] == ["critical", "ADMIN_LIKE_GRANT"]
     assert "\r" not in text and text.endswith("\n")

@@ -1,0 +1,272 @@
+"""What the three formats of the report share: figures, words, findings, the replay in plain
+words, and the tables of verdicts they are read against."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from rightsizer.report.charts import LEVEL_LABELS, unused_by_level
+
+DASH = "\u2013"  # an en dash: "no value" in a table cell
+TIMES = "\u00d7"  # a multiplication sign: "3 x never logged"
+SEVERITIES = ("critical", "high", "medium", "low", "info")  # README "Findings": worst first
+
+# Verdicts in the order a reader wants them: what the role did, what is kept without being seen,
+# what it was refused, what could not be mapped.
+VERDICT_ORDER = ("used", "used_not_granted", "not_observable", "required_by_task_definition",
+                 "excluded", "denied_attempt", "unmapped_event", "unused")
+VERDICT_LABELS = {
+    "used": "used",
+    "unused": "unused",
+    "not_observable": "kept: not observable",
+    "required_by_task_definition": "kept: task definition needs it",
+    "excluded": "kept: excluded by configuration",
+    "denied_attempt": "denied attempt",
+    "used_not_granted": "used, not granted here",
+    "unmapped_event": "unmapped event",
+}
+KEPT_VERDICTS = ("not_observable", "required_by_task_definition", "excluded")
+TOP_RESOURCES = 5
+
+
+# --- helpers shared by the three formats ------------------------------------------------------
+
+
+def _n(value: int | float | None) -> str:
+    return DASH if value is None else f"{value:,}"
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else DASH
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def _ts(value: str | None, zone: bool = True) -> str:
+    """``2026-09-28T02:52:07Z`` -> ``2026-09-28 02:52 UTC``; dates pass as they are."""
+    if not value:
+        return DASH
+    text = str(value)
+    if len(text) >= 16 and text[10] == "T":
+        return f"{text[:10]} {text[11:16]}" + (" UTC" if zone else "")
+    return text
+
+
+def _severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+def _roles(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return list(summary.get("roles") or ())
+
+
+def _findings(role: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return sorted(role.get("findings") or (),
+                  key=lambda f: (_severity_rank(str(f.get("severity", ""))),
+                                 str(f.get("code", "")), str(f.get("message", ""))))
+
+
+def _all_findings(summary: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """(role, finding) pairs sorted by severity, then role, then code."""
+    pairs = [(role, f) for role in _roles(summary) for f in role.get("findings") or ()]
+    return sorted(pairs, key=lambda p: (_severity_rank(str(p[1].get("severity", ""))),
+                                        str(p[0].get("name", "")), str(p[1].get("code", "")),
+                                        str(p[1].get("message", ""))))
+
+
+def _severity_counts(summary: Mapping[str, Any]) -> list[tuple[str, int]]:
+    counts = Counter(str(f.get("severity", "")) for _, f in _all_findings(summary))
+    return sorted(counts.items(), key=lambda item: (_severity_rank(item[0]), item[0]))
+
+
+def _worst(role: Mapping[str, Any]) -> str | None:
+    found = _findings(role)
+    return str(found[0].get("severity", "")) if found else None
+
+
+def _reason_kind(action: str, reason: str) -> str:
+    """What a kept reason says, without the action's name and the sources it cites, so that
+    reasons can be counted across actions ("never logged by CloudTrail", ...)."""
+    text = str(reason).replace(str(action), "").strip()
+    text = text.split(": ", 1)[0].strip()  # "AWS::S3::Object" has no ": "
+    return text.removeprefix("is ").strip() or "no reason given"
+
+
+def _kept_reasons(summary: Mapping[str, Any]) -> list[tuple[str, int]]:
+    counts = Counter(_reason_kind(k.get("action", ""), k.get("reason", ""))
+                     for role in _roles(summary) for k in role.get("kept_unobservable") or ())
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _window(summary: Mapping[str, Any]) -> dict[str, Any]:
+    window = summary.get("window") or {}
+    days = window.get("days")
+    minimum = window.get("min_window_days")
+    short = days is not None and minimum is not None and float(days) < float(minimum)
+    return {"start": window.get("start"), "end": window.get("end"), "days": days,
+            "min_days": minimum, "short": short}
+
+
+def _trail_lines(trail: Mapping[str, Any]) -> dict[str, Any]:
+    read, write = bool(trail.get("management_read")), bool(trail.get("management_write"))
+    management = ("read and write" if read and write else "write only" if write
+                  else "read only" if read else "none")
+    data = list(trail.get("data_resource_types") or ())
+    excluded = list(trail.get("excluded_management_sources") or ())
+    return {"name": str(trail.get("name", "")), "management": management, "data": data,
+            "excluded": excluded, "notes": list(trail.get("notes") or ())}
+
+
+def _trail_limits(summary: Mapping[str, Any]) -> list[str]:
+    """Plain sentences: what the trails could not have shown, and what rightsizer did about it."""
+    trails = [_trail_lines(t) for t in summary.get("trails") or ()]
+    limits = []
+    if not trails:
+        return ["No trail settings are recorded in this summary: what CloudTrail could show is "
+                "unknown."]
+    if not any(t["management"] == "read and write" for t in trails):
+        limits.append("No trail records both read and write management events: actions of the "
+                      "kind not recorded were kept as not observable, not removed.")
+    data = sorted({d for t in trails for d in t["data"]})
+    if data:
+        limits.append("Data events are recorded only for " + ", ".join(data) + ". Actions "
+                      "that show only as data events of other types could not be seen: they "
+                      "are kept, not removed.")
+    else:
+        limits.append("No data events are recorded: actions that show only as data events (S3 "
+                      "object reads and writes, Lambda invocations, DynamoDB item calls, ...) "
+                      "could not be seen. They are kept, not removed, and their use is unknown.")
+    excluded = sorted({e for t in trails for e in t["excluded"]})
+    if excluded:
+        limits.append("Management events of " + ", ".join(excluded) + " are excluded by a "
+                      "trail: their actions could not be seen and are kept.")
+    if any(t["notes"] for t in trails):
+        limits.append("Some event selectors were ignored or approximated (see the notes in the "
+                      "table).")
+    return limits
+
+
+def _ingest(summary: Mapping[str, Any]) -> dict[str, Any] | None:
+    ingest = summary.get("ingest")
+    if not ingest:
+        return None
+    return {
+        "files_seen": ingest.get("files_seen", 0),
+        "files_ingested": ingest.get("files_ingested", 0),
+        "files_already": ingest.get("files_already_ingested", 0),
+        "skipped": list(ingest.get("files_skipped") or ()),
+        "events": ingest.get("events_ingested", 0),
+        "duplicates": ingest.get("events_duplicate", 0),
+        "bad": list(ingest.get("bad_inputs") or ()),
+        "athena": list(ingest.get("athena_queries") or ()),
+        "athena_bytes": ingest.get("athena_bytes_scanned", 0),
+        "athena_cost": ingest.get("athena_cost_usd", 0.0),
+    }
+
+
+def _policy_link(role: Mapping[str, Any], name: str) -> str | None:
+    """A relative link to ``name`` in the role's output folder, or None when there is no
+    proposal or the recorded path is not a plain relative path (never a scheme or a way out)."""
+    path = role.get("policy_path")
+    if not path:
+        return None
+    folder = PurePosixPath(str(path)).parent
+    if ":" in str(path) or folder.is_absolute() or ".." in folder.parts:
+        return None
+    return quote(str(folder / name), safe="/")
+
+
+def _unused_groups(role: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Unused actions grouped by service; inside a service by access level, harm first."""
+    levels = unused_by_level(role)
+    services: dict[str, dict[str, list[str]]] = {}
+    for level, actions in levels.items():
+        for action in actions:
+            service, _, name = action.partition(":")
+            services.setdefault(service, {}).setdefault(level, []).append(name or action)
+    return [{"service": service,
+             "count": sum(len(v) for v in by_level.values()),
+             "levels": [(LEVEL_LABELS[level], names) for level, names in by_level.items()]}
+            for service, by_level in sorted(services.items())]
+
+
+def _level_counts(role: Mapping[str, Any]) -> list[tuple[str, int, list[str]]]:
+    return [(LEVEL_LABELS[level], len(actions), actions)
+            for level, actions in unused_by_level(role).items()]
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+
+def _replay(role: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The proof in plain words: a status (``proven``, ``failed``, ``nothing to replay``,
+    ``no proposal``) and the sentences that say it."""
+    replay = role.get("replay")
+    has_proposal = bool(role.get("policy_path"))
+    if not replay:
+        if has_proposal:
+            return "not replayed", ["No replay figures are recorded for this proposal: check it "
+                                    "before applying it."]
+        why = "; ".join(str(n) for n in role.get("notes") or ()) or next(
+            (str(f.get("message", "")) for f in _findings(role)
+             if f.get("code") in ("PROPOSAL_TOO_LARGE", "PROPOSAL_FAILED_PROOF")), "")
+        text = "No proposal was made" + (f" ({why})" if why else "") + (
+            ": nothing was replayed, and the role keeps its current policies.")
+        return "no proposal", [text]
+    calls = int(replay.get("calls", 0))
+    failed = int(replay.get("failed", 0))
+    conditional = int(replay.get("conditional", 0))
+    elsewhere = int(replay.get("granted_elsewhere", 0))
+    unknown = int(replay.get("unknown_resource", 0))
+    unused_allowed = list(replay.get("unused_allowed") or ())
+    broader = list(replay.get("broader") or ())
+    passed = bool(replay.get("passed", failed == 0 and not unused_allowed and not broader))
+    lines: list[str] = []
+    if passed:
+        if calls == 0:
+            status = "nothing to replay"
+            lines.append("The role made no call in the window that its own policies allowed, so "
+                         "there was nothing to replay: the proposal rests on the verdicts alone.")
+        else:
+            status = "proven"
+            # Calls outside the replay (granted elsewhere, resource unknown) are said below.
+            which = " that its own policies allowed" if elsewhere or unknown else ""
+            lines.append(f"The one call the role made in the window{which} is still allowed by "
+                         "the proposal." if calls == 1 else
+                         f"Every one of the {calls:,} calls the role made in the window{which} is "
+                         "still allowed by the proposal.")
+        if conditional:
+            lines.append(f"{_plural(conditional, 'of them is', 'of them are')} allowed only if "
+                         "the conditions kept from the original statements hold (CloudTrail does "
+                         "not record the keys they test).")
+        lines.append("No permission judged unused is still allowed, and no proposed permission "
+                     "is broader than what was granted.")
+    else:
+        status = "failed"
+        first = "; ".join(str(x) for x in replay.get("failures") or ())
+        lines.append(f"The proof failed: {failed:,} of the {calls:,} replayed calls would be "
+                     "denied by the proposal" + (f" (first: {first})" if first else "") + ".")
+        if unused_allowed:
+            lines.append("Unused actions the proposal would still allow: "
+                         + ", ".join(unused_allowed) + ".")
+        if broader:
+            lines.append("Proposed permissions broader than any granting statement: "
+                         + ", ".join(broader) + ".")
+        lines.append("The proposal was not written: the role keeps its current policies.")
+    if unknown:
+        lines.append(f"{_plural(unknown, 'more call')} named no resource, so could not be "
+                     "replayed one by one: the resource scope kept for the action covers "
+                     f"{'it' if unknown == 1 else 'them'}.")
+    if elsewhere:
+        lines.append(f"{_plural(elsewhere, 'more call')} succeeded through something other than "
+                     "the role's own policies (a resource policy, for example): "
+                     "not replayed, and not added to the proposal.")
+    return status, lines
+
+

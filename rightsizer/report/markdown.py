@@ -1,0 +1,192 @@
+"""report.md (table cells escaped, so that data never breaks a row) and findings.csv."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rightsizer.report.charts import RoleCounts
+from rightsizer.report.common import (
+    TIMES,
+    _all_findings,
+    _n,
+    _plural,
+    _roles,
+)
+from rightsizer.report.html import (
+    _base,
+    _policy,
+    _role_view,
+)
+
+# --- Markdown ---------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#!~])")
+
+
+def md_text(value: object) -> str:
+    """Text safe in Markdown and in a table cell: no markup, no HTML, one line, pipes escaped."""
+    text = " ".join(str(value).split())  # newlines (and tabs) would end the table row
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def md_code(value: object) -> str:
+    """A code span that survives any content: a fence longer than the longest backtick run,
+    and pipes escaped (GitHub splits table cells on pipes even inside code). Text with HTML
+    characters is not put in code (where ``&lt;`` would show as such) but escaped as text:
+    a report must not carry raw markup, whatever renders it."""
+    text = " ".join(str(value).split()).replace("|", "\\|")
+    if not text:
+        return ""
+    if any(c in text for c in "<>&"):
+        return md_text(value)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _md_row(cells: Iterable[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _md_table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    return [_md_row(head), _md_row("---" for _ in head), *(_md_row(r) for r in rows)]
+
+
+def render_markdown(summary: Mapping[str, Any], *,
+                    policies: Mapping[str, str] | None = None) -> str:
+    """``report.md``: provenance, the account's figures, and per role what changes and why."""
+    ctx = _context_md(summary)
+    window, sources, totals = ctx["window"], ctx["sources"], ctx["totals"]
+    out = [f"# rightsizer report: {_plural(totals['roles'], 'ECS role')}", ""]
+    out.append(f"- **Tool** {md_text(ctx['tool_version'])}, **catalog** "
+               f"{md_text(ctx['catalog_version'])}, **mapping** "
+               f"{md_text(ctx['mapping_version'])}, **as of** {md_text(ctx['as_of'])}")
+    days = window["days"]
+    line = (f"- **Window** {md_text(window['start'] or '?')} to {md_text(window['end'] or '?')}"
+            + (f" ({days:g} days)" if days is not None else ""))
+    if window["short"]:
+        line += (f": **shorter than the {window['min_days']:g} days asked for**; rarely used "
+                 "permissions may look unused")
+    out.append(line)
+    out.append("- **Sources** logs " + (", ".join(md_code(x) for x in sources["logs"]) or "none")
+               + f"; IAM {md_code(sources['iam'] or '?')}; ECS {md_code(sources['ecs'] or '?')}"
+               + "; trails " + (", ".join(md_code(x) for x in sources["trails"]) or "none")
+               + f"; settings {md_code(sources['settings'] or '?')}")
+    ingest = ctx["ingest"]
+    read = (f"{_n(ingest['files_ingested'])} of {_n(ingest['files_seen'])} files read, "
+            f"{_n(ingest['events'])} new events ({_n(ingest['duplicates'])} duplicates), "
+            f"{_n(len(ingest['bad']))} unreadable inputs; " if ingest else "")
+    out.append(f"- **Read** {read}{_n(ctx['events_in_window'])} events in the window")
+    if ingest and ingest["athena"]:
+        out.append(f"- **Athena** {_n(len(ingest['athena']))} usage queries, "
+                   f"{_n(ingest['athena_bytes'])} bytes scanned, "
+                   f"{ingest['athena_cost']:.4f} USD; task sessions of roles read through "
+                   "Athena are the largest day's (a lower bound)")
+    for trail in ctx["trails"]:
+        out.append(f"- **Trail** {md_text(trail['name'])}: management events "
+                   f"{trail['management']}; data events "
+                   + (", ".join(md_text(d) for d in trail["data"]) or "none")
+                   + ("; excluded " + ", ".join(md_text(e) for e in trail["excluded"])
+                      if trail["excluded"] else "")
+                   + ("; notes: " + "; ".join(md_text(n) for n in trail["notes"])
+                      if trail["notes"] else ""))
+    if sources["trails_assumed"]:
+        out += ["", "> **Warning: the trail settings are assumed, not read.** No `--trail` file "
+                "or `[[trails]]` setting was given, so rightsizer assumed a trail with all "
+                "management events and no data events. If the real trails record less, actions "
+                "judged unused may have been used unseen."]
+    out += ["", *[f"> {md_text(limit)}" for limit in ctx["trail_limits"]]]
+
+    out += ["", "## Account summary", ""]
+    severities = ", ".join(f"{n} {md_text(s)}" for s, n in ctx["severity_counts"]) or "none"
+    out += _md_table(
+        ("roles", "granted", "used", "unused", "kept unseen", "after the proposals", "removed",
+         "findings"),
+        [(_n(totals["roles"]), _n(totals["granted"]), _n(totals["used"]), _n(totals["unused"]),
+          _n(totals["kept"]), _n(totals["after"]),
+          f"{_n(totals['removed'])} ({totals['removed_pct']})", severities)])
+    if ctx["kept_reasons"]:
+        out += ["", f"Not observable, so kept: {_n(totals['unobservable'])} "
+                "(" + "; ".join(f"{n} {TIMES} {md_text(r)}" for r, n in ctx["kept_reasons"]) + ")."]
+    out += ["", *_md_table(
+        ("role", "kinds", "granted", "used", "unused", "kept", "proposed", "removed",
+         "worst finding", "proof"),
+        [(md_text(v["name"]), md_text(", ".join(v["kinds"])), _n(v["counts"].granted),
+          _n(v["counts"].used), _n(v["counts"].unused), _n(v["counts"].kept),
+          _n(v["counts"].proposed) if v["counts"].has_proposal else "no proposal",
+          v["removed_pct"], md_text(v["worst"] or "none"), md_text(v["replay_status"]))
+         for v in ctx["roles"]])]
+
+    for view in ctx["roles"]:
+        c: RoleCounts = view["counts"]
+        out += ["", f"## {md_text(view['name'])}", "", f"{md_code(view['arn'])}", ""]
+        out.append(f"- **Kinds** {md_text(', '.join(view['kinds']) or 'none')}; task definitions "
+                   + (", ".join(md_code(t) for t in view["task_definitions"]) or "none"))
+        out.append(f"- **Counts** granted {_n(c.granted)}, used {_n(c.used)}, unused "
+                   f"{_n(c.unused)}, kept unseen {_n(c.kept)}, proposed "
+                   + (_n(c.proposed) if c.has_proposal else "none (no proposal)"))
+        if view["unused_levels"]:
+            out.append("- **Removed, by access level** " + "; ".join(
+                f"{label} {_n(n)} (" + ", ".join(md_code(a) for a in actions[:5])
+                + (", …" if n > 5 else "") + ")"
+                for label, n, actions in view["unused_levels"]))
+        if view["denied"]:
+            out.append("- **Refused (reported, never added)** " + ", ".join(
+                f"{md_code(r['action'])} {TIMES}{_n(r['denied_calls'])}" for r in view["denied"]))
+        out.append("- **Replay** " + md_text(" ".join(view["replay"])))
+        for note in view["notes"]:
+            out.append(f"- **Note** {md_text(note)}")
+        links = []
+        if view["policy_link"]:
+            policy = _policy((policies or {}).get(view["name"]))
+            size = (f" ({_plural(policy['statements'], 'statement')}"
+                    + (f" in {policy['documents']} documents" if policy["documents"] != 1
+                       else "") + ")") if policy and policy["valid"] else ""
+            links.append(f"[policy.json]({view['policy_link']}){size}")
+        if view["diff_link"]:
+            links.append(f"[diff.md]({view['diff_link']})")
+        if links:
+            out.append("- **Files** " + ", ".join(links))
+        if view["findings"]:
+            out += ["", *_md_table(("severity", "code", "message"), [
+                (md_text(f.get("severity", "")), md_code(f.get("code", "")),
+                 md_text(f.get("message", ""))) for f in view["findings"]])]
+    return "\n".join(out) + "\n"
+
+
+def _context_md(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The HTML context without charts, policies or diffs (the Markdown needs none of them)."""
+    return _base(summary, [_role_view(i, role, None, None)
+                           for i, role in enumerate(_roles(summary), start=1)])
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    """A spreadsheet would run a cell starting with ``=``, ``+``, ``-`` or ``@`` as a formula
+    (CSV injection): such cells get a leading apostrophe, which spreadsheets show as text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def render_findings_csv(summary: Mapping[str, Any]) -> str:
+    """``findings.csv``: role, arn, severity, code, message; worst first, then role, then code."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    writer.writerow(("role", "arn", "severity", "code", "message"))
+    for role, finding in _all_findings(summary):
+        writer.writerow([_cell(x) for x in (role.get("name"), role.get("arn"),
+                                            finding.get("severity"), finding.get("code"),
+                                            finding.get("message"))])
+    return buf.getvalue()
+
+
