@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from rightsizer.report import common, render
-from rightsizer.report import markdown as markdown_report
 from rightsizer.report import html as html_report
+from rightsizer.report import markdown as markdown_report
 from rightsizer.report.render import (
     render_findings_csv,
     render_html,
