@@ -105,7 +105,7 @@ class RoleCounts:
     granted: int
     used: int
     unused: int
-    kept: int  # not observable + required by a task definition + excluded by configuration
+    kept: int  # not observable + required by a task definition + excluded + no evidence
     proposed: int
     has_proposal: bool
 
@@ -121,7 +121,7 @@ class RoleCounts:
 
 def role_counts(role: Mapping[str, Any]) -> RoleCounts:
     kept = sum(len(role.get(k) or ()) for k in ("kept_unobservable", "kept_required",
-                                                  "kept_excluded"))
+                                                  "kept_excluded", "kept_insufficient_evidence"))
     return RoleCounts(
         name=str(role.get("name", "")),
         granted=len(role.get("granted_actions") or ()),

@@ -18,18 +18,20 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")  # README "Findings":
 # Verdicts in the order a reader wants them: what the role did, what is kept without being seen,
 # what it was refused, what could not be mapped.
 VERDICT_ORDER = ("used", "used_not_granted", "not_observable", "required_by_task_definition",
-                 "excluded", "denied_attempt", "unmapped_event", "unused")
+                 "excluded", "insufficient_evidence", "denied_attempt", "unmapped_event", "unused")
 VERDICT_LABELS = {
     "used": "used",
     "unused": "unused",
     "not_observable": "kept: not observable",
     "required_by_task_definition": "kept: task definition needs it",
     "excluded": "kept: excluded by configuration",
+    "insufficient_evidence": "kept: the logs cannot prove it unused",
     "denied_attempt": "denied attempt",
     "used_not_granted": "used, not granted here",
     "unmapped_event": "unmapped event",
 }
-KEPT_VERDICTS = ("not_observable", "required_by_task_definition", "excluded")
+KEPT_VERDICTS = ("not_observable", "required_by_task_definition", "excluded",
+                 "insufficient_evidence")
 TOP_RESOURCES = 5
 
 
@@ -111,6 +113,36 @@ def _window(summary: Mapping[str, Any]) -> dict[str, Any]:
     short = days is not None and minimum is not None and float(days) < float(minimum)
     return {"start": window.get("start"), "end": window.get("end"), "days": days,
             "min_days": minimum, "short": short}
+
+
+def _coverage(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What the logs read cover, and how many roles that let rightsizer judge."""
+    evidence = summary.get("evidence") or {}
+    return {"places": [dict(p) for p in evidence.get("coverage") or ()],
+            "judged": evidence.get("roles_judged"),
+            "not_judged": evidence.get("roles_not_judged") or 0}
+
+
+def _sufficiency(role: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A role's evidence, in words: how sure the proposal is, or what is missing."""
+    found = role.get("evidence_sufficiency")
+    if not found:
+        return None
+    days, window, sessions = (found.get("active_days"), found.get("window_days"),
+                              found.get("sessions"))
+    places = []
+    for place in found.get("footprint") or ():
+        gaps = [f"{g.get('start')} to {g.get('end')} ({g.get('hours')} h)"
+                for g in place.get("gaps") or ()]
+        places.append({"place": f"{place.get('region')} ({place.get('account')})",
+                       "why": "; ".join(place.get("why") or ()),
+                       "hours": place.get("hours_delivered"), "events": place.get("events"),
+                       "gaps": gaps})
+    return {"sufficient": bool(found.get("sufficient")),
+            "confidence": str(found.get("confidence") or "?"),
+            "line": f"seen on {days} of {window} days, in {sessions} task sessions",
+            "missing": [str(m) for m in found.get("missing") or ()],
+            "places": places}
 
 
 def _trail_lines(trail: Mapping[str, Any]) -> dict[str, Any]:

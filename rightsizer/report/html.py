@@ -21,6 +21,7 @@ from rightsizer.report.common import (
     VERDICT_LABELS,
     VERDICT_ORDER,
     _all_findings,
+    _coverage,
     _findings,
     _ingest,
     _kept_reasons,
@@ -32,6 +33,7 @@ from rightsizer.report.common import (
     _replay,
     _roles,
     _severity_counts,
+    _sufficiency,
     _trail_limits,
     _trail_lines,
     _ts,
@@ -157,7 +159,8 @@ def _role_view(index: int, role: Mapping[str, Any], policies: Mapping[str, str] 
     kept = [{"action": str(k.get("action", "")), "label": label, "reason": str(k.get("reason", ""))}
             for key, label in (("kept_unobservable", "not observable"),
                                ("kept_required", "a task definition needs it"),
-                               ("kept_excluded", "excluded by configuration"))
+                               ("kept_excluded", "excluded by configuration"),
+                               ("kept_insufficient_evidence", "the logs cannot prove it unused"))
             for k in role.get(key) or ()]
     policy = _policy((policies or {}).get(name))
     diff_text = (diffs or {}).get(name)
@@ -173,7 +176,8 @@ def _role_view(index: int, role: Mapping[str, Any], policies: Mapping[str, str] 
         "findings": _findings(role),
         "worst": _worst(role),
         "counts": counts,
-        "removed_pct": _pct(counts.removed, counts.granted),
+        "removed_pct": _pct(counts.removed, counts.granted) if counts.has_proposal else DASH,
+        "sufficiency": _sufficiency(role),
         "rows": rows,
         "denied": [r for r in rows if r["verdict"] == "denied_attempt"],
         "kept": kept,
@@ -224,6 +228,7 @@ def _base(summary: Mapping[str, Any], views: list[dict[str, Any]]) -> dict[str, 
         "events_in_window": summary.get("events_in_window"),
         "trails": [_trail_lines(t) for t in summary.get("trails") or ()],
         "trail_limits": _trail_limits(summary),
+        "coverage": _coverage(summary),
         "problems": list(summary.get("problems") or ()),
         "totals": {
             "roles": len(counts),

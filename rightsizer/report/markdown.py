@@ -102,6 +102,17 @@ def render_markdown(summary: Mapping[str, Any], *,
                 "management events and no data events. If the real trails record less, actions "
                 "judged unused may have been used unseen."]
     out += ["", *[f"> {md_text(limit)}" for limit in ctx["trail_limits"]]]
+    coverage = ctx["coverage"]
+    places = "; ".join(
+        f"{md_text(p['region'] if p['region'] != '*' else 'every region (Athena)')} "
+        f"({md_text(p['account'])}) {_n(p['days'])} days" for p in coverage["places"])
+    out += ["", "- **Logs cover** " + (places or "**nothing in the window**")]
+    if coverage["judged"] == 0 and ctx["roles"]:
+        out += ["", "> **Warning: no role could be judged.** The logs read hold no evidence for "
+                "any ECS role: nothing is proposed, every grant is kept."]
+    elif coverage["not_judged"]:
+        out += ["", f"> **{_n(coverage['not_judged'])} of {_n(len(ctx['roles']))} roles could "
+                "not be judged**: their grants are all kept, and each says what is missing."]
 
     out += ["", "## Account summary", ""]
     severities = ", ".join(f"{n} {md_text(s)}" for s, n in ctx["severity_counts"]) or "none"
@@ -139,6 +150,13 @@ def render_markdown(summary: Mapping[str, Any], *,
         if view["denied"]:
             out.append("- **Refused (reported, never added)** " + ", ".join(
                 f"{md_code(r['action'])} {TIMES}{_n(r['denied_calls'])}" for r in view["denied"]))
+        evidence = view["sufficiency"]
+        if evidence and evidence["sufficient"]:
+            out.append(f"- **Evidence** confidence {md_text(evidence['confidence'])}: "
+                       f"{md_text(evidence['line'])}")
+        elif evidence:
+            out.append("- **Evidence** not enough to remove anything, every grant kept: "
+                       + md_text("; ".join(evidence["missing"])))
         out.append("- **Replay** " + md_text(" ".join(view["replay"])))
         for note in view["notes"]:
             out.append(f"- **Note** {md_text(note)}")
