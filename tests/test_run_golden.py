@@ -143,3 +143,28 @@ def test_findings_replay_and_inventory_frames(sample_run: rightsizer.RunResult) 
     roles = rightsizer.inventory_frame(sample_run.inventory)
     assert len(roles) == 15 and roles.ecs.sum() == 11
     assert roles.set_index("role").loc["notifier-task-legacy"].worst == "high"
+
+
+def test_a_fresh_task_id_inside_a_file_name_is_allowed_tomorrow(
+        sample_run: rightsizer.RunResult) -> None:
+    """Issue 11, case 3: reports-batch-task writes summary-<first 8 hex of its task id>.csv. The
+    proposal used to name each file seen, so the next task's write was denied."""
+    folder = sample_run.out / "roles" / "reports-batch-task"
+    policy = parse_policy(json.loads((folder / "policy.json").read_text()), name="p")
+    bucket = "arn:aws:s3:::acme-datalake-883921282152"
+    summary = json.loads((sample_run.out / "summary.json").read_text())
+    role = next(r for r in summary["roles"] if r["name"] == "reports-batch-task")
+    puts = [g for g in role["generalized"] if g["action"] == "s3:PutObject"]
+    assert puts, role["generalized"]
+    (put,) = puts
+    assert put["pattern"].endswith("/reports/daily/*/summary-*.csv")
+    assert put["observed"] >= 2 and "hex id" in put["rule"]
+    bucket = put["pattern"].split("/reports/")[0]
+    for fresh in ("summary-0badc0de.csv", "summary-9f00e1a2.csv"):
+        key = f"{bucket}/reports/daily/2026-11-29/{fresh}"
+        assert evaluate(Request("s3:PutObject", key), [policy]).allowed, key
+    # ... and only there: another folder or another file name is still refused.
+    for other in ("reports/weekly/2026-11-29/summary-0badc0de.csv",
+                  "reports/daily/2026-11-29/secrets-0badc0de.csv"):
+        assert not evaluate(Request("s3:PutObject", f"{bucket}/{other}"), [policy]).allowed
+    assert "## Generalized" in (folder / "diff.md").read_text()

@@ -82,6 +82,8 @@ def _role_json(result: RoleResult, policy_path: str | None) -> dict[str, object]
         "used_not_granted": list(result.actions("used_not_granted")),
         "unmapped_events": list(result.actions("unmapped_event")),
         "proposed_actions": list(result.proposed_actions),
+        "generalized": ([g.as_json() for g in result.proposal.generalized]
+                        if result.proposal else []),
         "policy_path": policy_path,
         "findings": [f.as_json() for f in result.findings],
         "replay": result.replay.as_json() if result.replay else None,

@@ -28,8 +28,13 @@ from rightsizer.iam.ecs import Need
 from rightsizer.iam.evaluate import Request, evaluate
 from rightsizer.iam.patterns import matches
 from rightsizer.iam.policy import Condition, Policy, Statement, parse_policy
-from rightsizer.proposal.generalize import clamp_to_grant, generalize_resources, pattern_within
-from rightsizer.proposal.model import ActionChange, ProposedStatement, RoleProposal
+from rightsizer.proposal.generalize import (
+    clamp_to_grant,
+    explain_generalization,
+    generalize_resources,
+    pattern_within,
+)
+from rightsizer.proposal.model import ActionChange, Generalized, ProposedStatement, RoleProposal
 from rightsizer.proposal.split import split_statements
 
 __all__ = ["Replay", "propose", "prove"]
@@ -104,6 +109,7 @@ def propose(
 ) -> tuple[RoleProposal, tuple[str, ...]]:
     """The proposal for one role, and notes on kept actions it could not express."""
     scoped: list[_Scoped] = []
+    generalized: list[Generalized] = []
     notes: list[str] = []
     kept: list[ActionChange] = []
     removed: list[ActionChange] = []
@@ -117,6 +123,8 @@ def propose(
         grant = grants.actions[verdict.action]
         arns, from_evidence, with_grant = _kept_arns(verdict, needs)
         patterns = set(_scope(verdict.action, grant, arns, from_evidence=from_evidence))
+        if from_evidence and arns:
+            generalized += _generalized(verdict.action, arns, patterns)
         if with_grant and not grant.only_not_resource:
             patterns |= set(grant.resources)
         if not patterns:
@@ -145,8 +153,19 @@ def propose(
         current_inline=tuple(sorted(current_inline)),
         current_managed=tuple(sorted(current_managed)),
         account=account,
+        generalized=tuple(sorted(generalized, key=lambda g: (g.action, g.pattern))),
     )
     return proposal, tuple(notes)
+
+
+def _generalized(action: str, arns: Sequence[str], proposed: set[str]) -> list[Generalized]:
+    """What the proposal generalized for one action: its patterns that hold a wildcard the
+    observed resources did not, with the rule and how many resources they came from."""
+    found = []
+    for g in explain_generalization(arns):
+        if g.pattern in proposed and g.rule not in ("exact", "given pattern"):
+            found.append(Generalized(action, g.pattern, g.rule, len(g.covers), g.covers[:3]))
+    return found
 
 
 def _group(scoped: Sequence[_Scoped]) -> list[ProposedStatement]:

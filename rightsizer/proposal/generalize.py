@@ -16,6 +16,7 @@ Pure and deterministic: same input, same output, sorted.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -195,7 +196,7 @@ def _no_counterexample(inner: str, outer: str) -> bool:
 # -------------------------------------------------------------------------------------------
 # generalize_resources
 
-_RULE_ORDER = ("task id", "uuid", "hex id", "date", "number")
+_RULE_ORDER = ("task id", "uuid", "ulid", "hex id", "random id", "date", "number", "counter")
 
 _YEAR = r"(?:19|20)\d\d"
 _MONTH = r"(?:0[1-9]|1[0-2])"
@@ -206,7 +207,8 @@ _ALNUM_BEFORE, _ALNUM_AFTER = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
 _HEX = "[0-9a-fA-F]"
 
 # One token per match; at one position the first alternative wins, so the specific kinds come
-# before the general ones (a task id is also a hex id, a compact date also a number).
+# before the general ones (a task id is also a hex id, a compact date also a number, a number
+# also a counter).
 _TOKEN = re.compile(
     rf"(?P<uuid>{_ALNUM_BEFORE}{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
     rf"{_ALNUM_AFTER})"
@@ -214,15 +216,43 @@ _TOKEN = re.compile(
     rf"|{_YEAR}{_MONTH}{_DAY}(?:T\d{{4}}(?:\d\d)?Z?)?)(?!\d))"
     rf"|(?P<task>{_ALNUM_BEFORE}[0-9a-f]{{32}}{_ALNUM_AFTER})"
     rf"|(?P<hex>{_ALNUM_BEFORE}{_HEX}{{16,}}{_ALNUM_AFTER})"
+    # ULID (https://github.com/ulid/spec): 26 characters of Crockford's base32, upper case.
+    rf"|(?P<ulid>{_ALNUM_BEFORE}(?=[0-9A-Z]*\d)(?=[0-9A-Z]*[A-Z])[0-9A-HJKMNP-TV-Z]{{26}}"
+    rf"{_ALNUM_AFTER})"
+    # A short hex id (the head of a task id, a content hash): six or more hex digits mixing
+    # digits and letters, so that words spelled in hex letters (``deadbeef``, ``facade``) stay.
+    rf"|(?P<short_hex>{_ALNUM_BEFORE}(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{{6,15}}"
+    rf"{_ALNUM_AFTER}|{_ALNUM_BEFORE}(?=[0-9A-F]*\d)(?=[0-9A-F]*[A-F])[0-9A-F]{{6,15}}"
+    rf"{_ALNUM_AFTER})"
     r"|(?P<number>(?<!\d)\d{10,13}(?![0-9A-Za-z]))"
+    # A candidate random id (base64, base62, base32): checked by _looks_random.
+    rf"|(?P<random>{_ALNUM_BEFORE}[0-9A-Za-z]{{12,}}{_ALNUM_AFTER})"
+    # A counter (part-00012, logo-3, batch-17): digits standing alone between separators.
+    rf"|(?P<counter>{_ALNUM_BEFORE}\d+{_ALNUM_AFTER})"
 )
 _TOKEN_RULE = {
     "uuid": "uuid",
     "date": "date",
     "task": "task id",
     "hex": "hex id",
+    "ulid": "ulid",
+    "short_hex": "hex id",
     "number": "number",
+    "random": "random id",
+    "counter": "counter",
 }
+
+
+def _looks_random(token: str) -> bool:
+    """Whether a run of letters and digits is a random id rather than a name: it mixes digits,
+    upper and lower case, and switches between them at least every third character (a random
+    base64 id switches about every other character; ``MyApplicationBucket2024`` four times)."""
+    kinds = ["d" if c.isdigit() else "u" if c.isupper() else "l" for c in token]
+    if min(kinds.count("d"), kinds.count("u"), kinds.count("l")) < 2:
+        return False
+    switches = sum(a != b for a, b in itertools.pairwise(kinds))
+    return switches * 3 >= len(token)
+
 
 # Date folders (``2026/10/31[/12]``): per segment, so matched one segment at a time.
 _YEAR_SEGMENT = re.compile(_YEAR)
@@ -305,7 +335,10 @@ def _generalize_tail(tail: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[
             i += 1
 
     def replace(match: re.Match[str]) -> str:
-        rules.add(_TOKEN_RULE[match.lastgroup or "hex"])
+        kind = match.lastgroup or "hex"
+        if kind == "random" and not _looks_random(match.group()):
+            return match.group()
+        rules.add(_TOKEN_RULE[kind])
         return "*"
 
     out = []
@@ -321,7 +354,57 @@ def _join(head: str, tail: tuple[str, ...]) -> str:
 
 def _token_rule(rules: Iterable[str]) -> str:
     present = set(rules)
-    return ", ".join(r for r in _RULE_ORDER if r in present) or "exact"
+    ordered = [r for r in _RULE_ORDER if r in present]
+    ordered += sorted(present - set(_RULE_ORDER))  # "varies (N values)"
+    return ", ".join(ordered) or "exact"
+
+
+_WORDS = re.compile(r"[0-9A-Za-z]+|[^0-9A-Za-z]+")
+
+
+def _holds_data(head: str) -> bool:
+    """Whether the tail below ``head`` is data named by its writer (an S3 key, a log stream
+    name) rather than a named sub-resource."""
+    return head.startswith("arn:") and (head.split(":", 3)[2] == "s3" or
+                                        head.endswith(_LOG_STREAM))
+
+
+def _vary_siblings(
+    items: set[tuple[str, tuple[str, ...]]],
+) -> tuple[set[tuple[str, tuple[str, ...]]], dict[tuple[str, tuple[str, ...]], str]]:
+    """Step 1b: S3 object names (and log stream names) in one folder that share their shape
+    (the same separators in the same places) and a stem (the words before the first that
+    differs), but differ in others: the words that differ vary per task or request, whatever
+    they look like (``result-alpha.json``, ``result-omega.json`` -> ``result-*.json``). Names
+    without a common stem (``a.json``, ``b.json``) are left to the folder rule (step 3), and
+    named sub-resources (a DynamoDB index, a stream label) are names, never varied. Returns the
+    new items and, for each changed one, its rule."""
+    groups: dict[tuple[str, tuple[str, ...], tuple[str | None, ...]], list[list[str]]] = (
+        defaultdict(list))
+    for head, tail in items:
+        if not tail or "*" in tail[-1] or not _holds_data(head):
+            continue
+        words = _WORDS.findall(tail[-1])
+        shape = tuple(None if w[0].isalnum() else w for w in words)
+        if len(shape) > 1:
+            groups[(head, tail[:-1], shape)].append(words)
+    out = set(items)
+    rules: dict[tuple[str, tuple[str, ...]], str] = {}
+    for (head, parent, _shape), names in groups.items():
+        if len(names) < 2:
+            continue
+        columns = list(zip(*names, strict=True))
+        varies = [len(set(c)) > 1 for c in columns]
+        first = varies.index(True)
+        if not any(c[0][0].isalnum() for c in columns[:first]):
+            continue  # no common stem: whole names vary (step 3 decides)
+        merged = "".join("*" if v else c[0] for c, v in zip(columns, varies, strict=True))
+        for words in names:
+            out.discard((head, (*parent, "".join(words))))
+        item = (head, (*parent, merged))
+        out.add(item)
+        rules[item] = f"varies ({len(names)} values)"
+    return out, rules
 
 
 def _merge_folders(
@@ -397,6 +480,9 @@ def explain_generalization(
         tail, rules = _generalize_tail(tail) if tail else (tail, frozenset())
         items.add((head, tail))  # a set: identical results collapse (step 2)
         token_rules[_join(head, tail)].update(rules)
+    items, varied = _vary_siblings(items)
+    for item, rule in varied.items():
+        token_rules[_join(*item)].add(rule)
     folders = _merge_folders((i for i in items if i[1]), min_group)
 
     def under_merged(head: str, tail: tuple[str, ...]) -> bool:

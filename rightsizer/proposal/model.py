@@ -9,7 +9,7 @@ from typing import Any
 
 from rightsizer.iam.policy import Condition
 
-__all__ = ["ActionChange", "PolicyDocument", "ProposedStatement", "RoleProposal",
+__all__ = ["ActionChange", "Generalized", "PolicyDocument", "ProposedStatement", "RoleProposal",
            "conditions_json"]
 
 POLICY_VERSION = "2012-10-17"
@@ -77,6 +77,22 @@ class ActionChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Generalized:
+    """A proposed resource pattern with a wildcard where the observed resources differed per
+    task or request: tomorrow's ids fit it, the names it keeps do not change."""
+
+    action: str
+    pattern: str
+    rule: str  # "task id", "hex id, date", "varies (2 values)", "prefix (4 keys)", ...
+    observed: int  # how many distinct resources it was generalized from
+    examples: tuple[str, ...]  # up to three of them, sorted
+
+    def as_json(self) -> dict[str, Any]:
+        return {"action": self.action, "pattern": self.pattern, "rule": self.rule,
+                "observed": self.observed, "examples": list(self.examples)}
+
+
+@dataclass(frozen=True, slots=True)
 class RoleProposal:
     role_name: str
     role_arn: str
@@ -86,6 +102,7 @@ class RoleProposal:
     current_inline: tuple[str, ...]  # names of the inline policies the proposal replaces
     current_managed: tuple[str, ...]  # ARNs of the managed policies the proposal replaces
     account: str
+    generalized: tuple[Generalized, ...] = ()  # sorted by action, pattern
 
     @property
     def statements(self) -> tuple[ProposedStatement, ...]:

@@ -428,6 +428,19 @@ def render_diff(proposal: RoleProposal, *, summary_line: str = "") -> str:
             "Nothing.",
         ),
         "",
+        "## Generalized",
+        "",
+        "Where the resources a call touched change per task or request (task ids, dates, "
+        "hashes, counters), the proposal names them with a wildcard in that place, so that "
+        "tomorrow's call is still allowed; the names around it stay fixed.",
+        "",
+        *_table(
+            ("Action", "Pattern", "Rule", "From", "For example"),
+            [(g.action, g.pattern, g.rule, _plural(g.observed, "resource"),
+              "; ".join(g.examples)) for g in proposal.generalized],
+            "Nothing: every resource is named as it was seen.",
+        ),
+        "",
         "## Proposed policy",
         "",
     ]

@@ -178,6 +178,7 @@ def _role_view(index: int, role: Mapping[str, Any], policies: Mapping[str, str] 
         "counts": counts,
         "removed_pct": _pct(counts.removed, counts.granted) if counts.has_proposal else DASH,
         "sufficiency": _sufficiency(role),
+        "generalized": [dict(g) for g in role.get("generalized") or ()],
         "rows": rows,
         "denied": [r for r in rows if r["verdict"] == "denied_attempt"],
         "kept": kept,

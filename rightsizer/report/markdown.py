@@ -157,6 +157,13 @@ def render_markdown(summary: Mapping[str, Any], *,
         elif evidence:
             out.append("- **Evidence** not enough to remove anything, every grant kept: "
                        + md_text("; ".join(evidence["missing"])))
+        generalized = view["generalized"]
+        if generalized:
+            out.append("- **Generalized** " + "; ".join(
+                f"{md_code(g['pattern'])} ({md_text(g['rule'])}, from "
+                f"{_plural(int(g['observed']), 'resource')})" for g in generalized[:5])
+                + (f"; and {_n(len(generalized) - 5)} more in diff.md" if len(generalized) > 5
+                   else ""))
         out.append("- **Replay** " + md_text(" ".join(view["replay"])))
         for note in view["notes"]:
             out.append(f"- **Note** {md_text(note)}")

@@ -434,7 +434,8 @@ def test_diff_has_the_sections_and_counts() -> None:
     text = render_diff(ONE)
     assert text.startswith("# Proposed least-privilege policy for role orders-api-task\n")
     headings = re.findall(r"^## (.+)$", text, re.M)
-    assert headings == ["Removed", "Kept", "Proposed policy", "Apply it"]
+    assert headings == ["Removed", "Kept", "Generalized", "Proposed policy", "Apply it"]
+    assert "Nothing: every resource is named as it was seen." in text
     assert "**3** granted actions: **2** kept, **1** removed" in text
     assert "| s3:DeleteObject | never called in 90 days |" in text
     assert "| s3:GetObject | used | called 42 times |" in text

@@ -48,7 +48,7 @@ resource "aws_iam_policy" "rightsizer-ingest-eu-task" {
         Sid      = "S3"
         Effect   = "Allow"
         Action   = "s3:PutObject"
-        Resource = "arn:aws:s3:::acme-ingest-eu-883921282152/incoming/*/*/*"
+        Resource = "arn:aws:s3:::acme-ingest-eu-883921282152/incoming/*/*/batch-*.json.gz"
       },
       {
         Sid      = "Sqs"

@@ -51,7 +51,7 @@ resource "aws_iam_policy" "rightsizer-payments-worker-task" {
         Sid      = "S3"
         Effect   = "Allow"
         Action   = "s3:PutObject"
-        Resource = "arn:aws:s3:::acme-payments-archive-883921282152/settlements/*/*/*/*"
+        Resource = "arn:aws:s3:::acme-payments-archive-883921282152/settlements/*/*/*/*-*.parquet"
       },
       {
         Sid      = "Secretsmanager"

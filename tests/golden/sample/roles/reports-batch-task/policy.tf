@@ -58,7 +58,7 @@ resource "aws_iam_policy" "rightsizer-reports-batch-task" {
         Sid      = "S3"
         Effect   = "Allow"
         Action   = "s3:GetObject"
-        Resource = "arn:aws:s3:::acme-data-lake-883921282152/raw/events/dt=*/*"
+        Resource = "arn:aws:s3:::acme-data-lake-883921282152/raw/events/dt=*/part-*.snappy.parquet"
       },
       {
         Sid      = "S32"
@@ -67,13 +67,10 @@ resource "aws_iam_policy" "rightsizer-reports-batch-task" {
         Resource = "arn:aws:s3:::acme-data-lake-883921282152"
       },
       {
-        Sid    = "S33"
-        Effect = "Allow"
-        Action = "s3:PutObject"
-        Resource = [
-          "arn:aws:s3:::acme-data-lake-883921282152/reports/daily/*/summary-4d4a86d2.csv",
-          "arn:aws:s3:::acme-data-lake-883921282152/reports/daily/*/summary-4e3a5d31.csv",
-        ]
+        Sid      = "S33"
+        Effect   = "Allow"
+        Action   = "s3:PutObject"
+        Resource = "arn:aws:s3:::acme-data-lake-883921282152/reports/daily/*/summary-*.csv"
       },
     ]
   })

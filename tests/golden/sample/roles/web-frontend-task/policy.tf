@@ -42,8 +42,10 @@ resource "aws_iam_policy" "rightsizer-web-frontend-task" {
         Effect = "Allow"
         Action = "s3:GetObject"
         Resource = [
-          "arn:aws:s3:::acme-static-assets-883921282152/assets/*",
-          "arn:aws:s3:::acme-static-assets-883921282152/templates/email/*",
+          "arn:aws:s3:::acme-static-assets-883921282152/assets/css/main.*.css",
+          "arn:aws:s3:::acme-static-assets-883921282152/assets/img/logo-*.png",
+          "arn:aws:s3:::acme-static-assets-883921282152/assets/js/app.*.js",
+          "arn:aws:s3:::acme-static-assets-883921282152/templates/email/welcome-*.html",
         ]
       },
     ]
