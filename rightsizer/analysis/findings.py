@@ -111,6 +111,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.LOW,
         "the role tried actions and was refused: reported, never added",
     ),
+    "UNMAPPED_EVENTS_KEPT_GRANTS": (
+        Severity.MEDIUM,
+        "grants kept because the role made calls that map to no known IAM action, which any of "
+        "its service's grants may have served",
+    ),
     "UNMAPPED_EVENTS": (
         Severity.INFO,
         "events rightsizer cannot map to an IAM action",

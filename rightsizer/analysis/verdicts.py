@@ -15,6 +15,9 @@ Verdicts (the issue's vocabulary, ``summary.json`` spells them the same):
 - ``used_not_granted``: it succeeded although the role's policies do not grant it (a resource
   policy or another path did): reported, never added.
 - ``unmapped_event``: an event rightsizer cannot map to an IAM action: reported.
+- ``kept_unmapped``: kept: not seen as such, but the role made calls of its service that
+  rightsizer cannot map to an action (an operation newer than the catalog, say), and any of the
+  service's grants may have served them (DOMAIN.md section 5: unknown events never cost a grant).
 - ``insufficient_evidence``: kept: not seen, but the logs read cannot prove it unused (a region
   or days of the role's not read, or no sign of the role at all: ``evidence.py``); the role gets
   no proposal.
@@ -49,7 +52,7 @@ __all__ = [
 ]
 
 KEPT = frozenset({"used", "required_by_task_definition", "not_observable", "excluded",
-                  "insufficient_evidence"})
+                  "insufficient_evidence", "kept_unmapped"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +265,57 @@ def decide(
     for event in evidence.unmapped:
         verdicts.append(Verdict(event.event, "unmapped_event",
                                 f"{event.calls} calls: {event.reason}", False, None))
+    verdicts = _protect_unmapped(verdicts, evidence.unmapped)
     return tuple(sorted(verdicts, key=lambda v: (v.action.lower(), v.verdict)))
+
+
+def _protect_unmapped(verdicts: list[Verdict], unmapped: Sequence[UnmappedEvent]
+                      ) -> list[Verdict]:
+    """Unmapped means protected: an ``unused`` grant of a service whose events rightsizer could
+    not map becomes ``kept_unmapped``, naming those events."""
+    events_by_service: dict[str, list[str]] = defaultdict(list)
+    for event in unmapped:
+        source = event.event.split(":", 1)[0]
+        for service in unmapped_services(source):
+            events_by_service[service].append(f"{event.event} ({event.calls} calls)")
+    if not events_by_service:
+        return verdicts
+    out = []
+    for verdict in verdicts:
+        service = verdict.action.split(":", 1)[0].lower()
+        events = events_by_service.get(service)
+        if verdict.verdict == "unused" and events:
+            verdict = Verdict(
+                verdict.action, "kept_unmapped",
+                "the role made calls of its service that map to no known action", True,
+                verdict.evidence,
+                "kept until these events are understood: " + ", ".join(sorted(events)))
+        out.append(verdict)
+    return out
+
+
+def unmapped_services(event_source: str) -> tuple[str, ...]:
+    """The IAM services whose grants may have served an unmapped event of ``event_source``:
+    its known prefix, or else the catalog services its host's first label names or starts
+    with (``appconfigdata`` -> ``appconfig``; ``bedrock-runtime`` -> ``bedrock``)."""
+    from rightsizer.iam.actions import service_prefix
+    from rightsizer.iam.catalog import catalog
+
+    known = service_prefix(event_source)
+    if known:
+        return (known,)
+    label = event_source.removesuffix(".amazonaws.com").split(".")[0].lower()
+    services = catalog().services
+    if label in services:
+        return (label,)
+    return tuple(s for s in services
+                 if label.startswith(s) and _plane_suffix(label[len(s):]))
+
+
+def _plane_suffix(rest: str) -> bool:
+    """Whether what follows a service name in a host label names one of its planes
+    (``-runtime``, ``-data``, ``data``)."""
+    return rest.startswith("-") or rest in ("data", "runtime")
 
 
 def needs_by_action(needs: Iterable[tuple[Sequence[str], str]]) -> dict[str, list[str]]:

@@ -75,6 +75,8 @@ def _role_json(result: RoleResult, policy_path: str | None) -> dict[str, object]
                           for a in result.actions("required_by_task_definition")],
         "kept_excluded": [{"action": a, "reason": by[a].reason}
                           for a in result.actions("excluded")],
+        "kept_unmapped": [{"action": a, "reason": by[a].reason}
+                          for a in result.actions("kept_unmapped")],
         "kept_insufficient_evidence": [{"action": a, "reason": by[a].reason}
                                        for a in result.actions("insufficient_evidence")],
         "evidence_sufficiency": result.sufficiency.as_json(),

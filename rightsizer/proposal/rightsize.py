@@ -178,6 +178,17 @@ def rightsize(
                 + ", ".join(v.action for v in unmapped[:10]),
             )
         )
+    protected = [v for v in verdicts if v.verdict == "kept_unmapped"]
+    if protected:
+        events = sorted({e.event for e in evidence.unmapped})
+        services = ", ".join(sorted({v.action.split(":")[0] for v in protected}))
+        findings.append(
+            Finding.of(
+                "UNMAPPED_EVENTS_KEPT_GRANTS",
+                f"{len(protected)} grants of {services} kept because events map to no IAM "
+                f"action: {', '.join(events[:10])}",
+            )
+        )
     unique = {(f.code, f.message): f for f in findings}
     return RoleResult(
         role=role,

@@ -121,7 +121,8 @@ class RoleCounts:
 
 def role_counts(role: Mapping[str, Any]) -> RoleCounts:
     kept = sum(len(role.get(k) or ()) for k in ("kept_unobservable", "kept_required",
-                                                  "kept_excluded", "kept_insufficient_evidence"))
+                                                  "kept_excluded", "kept_insufficient_evidence",
+                                                  "kept_unmapped"))
     return RoleCounts(
         name=str(role.get("name", "")),
         granted=len(role.get("granted_actions") or ()),

@@ -18,7 +18,8 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")  # README "Findings":
 # Verdicts in the order a reader wants them: what the role did, what is kept without being seen,
 # what it was refused, what could not be mapped.
 VERDICT_ORDER = ("used", "used_not_granted", "not_observable", "required_by_task_definition",
-                 "excluded", "insufficient_evidence", "denied_attempt", "unmapped_event", "unused")
+                 "excluded", "kept_unmapped", "insufficient_evidence", "denied_attempt",
+                 "unmapped_event", "unused")
 VERDICT_LABELS = {
     "used": "used",
     "unused": "unused",
@@ -26,12 +27,13 @@ VERDICT_LABELS = {
     "required_by_task_definition": "kept: task definition needs it",
     "excluded": "kept: excluded by configuration",
     "insufficient_evidence": "kept: the logs cannot prove it unused",
+    "kept_unmapped": "kept: unmapped calls of its service",
     "denied_attempt": "denied attempt",
     "used_not_granted": "used, not granted here",
     "unmapped_event": "unmapped event",
 }
 KEPT_VERDICTS = ("not_observable", "required_by_task_definition", "excluded",
-                 "insufficient_evidence")
+                 "insufficient_evidence", "kept_unmapped")
 TOP_RESOURCES = 5
 
 

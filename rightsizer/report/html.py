@@ -160,7 +160,8 @@ def _role_view(index: int, role: Mapping[str, Any], policies: Mapping[str, str] 
             for key, label in (("kept_unobservable", "not observable"),
                                ("kept_required", "a task definition needs it"),
                                ("kept_excluded", "excluded by configuration"),
-                               ("kept_insufficient_evidence", "the logs cannot prove it unused"))
+                               ("kept_insufficient_evidence", "the logs cannot prove it unused"),
+                               ("kept_unmapped", "unmapped calls of its service"))
             for k in role.get(key) or ()]
     policy = _policy((policies or {}).get(name))
     diff_text = (diffs or {}).get(name)
