@@ -111,6 +111,16 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.LOW,
         "the role tried actions and was refused: reported, never added",
     ),
+    "DECLARED_NEED_GRANTED_ELSEWHERE": (
+        Severity.MEDIUM,
+        "a task definition needs an action the role used although its own policies do not "
+        "grant it: the proposal adds it, scoped to what the task definition names",
+    ),
+    "DECLARED_NEED_NOT_GRANTED": (
+        Severity.LOW,
+        "a task definition needs an action the role's policies do not grant and the logs do not "
+        "show: a resource policy may grant it, or the task fails when it needs it",
+    ),
     "UNMAPPED_EVENTS_KEPT_GRANTS": (
         Severity.MEDIUM,
         "grants kept because the role made calls that map to no known IAM action, which any of "

@@ -253,7 +253,16 @@ def decide(
     for action, seen in evidence.actions.items():
         if action in grants.actions:
             continue
-        if seen.calls:
+        declared = needs.get(action.lower())
+        if seen.calls and declared:
+            # The task definition needs it and it worked, though not through the role's own
+            # policies: the proposal must not be the thing that takes it away.
+            verdicts.append(Verdict(
+                action, "required_by_task_definition",
+                f"the task definition declares it and {seen.calls} calls succeeded, although "
+                "the role's own policies do not grant it", False, seen,
+                "; ".join(sorted(set(declared)))))
+        elif seen.calls:
             verdicts.append(Verdict(
                 action, "used_not_granted",
                 "succeeded although the role's policies do not grant it (a resource policy "

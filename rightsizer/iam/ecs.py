@@ -40,12 +40,10 @@ Not derived, on purpose:
 
 - ``ecr:BatchCheckLayerAvailability``: AWS's managed ``AmazonECSTaskExecutionRolePolicy`` grants
   it (DOMAIN.md line 14), but it is a push-time call that a pull never makes (DOMAIN.md line 42).
-- The task role's needs. The application's calls are what CloudTrail shows; the task definition
-  declares none. A container logging through FireLens (``awsfirelens`` driver) makes the log
-  router write with the *task* role, with whatever its output plugin needs (CloudWatch Logs,
-  Firehose, S3, ...); the options name the plugin but the set of actions depends on the plugin's
-  version and settings, so it is not guessed here. ECS Exec (DOMAIN.md line 108) is switched on
-  per service or RunTask (``enableExecuteCommand``), not in the task definition.
+- Most of the task role's needs: the application's calls are what CloudTrail shows. What the
+  task definition does declare for it (EFS with IAM authorization, FireLens outputs, AWS's
+  sidecars) is in ``task_needs.py``. ECS Exec (DOMAIN.md line 108) is switched on per service
+  or RunTask (``enableExecuteCommand``), not in the task definition.
 - ECR pull-through cache (a first pull may also need ``ecr:CreateRepository`` and
   ``ecr:BatchImportUpstreamImage``): the image URI does not say whether a cache rule applies.
 
@@ -85,6 +83,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from rightsizer.iam.task_needs import container_task_needs, efs_task_needs
 
 __all__ = [
     "Need",
@@ -127,6 +127,7 @@ class Need:
     reason: str  # "image 1234.dkr.ecr.us-east-1.amazonaws.com/orders:1 in container app"
     field: str  # "containerDefinitions[0].image"
     resource_known: bool = True  # False when the task definition does not name it
+    optional: bool = False  # needed only in a case the task definition cannot tell (root access)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +230,8 @@ def parse_task_definition(doc: Mapping[str, Any]) -> TaskDefinition:
         raise ValueError(f"{arn}: containerDefinitions is missing or empty")
     needs: list[Need] = []
     names: list[str] = []
+    where = {"partition": context.partition, "region": context.region,
+             "account": context.account}
     for index, container in enumerate(containers):
         field = f"containerDefinitions[{index}]"
         if not isinstance(container, Mapping):
@@ -236,8 +239,15 @@ def parse_task_definition(doc: Mapping[str, Any]) -> TaskDefinition:
         try:
             names.append(_required(container, "name", field))
             needs.extend(_container_needs(container, field, names[-1], context))
+            needs.extend(Need("task", *spec) for spec in container_task_needs(
+                container, field, names[-1], **where))
         except ValueError as exc:
             raise ValueError(f"{arn}: {exc}") from None
+    try:
+        volumes = _list(doc, "volumes", "volumes")
+        needs.extend(Need("task", *spec) for spec in efs_task_needs(volumes, containers, **where))
+    except ValueError as exc:
+        raise ValueError(f"{arn}: {exc}") from None
     compatibilities = doc.get("requiresCompatibilities") or []
     if not isinstance(compatibilities, list) or not all(
         isinstance(c, str) for c in compatibilities

@@ -86,6 +86,8 @@ def _role_json(result: RoleResult, policy_path: str | None) -> dict[str, object]
         "proposed_actions": list(result.proposed_actions),
         "generalized": ([g.as_json() for g in result.proposal.generalized]
                         if result.proposal else []),
+        "added_declared": ([{"action": c.action, "reason": c.reason}
+                            for c in result.proposal.added] if result.proposal else []),
         "policy_path": policy_path,
         "findings": [f.as_json() for f in result.findings],
         "replay": result.replay.as_json() if result.replay else None,

@@ -10,8 +10,9 @@ they were. Conditions of the original statements stay with the (action, resource
 The original Deny statements that bear on a kept action are carried over unchanged.
 
 The proof replays every call of the window that the role's policies allowed (action, resource,
-region) against the proposal with the project's evaluator, and checks that no ``unused`` action
-is allowed and that no proposed (action, resource) is broader than a granting statement.
+region) against the proposal with the project's evaluator, and the calls of declared needs the
+proposal added (used, though granted by something else); it checks that no ``unused`` action is
+allowed and that no proposed (action, resource) is broader than a granting statement.
 """
 
 from __future__ import annotations
@@ -113,8 +114,17 @@ def propose(
     notes: list[str] = []
     kept: list[ActionChange] = []
     removed: list[ActionChange] = []
+    added: list[ActionChange] = []
     for verdict in verdicts:
         if not verdict.granted:
+            if verdict.verdict == "required_by_task_definition":
+                resources = _declared_resources(verdict.action, needs)
+                if resources:
+                    added.append(ActionChange(verdict.action, verdict.verdict, verdict.rule))
+                    scoped.extend(_Scoped(verdict.action, r, ()) for r in resources)
+                else:
+                    notes.append(f"{verdict.action}: declared and used, but the task "
+                                 "definition does not name its resource: not added")
             continue
         if not verdict.kept:
             removed.append(ActionChange(verdict.action, verdict.verdict, verdict.rule))
@@ -154,8 +164,18 @@ def propose(
         current_managed=tuple(sorted(current_managed)),
         account=account,
         generalized=tuple(sorted(generalized, key=lambda g: (g.action, g.pattern))),
+        added=tuple(sorted(added, key=lambda c: c.action)),
     )
     return proposal, tuple(notes)
+
+
+def _declared_resources(action: str, needs: Sequence[Need]) -> list[str]:
+    """The resources the task definitions name for a declared action ("*" where it takes none);
+    empty when one of them names none (nothing to scope an addition to)."""
+    wanted = [n for n in needs if action.lower() in {a.lower() for a in n.actions}]
+    if not wanted or any(not n.resource_known for n in wanted):
+        return []
+    return sorted({n.resource for n in wanted})
 
 
 def _generalized(action: str, arns: Sequence[str], proposed: set[str]) -> list[Generalized]:
@@ -267,12 +287,12 @@ def prove(
     failures: list[str] = []
     for verdict in verdicts:
         evidence = verdict.evidence
-        if (
-            evidence is None
-            or not evidence.calls
-            or verdict.verdict not in ("used", "used_not_granted")
-        ):
+        if evidence is None or not evidence.calls or verdict.verdict not in (
+            "used", "used_not_granted", "required_by_task_definition"):
             continue
+        # A declared need the role used without its own policies granting it was added to the
+        # proposal: its calls must be allowed by the proposal, whatever the original allowed.
+        added = not verdict.granted and verdict.verdict == "required_by_task_definition"
         replays = [(arn, region, n) for (arn, region), n in sorted(evidence.resources.items())]
         if evidence.unknown_resource_calls:
             replays.append(("*", "", evidence.unknown_resource_calls))
@@ -281,7 +301,7 @@ def prove(
             if region:
                 context["aws:RequestedRegion"] = (region,)
             request = Request(verdict.action, arn, context)
-            if not evaluate(request, original, boundary=boundary).allowed:
+            if not added and not evaluate(request, original, boundary=boundary).allowed:
                 if arn == "*":
                     unknown += n
                 else:

@@ -103,6 +103,9 @@ class RoleProposal:
     current_managed: tuple[str, ...]  # ARNs of the managed policies the proposal replaces
     account: str
     generalized: tuple[Generalized, ...] = ()  # sorted by action, pattern
+    # Declared needs the role used although its own policies do not grant them: proposed,
+    # scoped to what the task definition names (the only Allows not within a granting statement).
+    added: tuple[ActionChange, ...] = ()
 
     @property
     def statements(self) -> tuple[ProposedStatement, ...]:

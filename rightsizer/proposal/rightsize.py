@@ -178,6 +178,16 @@ def rightsize(
                 + ", ".join(v.action for v in unmapped[:10]),
             )
         )
+    if proposal is not None:
+        for change in proposal.added:
+            verdict = next(v for v in verdicts if v.action == change.action)
+            calls = verdict.evidence.calls if verdict.evidence else 0
+            findings.append(Finding.of(
+                "DECLARED_NEED_GRANTED_ELSEWHERE",
+                f"{change.action}: {verdict.reason}; {calls} calls succeeded although the "
+                "role's own policies do not grant it: the proposal adds it, scoped to what the "
+                "task definition names, so that applying it cannot take it away"))
+    findings += _needs_not_granted(role, grants, verdicts)
     protected = [v for v in verdicts if v.verdict == "kept_unmapped"]
     if protected:
         events = sorted({e.event for e in evidence.unmapped})
@@ -201,6 +211,26 @@ def rightsize(
         notes=notes,
         sufficiency=sufficiency,
     )
+
+
+def _needs_not_granted(role: InventoryRole, grants: Grants,
+                       verdicts: Sequence[Verdict]) -> list[Finding]:
+    """Declared needs the role's policies do not grant and the logs do not show it using."""
+    seen = {v.action.lower() for v in verdicts if v.evidence is not None and v.evidence.calls}
+    granted = {a.lower() for a in grants.actions}
+    missing: dict[str, set[str]] = {}
+    for need in role.needs:
+        if not need.resource_known or need.optional:
+            continue  # a KMS key the task definition does not name; root access on EFS
+        for action in need.actions:
+            if action.lower() not in granted and action.lower() not in seen:
+                missing.setdefault(action, set()).add(f"{need.resource} ({need.field})")
+    return [Finding.of(
+        "DECLARED_NEED_NOT_GRANTED",
+        f"{action}: the task definition needs it on {'; '.join(sorted(where))}, but the role's "
+        "policies do not grant it and the logs show no call: a resource policy may grant it, "
+        "or the task fails when it needs it")
+        for action, where in sorted(missing.items())]
 
 
 def _withhold(verdicts: Sequence[Verdict], sufficiency: Sufficiency) -> tuple[Verdict, ...]:

@@ -213,8 +213,10 @@ def test_awsfirelens_and_other_drivers_declare_no_execution_need() -> None:
         "options": {"Name": "cloudwatch_logs", "region": REGION, "log_group_name": "/ecs/app"},
     }
     splunk = {"logDriver": "splunk", "options": {"splunk-url": "https://splunk.example.com"}}
-    assert needs_of(app(logConfiguration=firelens)) == []
-    assert needs_of(app(logConfiguration=splunk)) == []
+    # FireLens's output is the task role's need (test_ecs_task_needs.py), never the execution's.
+    for config in (firelens, splunk):
+        parsed = parse_task_definition(task_definition(app(logConfiguration=config)))
+        assert not [n for n in parsed.needs if n.kind == "execution"]
 
 
 def test_awslogs_without_a_group_is_a_wrong_shape() -> None:
@@ -499,9 +501,14 @@ def test_needs_are_sorted_by_field_in_document_order_and_deterministic() -> None
     assert parse_task_definition(copy.deepcopy(doc)) == parsed  # same input, same answer
 
 
-def test_the_task_role_has_no_declared_needs() -> None:
+def test_in_the_sample_only_firelens_declares_task_role_needs() -> None:
     for raw in json.loads(SAMPLE.read_text())["taskDefinitions"]:
-        assert {n.kind for n in parse_task_definition(raw).needs} == {"execution"}
+        parsed = parse_task_definition(raw)
+        task = [n for n in parsed.needs if n.kind == "task"]
+        if parsed.family == "web-frontend":
+            assert task and all(".logConfiguration.options.Name" in n.field for n in task)
+        else:
+            assert not task, parsed.family
 
 
 @pytest.mark.parametrize(
@@ -549,8 +556,10 @@ def test_sample_logs_task_definitions() -> None:
     web = parsed["web-frontend:1"]
     assert web.task_role_arn == "arn:aws:iam::883921282152:role/web-frontend-task"  # was bare
     assert web.containers == ("nginx", "web-app", "log_router")
-    # nginx comes from public.ecr.aws and logs through FireLens: no execution-role need.
-    assert not [n for n in web.needs if n.field.startswith("containerDefinitions[0]")]
+    # nginx comes from public.ecr.aws and logs through FireLens: no execution-role need, and
+    # the log router writes its logs with the task role.
+    nginx = [n for n in web.needs if n.field.startswith("containerDefinitions[0]")]
+    assert {n.kind for n in nginx} == {"task"}
     assert ("s3:GetObject",) in {n.actions for n in web.needs if "firelensConfiguration" in n.field}
 
     orders = parsed["orders-api:2"]

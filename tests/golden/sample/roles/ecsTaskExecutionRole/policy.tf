@@ -48,7 +48,13 @@ resource "aws_iam_policy" "rightsizer-ecsTaskExecutionRole" {
         Resource = "arn:aws:kms:us-east-1:883921282152:key/bceba362-30d8-4366-a306-66c854ea465f"
       },
       {
-        Sid    = "Logs"
+        Sid      = "Logs"
+        Effect   = "Allow"
+        Action   = "logs:CreateLogGroup"
+        Resource = "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/payments-worker"
+      },
+      {
+        Sid    = "Logs2"
         Effect = "Allow"
         Action = "logs:CreateLogStream"
         Resource = [
@@ -58,7 +64,7 @@ resource "aws_iam_policy" "rightsizer-ecsTaskExecutionRole" {
         ]
       },
       {
-        Sid    = "Logs2"
+        Sid    = "Logs3"
         Effect = "Allow"
         Action = "logs:PutLogEvents"
         Resource = [
@@ -66,6 +72,18 @@ resource "aws_iam_policy" "rightsizer-ecsTaskExecutionRole" {
           "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/payments-worker:log-stream:ecs/*",
           "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/reports-batch:log-stream:ecs/*",
         ]
+      },
+      {
+        Sid      = "S3"
+        Effect   = "Allow"
+        Action   = "s3:GetBucketLocation"
+        Resource = "arn:aws:s3:::acme-config-883921282152"
+      },
+      {
+        Sid      = "S32"
+        Effect   = "Allow"
+        Action   = "s3:GetObject"
+        Resource = "arn:aws:s3:::acme-config-883921282152/reports-batch/prod.env"
       },
       {
         Sid    = "Secretsmanager"

@@ -32,10 +32,13 @@ resource "aws_iam_policy" "rightsizer-web-frontend-task" {
         ]
       },
       {
-        Sid      = "Logs2"
-        Effect   = "Allow"
-        Action   = "logs:PutLogEvents"
-        Resource = "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/web-frontend/app:*"
+        Sid    = "Logs2"
+        Effect = "Allow"
+        Action = "logs:PutLogEvents"
+        Resource = [
+          "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/web-frontend/app:log-stream:nginx/*",
+          "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/web-frontend/app:log-stream:web-app/*",
+        ]
       },
       {
         Sid    = "S3"
