@@ -301,8 +301,10 @@ _RUN_FLAGS = {
                    "with --days).")
 @click.option("--days", type=click.IntRange(1), help="A trailing window of this many days.")
 @click.option("--trail", "trail_files", multiple=True,
-              help="`aws cloudtrail get-event-selectors` output (repeatable): what the trails "
-                   "record. Default: all management events, no data events (assumed).")
+              help="`aws cloudtrail get-event-selectors` output (repeatable), or `aws` to "
+                   "read the account's trails live (the default with --iam aws): what the trails "
+                   "record. Otherwise PutEventSelectors calls in the logs, or inferred from the "
+                   "logs' own data events.")
 @click.option("--fail-on-findings/--no-fail-on-findings", default=None,
               help="Exit 3 when a role has findings at the --fail-on severity or worse.")
 @click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low", "info"]),
@@ -464,8 +466,9 @@ def _print_run(result: Any) -> None:
                f"({window.days:.0f} days, {result.events_in_window:,} events); "
                f"{len(result.roles)} ECS roles -> {result.out}")
     if result.trails_assumed:
-        click.echo("  trails: assumed (all management events, no data events); "
-                   "give --trail for the real selectors")
+        click.echo("  trails: inferred from the logs (management events, and data events "
+                   "where the logs hold some); give --trail FILE or --trail aws for the real "
+                   "selectors")
     header = f"  {'role':<36} {'kinds':<15} {'granted':>7} {'used':>5} {'proposed':>8} " \
              f"{'cut':>5} {'confidence':<11} findings"
     click.echo(header)

@@ -149,3 +149,77 @@ def test_the_library_says_which_roles_were_judged(us_only_store: Path, tmp_path:
     eu = next(r for r in result.roles if r.role.name == "ingest-eu-task")
     assert eu.proposal is None
     assert all(v.verdict != "unused" for v in eu.verdicts)
+
+
+# -- trail coverage known, not assumed (case 6) ---------------------------------------------------
+
+
+def test_without_trail_settings_the_logs_say_what_was_recorded(store: Path,
+                                                               tmp_path: Path) -> None:
+    """Case 6: without --trail, rightsizer assumed 'no data events' although the logs it had
+    read held the roles' data events; now it infers what was recorded from them."""
+    out = tmp_path / "out"
+    code, stdout, err = invoke("run", "--iam", IAM, "--ecs", ECS, "--db", str(store),
+                               "--out", str(out))
+    assert code == 0, err
+    assert "trails: inferred from the logs" in stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sources"]["trails_origin"] == "inferred"
+    (trail,) = summary["trails"]
+    assert {"AWS::S3::Object", "AWS::SQS::Queue", "AWS::DynamoDB::Table"} <= set(
+        trail["data_resource_types"])
+    roles = _roles(out)
+    notifier = {v["action"]: v for v in roles["notifier-task"]["verdicts"]}
+    # Its queue's data events are in the logs, reads and writes: SendMessage, granted on that
+    # queue and never called, is unused, not "not observable".
+    assert "sqs:SendMessage" in roles["notifier-task"]["unused_actions"]
+    assert "sqs:SendMessage" not in notifier
+    # An action granted beyond what the logs show recorded (a table's indexes, every bucket)
+    # stays kept: the logs cannot prove it unused there.
+    orders = {k["action"] for k in roles["orders-api-task"]["kept_unobservable"]}
+    assert "dynamodb:BatchGetItem" in orders
+    assert "inferred from the logs" in (out / "report.md").read_text()
+
+
+def test_trail_settings_the_logs_contradict_are_a_warning(store: Path, tmp_path: Path) -> None:
+    trail = tmp_path / "selectors.json"
+    trail.write_text(json.dumps({"TrailARN": "arn:aws:cloudtrail:us-east-1:883921282152:trail/"
+                                 "mgmt-only", "EventSelectors": [
+                                     {"ReadWriteType": "All", "IncludeManagementEvents": True,
+                                      "DataResources": []}]}))
+    out = tmp_path / "out"
+    code, _, err = invoke("run", "--iam", IAM, "--ecs", ECS, "--db", str(store), "--out",
+                          str(out), "--trail", str(trail))
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sources"]["trails_origin"] == "given"
+    warnings = summary["trail_warnings"]
+    assert any("AWS::S3::Object" in w and "mgmt-only" in w for w in warnings), warnings
+    assert "AWS::S3::Object" in err  # logged as a warning too
+    assert "Trail settings contradicted by the logs" in (out / "report.html").read_text()
+
+
+def test_trail_aws_reads_the_trails_live(store: Path, tmp_path: Path, moto_server: str) -> None:
+    """--trail aws: DescribeTrails and GetEventSelectors through moto's server over HTTP."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3.create_bucket(Bucket="evidence-trail-bucket")
+    cloudtrail = boto3.client("cloudtrail", endpoint_url=moto_server, region_name="us-east-1")
+    cloudtrail.create_trail(Name="evidence-live", S3BucketName="evidence-trail-bucket",
+                            IsMultiRegionTrail=True)
+    cloudtrail.put_event_selectors(TrailName="evidence-live", EventSelectors=[{
+        "ReadWriteType": "All", "IncludeManagementEvents": True,
+        "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]},
+                          {"Type": "AWS::SQS::Queue", "Values": ["arn:aws:sqs"]}]}])
+    out = tmp_path / "out"
+    code, _, err = invoke("run", "--iam", IAM, "--ecs", ECS, "--db", str(store), "--out",
+                          str(out), "--trail", "aws", "--endpoint-url", moto_server,
+                          "--aws-region", "us-east-1")
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sources"]["trails_origin"] == "live"
+    names = {t["name"] for t in summary["trails"]}
+    assert "evidence-live" in names
+    live = next(t for t in summary["trails"] if t["name"] == "evidence-live")
+    assert live["data_resource_types"] == ["AWS::S3::Object", "AWS::SQS::Queue"]

@@ -229,9 +229,13 @@ def decide(
                                     "the task definition declares it", True, seen,
                                     "; ".join(sorted(set(declared)))))
             continue
-        observed = cache.get(action)
+        # Whether the trails record it wherever it is granted: a selector limited to some
+        # resources (an inferred one, say) proves non-use only of a grant within them.
+        granted_on = grants.actions[action].resources
+        key = f"{action} {' '.join(granted_on)}"
+        observed = cache.get(key)
         if observed is None:
-            observed = cache[action] = observability(action, trails)
+            observed = cache[key] = observability(action, trails, resource_arns=granted_on)
         if not observed.observable:
             verdicts.append(Verdict(action, "not_observable", "CloudTrail could not show it",
                                     True, seen, observed.reason))

@@ -57,6 +57,7 @@ __all__ = [
     "TrailSettings",
     "Visibility",
     "action_visibility",
+    "data_event_types",
     "observability",
     "parse_event_selectors",
     "settings_from_config",
@@ -154,6 +155,12 @@ def _row_for(action: str, rows: Sequence[_Row] | None = None) -> _Row | None:
         ):
             best = row
     return best
+
+
+@cache
+def data_event_types() -> frozenset[str]:
+    """The resource types a trail's data selectors can name, as far as the table knows them."""
+    return frozenset(r.data_resource_type for r in _table() if r.data_resource_type)
 
 
 def action_visibility(action: str) -> ActionVisibility:

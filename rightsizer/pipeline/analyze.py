@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from rightsizer.errors import ConfigError
 from rightsizer.pipeline.ingest import IngestSummary, ingest
 from rightsizer.pipeline.inventory import assumed_roles, inventory_inputs
+from rightsizer.pipeline.trails import trail_evidence
 from rightsizer.pipeline.write import render_reports, summarize, write_output
 from rightsizer.sources.athena import AthenaOptions
 from rightsizer.sources.aws import AwsOptions
@@ -106,10 +107,8 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
          workers: int | None, pdf: bool) -> RunResult:
     from rightsizer.analysis.evidence import Coverage, judge_evidence, role_footprint
     from rightsizer.analysis.inventory import build_inventory, role_key
-    from rightsizer.iam.observability import DEFAULT_TRAIL
     from rightsizer.proposal.rightsize import Window, rightsize
     from rightsizer.settings import Settings
-    from rightsizer.sources.trail import load_trail_settings_file
 
     settings = settings or Settings()
     today = today or datetime.now(UTC).date()
@@ -128,16 +127,14 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
                                 athena_accounts=athena_accounts, principals=wanted,
                                 today=today, workers=workers)
     result_inventory = build_inventory(authorization, task_definitions, assumed_roles(db))
-    trails = list(settings.trails)
-    for path in trail_files:
-        trails.extend(load_trail_settings_file(Path(path)))
-    trails_assumed = not trails
-    if trails_assumed:
-        trails = [DEFAULT_TRAIL]
-
     if not Path(db).exists():
         raise ConfigError(f"{db}: no store: give --logs to ingest CloudTrail first")
     end_exclusive = until + timedelta(days=1) if until else None
+    with Store(db, read_only=True) as store:
+        seen_data = store.data_events(since, end_exclusive)
+        trail_events = store.trail_events(None, end_exclusive)
+    evidence = trail_evidence(settings, trail_files, iam, aws, seen_data, trail_events, since)
+    trails = list(evidence.trails)
     with Store(db, read_only=True) as store:
         span = store.event_span(since, end_exclusive)
         usage = store.usage(since, end_exclusive)
@@ -180,11 +177,12 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
             exclusions=settings.exclusions, window=window,
             min_window_days=settings.min_window_days, today=today, sufficiency=sufficiency,
             observability_cache=cache))
-    summary = summarize(window, results, result_inventory, summary_ingest, logs, trails,
-                       trails_assumed, span.events, settings, today, coverage)
+    summary = summarize(window, results, result_inventory, summary_ingest, logs, evidence,
+                        span.events, settings, today, coverage)
     write_output(out, results, summary)
     render_reports(out, pdf=pdf, summary=summary)
     return RunResult(out=out, window=window, ingest=summary_ingest, inventory=result_inventory,
                      roles=tuple(results), settings=settings, trails=tuple(trails),
-                     trails_assumed=trails_assumed, events_in_window=span.events,
+                     trails_assumed=evidence.origin == "inferred",
+                     events_in_window=span.events,
                      summary=summary)

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from rightsizer.analysis.evidence import Coverage
     from rightsizer.analysis.inventory import Inventory
     from rightsizer.analysis.verdicts import Verdict
-    from rightsizer.iam.observability import TrailSettings
     from rightsizer.pipeline.ingest import IngestSummary
+    from rightsizer.pipeline.trails import TrailEvidence
     from rightsizer.proposal.rightsize import RoleResult, Window
     from rightsizer.settings import Settings
 
@@ -101,9 +101,9 @@ def _role_json(result: RoleResult, policy_path: str | None) -> dict[str, object]
 
 
 def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
-             ingested: IngestSummary | None, logs: Sequence[str],
-             trails: Sequence[TrailSettings], trails_assumed: bool, events: int,
-             settings: Settings, today: date, coverage: Coverage) -> dict[str, object]:
+              ingested: IngestSummary | None, logs: Sequence[str], evidence: TrailEvidence,
+              events: int, settings: Settings, today: date,
+              coverage: Coverage) -> dict[str, object]:
     from rightsizer import __version__
     from rightsizer.iam.actions import mapping_tables_version
     from rightsizer.iam.catalog import catalog
@@ -124,7 +124,9 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
                    "min_window_days": settings.min_window_days},
         "sources": {
             "logs": list(logs), "iam": inv.sources[0], "ecs": inv.sources[1],
-            "trails": [t.source for t in trails], "trails_assumed": trails_assumed,
+            "trails": [t.source for t in evidence.trails],
+            "trails_assumed": evidence.origin == "inferred",
+            "trails_origin": evidence.origin,
             "settings": settings.source,
         },
         "ingest": _ingest_json(ingested),
@@ -138,7 +140,9 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
                     "management_write": t.management_write,
                     "excluded_management_sources": list(t.excluded_management_sources),
                     "data_resource_types": list(t.data_resource_types), "notes": list(t.notes)}
-                   for t in trails],
+                   for t in evidence.trails],
+        "trail_warnings": list(evidence.warnings),
+        "trail_changes": list(evidence.changes),
         "roles": roles,
         "problems": [p.as_json() for p in inv.problems],
     }

@@ -231,6 +231,8 @@ def _base(summary: Mapping[str, Any], views: list[dict[str, Any]]) -> dict[str, 
         "trails": [_trail_lines(t) for t in summary.get("trails") or ()],
         "trail_limits": _trail_limits(summary),
         "coverage": _coverage(summary),
+        "trail_warnings": [str(w) for w in summary.get("trail_warnings") or ()],
+        "trail_changes": [dict(c) for c in summary.get("trail_changes") or ()],
         "problems": list(summary.get("problems") or ()),
         "totals": {
             "roles": len(counts),

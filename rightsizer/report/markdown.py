@@ -97,10 +97,16 @@ def render_markdown(summary: Mapping[str, Any], *,
                    + ("; notes: " + "; ".join(md_text(n) for n in trail["notes"])
                       if trail["notes"] else ""))
     if sources["trails_assumed"]:
-        out += ["", "> **Warning: the trail settings are assumed, not read.** No `--trail` file "
-                "or `[[trails]]` setting was given, so rightsizer assumed a trail with all "
-                "management events and no data events. If the real trails record less, actions "
-                "judged unused may have been used unseen."]
+        out += ["", "> **Warning: the trail settings are inferred from the logs, not read.** No "
+                "`--trail` file or `--trail aws`, `[[trails]]` setting or `PutEventSelectors` "
+                "call in the logs was found, so rightsizer assumed all management events, and "
+                "data events only where the logs hold some. If the real trails record less, "
+                "actions judged unused may have been used unseen."]
+    for warning in ctx["trail_warnings"]:
+        out += ["", f"> **Warning: trail settings contradicted by the logs.** {md_text(warning)}."]
+    for change in ctx["trail_changes"]:
+        out += ["", f"> **Trail change** {md_text(change['time'])}: {md_code(change['event'])} "
+                f"on {md_code(change['trail'])}: {md_text(change['meaning'])}"]
     out += ["", *[f"> {md_text(limit)}" for limit in ctx["trail_limits"]]]
     coverage = ctx["coverage"]
     places = "; ".join(

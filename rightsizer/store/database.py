@@ -24,9 +24,11 @@ from rightsizer.errors import StoreError
 from rightsizer.sqlfiles import schema_migrations, sql
 from rightsizer.store.records import (
     CoverageRow,
+    DataEventSeen,
     EcsAssumption,
     EventSpan,
     RoleActivity,
+    TrailEvent,
     UsageRow,
 )
 
@@ -431,6 +433,29 @@ class Store:
         return EventSpan(first_event=first.replace(tzinfo=UTC) if first else None,
                          last_event=last.replace(tzinfo=UTC) if last else None,
                          events=int(events or 0))
+
+    def data_events(self, since: datetime | None = None,
+                    until: datetime | None = None) -> tuple[DataEventSeen, ...]:
+        """The data events the logs hold in ``[since, until)``: by type, scope, read/write."""
+        rows = self._con.execute(sql("duckdb/analysis/data_events"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(DataEventSeen(resource_type=t, scope=s, read_only=bool(r), events=int(n))
+                     for t, s, r, n in rows)
+
+    def trail_events(self, since: datetime | None = None,
+                     until: datetime | None = None) -> tuple[TrailEvent, ...]:
+        """Successful calls that changed what a trail records, in time order."""
+        rows = self._con.execute(sql("duckdb/analysis/trail_events"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        found = []
+        for time, name, trail, request in rows:
+            try:
+                parsed = orjson.loads(request)
+            except orjson.JSONDecodeError:
+                parsed = {}
+            found.append(TrailEvent(time=time, name=name, trail=trail,
+                                    request=parsed if isinstance(parsed, dict) else {}))
+        return tuple(found)
 
     def checkpoint(self) -> None:
         self._con.execute("CHECKPOINT")

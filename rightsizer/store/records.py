@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,27 @@ class CoverageRow:
     day: date
     hours: tuple[int, ...] | None  # the hours (UTC) with events; None when unknown (Athena)
     events: int
+
+
+@dataclass(frozen=True, slots=True)
+class DataEventSeen:
+    """Data events of one resource type, scope (an S3 bucket, else a resource ARN) and
+    read/write class in the logs (``queries/duckdb/analysis/data_events.sql``)."""
+
+    resource_type: str  # "AWS::S3::Object"
+    scope: str  # "arn:aws:s3:::BUCKET/" or the resource's ARN
+    read_only: bool
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrailEvent:
+    """A successful call that changed what a trail records (``trail_events.sql``)."""
+
+    time: str  # ISO 8601, UTC
+    name: str  # PutEventSelectors, CreateTrail, UpdateTrail, DeleteTrail, Start/StopLogging
+    trail: str  # the trail's name or ARN as the request gave it
+    request: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -274,17 +274,29 @@ def test_injected_markup_is_escaped_everywhere(hostile_html: str) -> None:
     assert "![x](http://evil.example/x.png)" in hostile_html  # diff.md images stay text
 
 
-def test_short_window_and_assumed_trails_are_flagged(summary: dict) -> None:
-    assert "Trail settings assumed, not read" not in render_html(_minimal(summary))
+def test_short_window_and_inferred_trails_are_flagged(summary: dict) -> None:
+    assert "Trail settings inferred from the logs" not in render_html(_minimal(summary))
     changed = _minimal(summary)
     changed["sources"]["trails_assumed"] = True
     changed["window"]["days"] = 12.5
     page = render_html(changed)
-    assert "<strong>Trail settings assumed, not read.</strong>" in page
+    assert "<strong>Trail settings inferred from the logs, not read.</strong>" in page
     assert "12.5 days, shorter than the 30 days asked for" in page
     markdown = render_markdown(changed)
-    assert "Warning: the trail settings are assumed, not read." in markdown
+    assert "Warning: the trail settings are inferred from the logs, not read." in markdown
     assert "**shorter than the 30 days asked for**" in markdown
+
+
+def test_trail_changes_and_contradictions_are_shown(summary: dict) -> None:
+    changed = _minimal(summary)
+    changed["trail_warnings"] = ["the logs hold 12 data events of AWS::S3::Object, which ..."]
+    changed["trail_changes"] = [{"time": "2026-10-20T08:00:00Z", "event": "StopLogging",
+                                 "trail": "org-trail", "meaning": "stopped the trail's logging"}]
+    page = render_html(changed)
+    assert "Trail settings contradicted by the logs" in page and "12 data events" in page
+    assert "<code>StopLogging</code> on <code>org-trail</code>" in page
+    markdown = render_markdown(changed)
+    assert "**Trail change** 2026-10-20T08:00:00Z: `StopLogging`" in markdown
 
 
 def _minimal(summary: dict[str, Any]) -> dict[str, Any]:
