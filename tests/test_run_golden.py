@@ -81,9 +81,12 @@ def test_the_shared_execution_role_keeps_what_ecs_needs(sample_run: rightsizer.R
     folder = sample_run.out / "roles" / "ecsTaskExecutionRole"
     policy = parse_policy(json.loads((folder / "policy.json").read_text()), name="p")
     for group in ("orders-api", "payments-worker", "reports-batch"):
+        # awslogs names streams PREFIX/CONTAINER/TASK_ID; each family's container is its name.
         stream = ("arn:aws:logs:us-east-1:883921282152:log-group:/ecs/"
-                  f"{group}:log-stream:ecs/app/0123456789abcdef0123456789abcdef")
+                  f"{group}:log-stream:ecs/{group}/0123456789abcdef0123456789abcdef")
         assert evaluate(Request("logs:PutLogEvents", stream), [policy]).allowed, group
+        other = stream.replace(f"ecs/{group}/", "ecs/intruder/")
+        assert not evaluate(Request("logs:PutLogEvents", other), [policy]).allowed, group
     assert not evaluate(Request("kms:CreateKey"), [policy]).allowed  # kms:* is gone
     # awslogs-create-group on payments-worker only (case 5): 8 calls, granted by no policy of
     # the role, so the proposal adds it, and only on that group.

@@ -121,6 +121,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         "a task definition needs an action the role's policies do not grant and the logs do not "
         "show: a resource policy may grant it, or the task fails when it needs it",
     ),
+    "KEPT_GRANT_ACCOUNT_WIDE": (
+        Severity.LOW,
+        "actions kept without being seen (not observable, declared, excluded) still apply to "
+        "every resource of their type",
+    ),
     "UNMAPPED_EVENTS_KEPT_GRANTS": (
         Severity.MEDIUM,
         "grants kept because the role made calls that map to no known IAM action, which any of "

@@ -16,7 +16,8 @@ Needs (DOMAIN.md section 6, lines 99-110; execution role unless said):
   credentials are given (below).
 - ``logConfiguration`` with the ``awslogs`` driver: ``logs:CreateLogStream`` + ``logs:PutLogEvents``
   on the group's streams. Streams are named ``PREFIX/CONTAINER/TASK_ID`` when
-  ``awslogs-stream-prefix`` is set, so the grant narrows to ``log-stream:PREFIX/*``; without a
+  ``awslogs-stream-prefix`` is set, so the grant narrows to ``log-stream:PREFIX/CONTAINER/*``;
+  without a
   prefix the stream is named after the Docker container ID, so ``log-stream:*``. Both actions
   authorize on the log-stream ARN (Service Authorization Reference, via ``iam.catalog``).
   ``awslogs-create-group: "true"`` adds ``logs:CreateLogGroup`` on the group ARN. The region is
@@ -375,7 +376,7 @@ def _log_needs(
         group_arn = f"arn:{partition}:logs:{region}:{context.account}:log-group:{group}"
         prefix = options.get("awslogs-stream-prefix")
         # Streams are PREFIX/CONTAINER/TASK_ID with a prefix, the Docker container ID without.
-        streams = f"{prefix}/*" if isinstance(prefix, str) and prefix else "*"
+        streams = f"{prefix}/{container}/*" if isinstance(prefix, str) and prefix else "*"
         needs.append(
             Need(
                 "execution",

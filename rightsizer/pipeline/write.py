@@ -61,6 +61,16 @@ def _role_json(result: RoleResult, policy_path: str | None) -> dict[str, object]
         for day, n in evidence.daily.items():
             daily[day.isoformat()] = daily.get(day.isoformat(), 0) + n
     by = {v.action: v for v in result.verdicts}
+    scope: dict[str, set[str]] = {}  # where the proposal keeps each action
+    for statement in result.proposal.statements if result.proposal else ():
+        if statement.effect == "Allow":
+            for action in statement.actions:
+                scope.setdefault(action, set()).update(statement.resources)
+
+    def kept(verdict: str) -> list[dict[str, object]]:
+        return [{"action": a, "reason": by[a].reason, "resources": sorted(scope.get(a, ()))}
+                for a in result.actions(verdict)]
+
     return {
         "name": role.name,
         "arn": role.arn,
@@ -69,16 +79,11 @@ def _role_json(result: RoleResult, policy_path: str | None) -> dict[str, object]
         "granted_actions": list(result.granted_actions),
         "used_actions": list(result.actions("used")),
         "unused_actions": list(result.actions("unused")),
-        "kept_unobservable": [{"action": a, "reason": by[a].reason}
-                              for a in result.actions("not_observable")],
-        "kept_required": [{"action": a, "reason": by[a].reason}
-                          for a in result.actions("required_by_task_definition")],
-        "kept_excluded": [{"action": a, "reason": by[a].reason}
-                          for a in result.actions("excluded")],
-        "kept_unmapped": [{"action": a, "reason": by[a].reason}
-                          for a in result.actions("kept_unmapped")],
-        "kept_insufficient_evidence": [{"action": a, "reason": by[a].reason}
-                                       for a in result.actions("insufficient_evidence")],
+        "kept_unobservable": kept("not_observable"),
+        "kept_required": kept("required_by_task_definition"),
+        "kept_excluded": kept("excluded"),
+        "kept_unmapped": kept("kept_unmapped"),
+        "kept_insufficient_evidence": kept("insufficient_evidence"),
         "evidence_sufficiency": result.sufficiency.as_json(),
         "denied_actions": list(result.actions("denied_attempt")),
         "used_not_granted": list(result.actions("used_not_granted")),

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from rightsizer.analysis.grants import Grant, Grants, expand_statement
 from rightsizer.analysis.verdicts import Verdict
-from rightsizer.iam.catalog import catalog
+from rightsizer.iam.catalog import catalog, fill_arn
 from rightsizer.iam.ecs import Need
 from rightsizer.iam.evaluate import Request, evaluate
 from rightsizer.iam.patterns import matches
@@ -34,6 +34,7 @@ from rightsizer.proposal.generalize import (
     explain_generalization,
     generalize_resources,
     pattern_within,
+    patterns_intersect,
 )
 from rightsizer.proposal.model import ActionChange, Generalized, ProposedStatement, RoleProposal
 from rightsizer.proposal.split import split_statements
@@ -85,6 +86,37 @@ def _scope(action: str, grant: Grant, arns: Sequence[str], *, from_evidence: boo
     return list(clamp_to_grant(patterns, arns, grant.resources))
 
 
+def _types_of(action: str) -> str:
+    patterns = [t.arn_pattern for t in catalog().resource_types_of(action)]
+    return ", ".join(patterns) if patterns else '"*" (it takes no resource)'
+
+
+def _authorizable(action: str, patterns: set[str], *, partition: str, narrow_star: bool
+                  ) -> tuple[set[str], list[str]]:
+    """The patterns that grant something IAM can authorize ``action`` against, and the ones that
+    grant nothing (a table ARN for a stream action, any ARN for an action that takes none).
+    With ``narrow_star``, ``*`` becomes the action's resource types (``GetRecords`` on ``*``
+    can only ever be authorized on a stream): the same grant, said exactly."""
+    info = catalog().action(action)
+    if info is None:
+        return patterns, []
+    if info.takes_no_resource:
+        return ({"*"} if "*" in patterns else set()), sorted(p for p in patterns if p != "*")
+    types = sorted({fill_arn(t.arn_template, {}, partition=partition)
+                    for t in catalog().resource_types_of(action)})
+    if not types:
+        return patterns, []
+    kept, nothing = set(), []
+    for pattern in patterns:
+        if pattern == "*":
+            kept |= set(types) if narrow_star else {"*"}
+        elif any(patterns_intersect(pattern, t) for t in types):
+            kept.add(pattern)
+        else:
+            nothing.append(pattern)
+    return kept, sorted(nothing)
+
+
 def _kept_arns(verdict: Verdict, needs: Sequence[Need]) -> tuple[list[str], bool, bool]:
     """(arns, from_evidence, fall back to the grant as well)."""
     if verdict.verdict == "used" and verdict.evidence is not None:
@@ -110,6 +142,7 @@ def propose(
 ) -> tuple[RoleProposal, tuple[str, ...]]:
     """The proposal for one role, and notes on kept actions it could not express."""
     scoped: list[_Scoped] = []
+    partition = role_arn.split(":")[1] if role_arn.count(":") >= 5 else "aws"
     generalized: list[Generalized] = []
     notes: list[str] = []
     kept: list[ActionChange] = []
@@ -145,6 +178,11 @@ def propose(
             continue
         if "*" in patterns:
             patterns = {"*"}
+        patterns, nothing = _authorizable(verdict.action, patterns, partition=partition,
+                                          narrow_star=verdict.verdict != "used")
+        for pattern in nothing:
+            notes.append(f"{verdict.action} on {pattern} grants nothing: IAM authorizes "
+                         f"{verdict.action} only on {_types_of(verdict.action)}; not proposed")
         for pattern in sorted(patterns):
             conditions = _conditions_for(grant, pattern)
             if conditions is None and not grant.only_not_resource:

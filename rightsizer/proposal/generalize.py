@@ -31,6 +31,7 @@ __all__ = [
     "explain_generalization",
     "generalize_resources",
     "pattern_within",
+    "patterns_intersect",
 ]
 
 # -------------------------------------------------------------------------------------------
@@ -191,6 +192,35 @@ def _no_counterexample(inner: str, outer: str) -> bool:
                 seen.add(successor)
                 todo.append(successor)
     return True
+
+
+def patterns_intersect(a: str, b: str) -> bool:
+    """Whether some string is matched by both IAM wildcard patterns (case-sensitive): does a
+    statement on ``a`` grant anything IAM could authorize against ``b``? Dynamic programming
+    over the positions of both; a ``*`` in either may absorb the other's next token."""
+    a, b = _canonical(a), _canonical(b)
+    return _intersect(a, b, 0, 0, {})
+
+
+def _intersect(a: str, b: str, i: int, j: int, memo: dict[tuple[int, int], bool]) -> bool:
+    key = (i, j)
+    if key in memo:
+        return memo[key]
+    memo[key] = False  # a cycle never adds a match
+    if i == len(a) and j == len(b):
+        found = True
+    elif i < len(a) and a[i] == "*":
+        found = _intersect(a, b, i + 1, j, memo) or (j < len(b) and _intersect(a, b, i, j + 1,
+                                                                               memo))
+    elif j < len(b) and b[j] == "*":
+        found = _intersect(a, b, i, j + 1, memo) or (i < len(a) and _intersect(a, b, i + 1, j,
+                                                                               memo))
+    elif i < len(a) and j < len(b) and (a[i] == "?" or b[j] == "?" or a[i] == b[j]):
+        found = _intersect(a, b, i + 1, j + 1, memo)
+    else:
+        found = False
+    memo[key] = found
+    return found
 
 
 # -------------------------------------------------------------------------------------------

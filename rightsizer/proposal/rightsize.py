@@ -188,6 +188,14 @@ def rightsize(
                 "role's own policies do not grant it: the proposal adds it, scoped to what the "
                 "task definition names, so that applying it cannot take it away"))
     findings += _needs_not_granted(role, grants, verdicts)
+    if proposal is not None:
+        wide = _account_wide(proposal, verdicts)
+        if wide:
+            findings.append(Finding.of(
+                "KEPT_GRANT_ACCOUNT_WIDE",
+                f"{len(wide)} actions kept without being seen still apply to every resource of "
+                f"their type: {', '.join(wide[:10])}" + (" ..." if len(wide) > 10 else "")
+                + "; scope them by hand if the application's resources are known"))
     protected = [v for v in verdicts if v.verdict == "kept_unmapped"]
     if protected:
         events = sorted({e.event for e in evidence.unmapped})
@@ -211,6 +219,31 @@ def rightsize(
         notes=notes,
         sufficiency=sufficiency,
     )
+
+
+def _account_wide(proposal: RoleProposal, verdicts: Sequence[Verdict]) -> list[str]:
+    """Kept, unseen actions whose proposed resources cover a whole resource type (or ``*``) of
+    an action that takes resources."""
+    from rightsizer.iam.catalog import catalog, fill_arn
+    from rightsizer.proposal.generalize import pattern_within
+
+    parts = proposal.role_arn.split(":")
+    partition = parts[1] if len(parts) > 1 and parts[1] else "aws"
+    unseen = {v.action for v in verdicts if v.kept and v.verdict != "used" and v.granted}
+    wide = set()
+    for statement in proposal.statements:
+        if statement.effect != "Allow":
+            continue
+        for action in statement.actions:
+            info = catalog().action(action)
+            if action not in unseen or info is None or info.takes_no_resource:
+                continue
+            types = [fill_arn(t.arn_template, {}, partition=partition)
+                     for t in catalog().resource_types_of(action)]
+            if any(r == "*" or any(pattern_within(t, r) for t in types)
+                   for r in statement.resources):
+                wide.add(action)
+    return sorted(wide)
 
 
 def _needs_not_granted(role: InventoryRole, grants: Grants,

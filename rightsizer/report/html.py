@@ -156,7 +156,8 @@ def _role_view(index: int, role: Mapping[str, Any], policies: Mapping[str, str] 
     counts = role_counts(role)
     rows = sorted((_verdict_row(v) for v in role.get("verdicts") or ()
                    if v.get("verdict") != "unused"), key=_verdict_rank)
-    kept = [{"action": str(k.get("action", "")), "label": label, "reason": str(k.get("reason", ""))}
+    kept = [{"action": str(k.get("action", "")), "label": label, "reason": str(k.get("reason", "")),
+             "resources": [str(x) for x in k.get("resources") or ()]}
             for key, label in (("kept_unobservable", "not observable"),
                                ("kept_required", "a task definition needs it"),
                                ("kept_excluded", "excluded by configuration"),

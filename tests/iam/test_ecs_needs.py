@@ -152,7 +152,7 @@ STREAM_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
     [
         (
             {"awslogs-group": "/ecs/app", "awslogs-region": REGION, "awslogs-stream-prefix": "ecs"},
-            [(STREAM_ACTIONS, f"{GROUP}:log-stream:ecs/*")],
+            [(STREAM_ACTIONS, f"{GROUP}:log-stream:ecs/app/*")],
         ),
         (
             {"awslogs-group": "/ecs/app", "awslogs-region": REGION},
@@ -176,7 +176,7 @@ STREAM_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
             [
                 (
                     STREAM_ACTIONS,
-                    f"arn:aws:logs:eu-west-1:{ACCT}:log-group:/ecs/app:log-stream:web/*",
+                    f"arn:aws:logs:eu-west-1:{ACCT}:log-group:/ecs/app:log-stream:web/app/*",
                 ),
                 (("logs:CreateLogGroup",), f"arn:aws:logs:eu-west-1:{ACCT}:log-group:/ecs/app"),
             ],
@@ -567,7 +567,7 @@ def test_sample_logs_task_definitions() -> None:
     assert "arn:aws:secretsmanager:us-east-1:883921282152:secret:orders/db-Qle5KH" in resources
     assert "arn:aws:ssm:us-east-1:883921282152:parameter/orders-feature-flags" in resources
     assert (
-        "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/orders-api:log-stream:ecs/*"
+        "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/orders-api:log-stream:ecs/orders-api/*"
         in resources
     )
 

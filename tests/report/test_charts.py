@@ -177,7 +177,7 @@ def test_edge_summaries_render(kind: str, case: str) -> None:
 
 def test_alt_text_of_granted_used_proposed_has_every_roles_counts(summary: dict) -> None:
     alt = charts.chart_alt_text("granted_used_proposed", summary)
-    assert "orders-api-task: 264 granted, 9 used, 12 proposed" in alt
+    assert "orders-api-task: 264 granted, 9 used, 11 proposed" in alt
     for role in summary["roles"]:
         proposed = (f"{len(role['proposed_actions']):,} proposed" if role["policy_path"]
                     else "no proposal")

@@ -163,7 +163,7 @@ def test_html_has_the_four_charts_with_captions_and_alt_text(html: str) -> None:
         label = re.search(r'<div class="chart" role="img" aria-label="([^"]+)"><svg', body)
         assert label and re.search(r"\d", label.group(1))
         assert "<figcaption>" in body and label.group(1) in body
-    assert "orders-api-task: 264 granted, 9 used, 12 proposed" in html
+    assert "orders-api-task: 264 granted, 9 used, 11 proposed" in html
 
 
 def test_verdict_table_shows_the_evidence(html: str) -> None:
@@ -233,7 +233,7 @@ def test_an_empty_proposal_has_nothing_to_replay_and_says_how_to_apply_it(
 
 def test_policy_and_diff_are_shown(html: str, role_files: tuple) -> None:
     section = _role_section(html, 5)
-    assert "10 statements, from <a href=\"roles/ecsTaskExecutionRole/policy.json\">" in section
+    assert "9 statements, from <a href=\"roles/ecsTaskExecutionRole/policy.json\">" in section
     assert "&#34;Sid&#34;: &#34;Ecr2&#34;" in section  # the policy, escaped in a <pre>
     assert "58 actions removed: each with the reason in <code>diff.md</code>." in section
     assert "<h5>Apply it</h5>" in section

@@ -56,21 +56,14 @@ resource "aws_iam_policy" "rightsizer-ecsTaskExecutionRole" {
       {
         Sid    = "Logs2"
         Effect = "Allow"
-        Action = "logs:CreateLogStream"
+        Action = [
+          "logs:CreateLogStream",
+          "logs:PutLogEvents",
+        ]
         Resource = [
           "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/orders-api:log-stream:ecs/orders-api/*",
           "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/payments-worker:log-stream:ecs/payments-worker/*",
           "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/reports-batch:log-stream:ecs/reports-batch/*",
-        ]
-      },
-      {
-        Sid    = "Logs3"
-        Effect = "Allow"
-        Action = "logs:PutLogEvents"
-        Resource = [
-          "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/orders-api:log-stream:ecs/*",
-          "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/payments-worker:log-stream:ecs/*",
-          "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/reports-batch:log-stream:ecs/*",
         ]
       },
       {

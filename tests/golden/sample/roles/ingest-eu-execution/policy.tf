@@ -46,19 +46,13 @@ resource "aws_iam_policy" "rightsizer-ingest-eu-execution" {
       {
         Sid    = "Logs"
         Effect = "Allow"
-        Action = "logs:CreateLogStream"
+        Action = [
+          "logs:CreateLogStream",
+          "logs:PutLogEvents",
+        ]
         Resource = [
           "arn:aws:logs:eu-west-1:883921282152:log-group:/ecs/ingest-eu:log-stream:agent/agent/*",
           "arn:aws:logs:eu-west-1:883921282152:log-group:/ecs/ingest-eu:log-stream:ecs/ingest-eu/*",
-        ]
-      },
-      {
-        Sid    = "Logs2"
-        Effect = "Allow"
-        Action = "logs:PutLogEvents"
-        Resource = [
-          "arn:aws:logs:eu-west-1:883921282152:log-group:/ecs/ingest-eu:log-stream:agent/*",
-          "arn:aws:logs:eu-west-1:883921282152:log-group:/ecs/ingest-eu:log-stream:ecs/*",
         ]
       },
       {

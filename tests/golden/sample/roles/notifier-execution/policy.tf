@@ -44,16 +44,13 @@ resource "aws_iam_policy" "rightsizer-notifier-execution" {
         Resource = "arn:aws:kms:ap-southeast-2:883921282152:key/1de8f386-741e-4e57-bcfe-450818cb9c53"
       },
       {
-        Sid      = "Logs"
-        Effect   = "Allow"
-        Action   = "logs:CreateLogStream"
+        Sid    = "Logs"
+        Effect = "Allow"
+        Action = [
+          "logs:CreateLogStream",
+          "logs:PutLogEvents",
+        ]
         Resource = "arn:aws:logs:ap-southeast-2:883921282152:log-group:/ecs/notifier:log-stream:ecs/notifier/*"
-      },
-      {
-        Sid      = "Logs2"
-        Effect   = "Allow"
-        Action   = "logs:PutLogEvents"
-        Resource = "arn:aws:logs:ap-southeast-2:883921282152:log-group:/ecs/notifier:log-stream:ecs/*"
       },
       {
         Sid      = "Secretsmanager"

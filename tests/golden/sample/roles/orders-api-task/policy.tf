@@ -26,23 +26,19 @@ resource "aws_iam_policy" "rightsizer-orders-api-task" {
         Sid    = "Dynamodb"
         Effect = "Allow"
         Action = [
-          "dynamodb:DescribeEndpoints",
-          "dynamodb:GetRecords",
-          "dynamodb:GetShardIterator",
+          "dynamodb:GetItem",
+          "dynamodb:PutItem",
         ]
-        Resource = [
-          "arn:aws:dynamodb:us-east-1:883921282152:table/orders",
-          "arn:aws:dynamodb:us-east-1:883921282152:table/orders/index/*",
-        ]
+        Resource = "arn:aws:dynamodb:us-east-1:883921282152:table/orders"
       },
       {
         Sid    = "Dynamodb2"
         Effect = "Allow"
         Action = [
-          "dynamodb:GetItem",
-          "dynamodb:PutItem",
+          "dynamodb:GetRecords",
+          "dynamodb:GetShardIterator",
         ]
-        Resource = "arn:aws:dynamodb:us-east-1:883921282152:table/orders"
+        Resource = "arn:aws:dynamodb:us-east-1:883921282152:table/orders/index/*"
       },
       {
         Sid      = "Dynamodb3"

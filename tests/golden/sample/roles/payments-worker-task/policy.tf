@@ -23,17 +23,22 @@ resource "aws_iam_policy" "rightsizer-payments-worker-task" {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid    = "Dynamodb"
-        Effect = "Allow"
-        Action = [
-          "dynamodb:DescribeEndpoints",
-          "dynamodb:GetRecords",
-          "dynamodb:GetShardIterator",
-        ]
+        Sid      = "Dynamodb"
+        Effect   = "Allow"
+        Action   = "dynamodb:DescribeEndpoints"
         Resource = "*"
       },
       {
-        Sid      = "Dynamodb2"
+        Sid    = "Dynamodb2"
+        Effect = "Allow"
+        Action = [
+          "dynamodb:GetRecords",
+          "dynamodb:GetShardIterator",
+        ]
+        Resource = "arn:aws:dynamodb:*:*:table/*/stream/*"
+      },
+      {
+        Sid      = "Dynamodb3"
         Effect   = "Allow"
         Action   = "dynamodb:PutItem"
         Resource = "arn:aws:dynamodb:us-east-1:883921282152:table/payments-ledger"

@@ -23,17 +23,22 @@ resource "aws_iam_policy" "rightsizer-reports-batch-task" {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid    = "Dynamodb"
-        Effect = "Allow"
-        Action = [
-          "dynamodb:DescribeEndpoints",
-          "dynamodb:GetRecords",
-          "dynamodb:GetShardIterator",
-        ]
+        Sid      = "Dynamodb"
+        Effect   = "Allow"
+        Action   = "dynamodb:DescribeEndpoints"
         Resource = "*"
       },
       {
-        Sid      = "Dynamodb2"
+        Sid    = "Dynamodb2"
+        Effect = "Allow"
+        Action = [
+          "dynamodb:GetRecords",
+          "dynamodb:GetShardIterator",
+        ]
+        Resource = "arn:aws:dynamodb:*:*:table/*/stream/*"
+      },
+      {
+        Sid      = "Dynamodb3"
         Effect   = "Allow"
         Action   = "dynamodb:Query"
         Resource = "arn:aws:dynamodb:us-east-1:883921282152:table/report-runs/index/by-status"
@@ -45,14 +50,19 @@ resource "aws_iam_policy" "rightsizer-reports-batch-task" {
         Resource = "arn:aws:kms:us-east-1:883921282152:key/50f5a3d4-ea4f-4d77-81ec-2391d525ed20"
       },
       {
-        Sid    = "Logs"
+        Sid      = "Logs"
+        Effect   = "Allow"
+        Action   = "logs:FilterLogEvents"
+        Resource = "arn:aws:logs:*:*:log-group:*"
+      },
+      {
+        Sid    = "Logs2"
         Effect = "Allow"
         Action = [
-          "logs:FilterLogEvents",
           "logs:GetLogEvents",
           "logs:PutLogEvents",
         ]
-        Resource = "*"
+        Resource = "arn:aws:logs:*:*:log-group:*:log-stream:*"
       },
       {
         Sid      = "S3"

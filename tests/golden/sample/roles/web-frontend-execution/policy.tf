@@ -38,16 +38,13 @@ resource "aws_iam_policy" "rightsizer-web-frontend-execution" {
         Resource = "*"
       },
       {
-        Sid      = "Logs"
-        Effect   = "Allow"
-        Action   = "logs:CreateLogStream"
+        Sid    = "Logs"
+        Effect = "Allow"
+        Action = [
+          "logs:CreateLogStream",
+          "logs:PutLogEvents",
+        ]
         Resource = "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/web-frontend/firelens:log-stream:firelens/log_router/*"
-      },
-      {
-        Sid      = "Logs2"
-        Effect   = "Allow"
-        Action   = "logs:PutLogEvents"
-        Resource = "arn:aws:logs:us-east-1:883921282152:log-group:/ecs/web-frontend/firelens:log-stream:firelens/*"
       },
       {
         Sid      = "S3"
