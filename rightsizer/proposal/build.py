@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rightsizer.analysis.grants import Grant, Grants, expand_statement
 from rightsizer.analysis.verdicts import Verdict
@@ -312,6 +312,11 @@ def proposal_policies(proposal: RoleProposal) -> list[Policy]:
     ]
 
 
+def _allows_only(policies: Sequence[Policy]) -> list[Policy]:
+    return [replace(p, statements=tuple(s for s in p.statements if s.effect == "Allow"))
+            for p in policies]
+
+
 def prove(
     proposal: RoleProposal,
     verdicts: Sequence[Verdict],
@@ -320,7 +325,12 @@ def prove(
     original: Sequence[Policy],
     boundary: Policy | None,
 ) -> Replay:
-    proposed = proposal_policies(proposal)
+    # A call that succeeded was served by an Allow: a Deny that the replay's context seems to
+    # settle against it (a condition on a key the record cannot carry exactly) evidently did not
+    # apply. So both sides are replayed by their Allows only; the proposal carries the original
+    # Deny statements unchanged, so in AWS they act on it as they acted on the original.
+    proposed = _allows_only(proposal_policies(proposal))
+    original = _allows_only(original)
     calls = allowed = conditional = failed = elsewhere = unknown = 0
     failures: list[str] = []
     for verdict in verdicts:
