@@ -565,7 +565,6 @@ def job_calls(prefix: str) -> list[Call]:
             "GetQueryExecution",
             "GetQueryResults",
             "StopQueryExecution",
-            "GetWorkGroup",
         )
     ]
     calls += [
