@@ -18,6 +18,7 @@ from rightsizer.analysis.verdicts import (
     gather_evidence,
     needs_by_action,
 )
+from rightsizer.iam.ecs import Need
 from rightsizer.iam.observability import Observability, TrailSettings
 from rightsizer.proposal.build import Replay, propose, prove
 from rightsizer.proposal.model import RoleProposal
@@ -82,7 +83,8 @@ def rightsize(
     ``insufficient_evidence`` (kept), and there is no proposal."""
     grants = role_grants(role.policies, role.boundary)
     evidence = gather_evidence(usage, sessions)
-    needs = needs_by_action((need.actions, need.reason) for need in role.needs)
+    needs = needs_by_action((need.actions, need.reason)
+                            for need in (*role.needs, *exec_needs(evidence)))
     verdicts = decide(
         grants,
         evidence,
@@ -264,6 +266,27 @@ def _needs_not_granted(role: InventoryRole, grants: Grants,
         "policies do not grant it and the logs show no call: a resource policy may grant it, "
         "or the task fails when it needs it")
         for action, where in sorted(missing.items())]
+
+
+# ECS Exec: the SSM agent in the task opens a control channel and data channels with the task
+# role, and needs all four actions (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+# ecs-exec.html, "IAM permissions required for ECS Exec"). It is switched on per service or
+# RunTask, not in the task definition: a role seen opening any channel uses ECS Exec, and the
+# data channels are never logged (DOMAIN.md section 4), so all four are needed.
+ECS_EXEC_ACTIONS = ("ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                    "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel")
+
+
+def exec_needs(evidence: Evidence) -> list[Need]:
+    """ECS Exec's four actions, when the role was seen using any of them."""
+    seen = [a for a in evidence.actions if a.lower().startswith("ssmmessages:")
+            and evidence.actions[a].calls]
+    if not seen:
+        return []
+    calls = sum(evidence.actions[a].calls for a in seen)
+    return [Need("task", ECS_EXEC_ACTIONS, "*",
+                 f"ECS Exec: the role opened SSM Messages channels ({calls} calls of "
+                 f"{', '.join(sorted(seen))})", "CloudTrail ssmmessages.amazonaws.com")]
 
 
 def _withhold(verdicts: Sequence[Verdict], sufficiency: Sufficiency) -> tuple[Verdict, ...]:

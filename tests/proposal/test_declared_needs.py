@@ -84,3 +84,29 @@ def test_a_used_action_nobody_declared_is_still_never_added() -> None:
     assert result.proposal is not None
     assert "logs:CreateLogGroup" not in result.proposed_actions
     assert any(v.verdict == "used_not_granted" for v in result.verdicts)
+
+
+def test_ecs_exec_seen_keeps_all_four_channel_actions() -> None:
+    """A role seen opening an SSM Messages control channel uses ECS Exec: the data channels are
+    never logged, and OpenControlChannel may not have been, but all four are needed."""
+    from rightsizer.iam.observability import settings_from_config as trail_of
+
+    exec_row = UsageRow(principal=arn("task"), event_source="ssmmessages.amazonaws.com",
+                        event_name="CreateControlChannel", region=REGION, account=ACCOUNT,
+                        request_key="", resource_arns=(), day=MOMENT.date(),
+                        error_class="ok", invoked_by="", calls=3, first_seen=MOMENT,
+                        last_seen=MOMENT, error_code=None)
+    policy = {"Statement": [{"Effect": "Allow", "Action": "ssmmessages:*", "Resource": "*"}]}
+    doc = task_definition("app", task=arn("task"))
+    inventory = build_inventory(iam(role("task", inline={"p": policy})), ecs(doc))
+    (target,) = inventory.ecs_roles
+    trail = trail_of({"name": "all", "data_events": ["AWS::SSMMessages::ControlChannel"]})
+    result = rightsize(target, [exec_row], sessions={}, trails=[trail], exclusions=(),
+                       window=WINDOW, min_window_days=30, today=date(2026, 11, 28),
+                       sufficiency=sufficient_evidence())
+    by = {v.action: v for v in result.verdicts}
+    assert by["ssmmessages:OpenControlChannel"].verdict == "required_by_task_definition"
+    assert "ECS Exec" in by["ssmmessages:OpenControlChannel"].reason
+    assert {"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+            "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"} <= set(
+        result.proposed_actions)

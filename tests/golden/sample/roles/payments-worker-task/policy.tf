@@ -79,6 +79,7 @@ resource "aws_iam_policy" "rightsizer-payments-worker-task" {
         Action = [
           "ssmmessages:CreateControlChannel",
           "ssmmessages:CreateDataChannel",
+          "ssmmessages:OpenControlChannel",
           "ssmmessages:OpenDataChannel",
         ]
         Resource = "*"
