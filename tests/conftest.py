@@ -8,11 +8,15 @@ error-injecting reverse proxy in front of moto (``faulty_s3_endpoint``). Tests t
 from __future__ import annotations
 
 import http.client
+import json
 import os
+import shutil
+import subprocess
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -209,3 +213,33 @@ def chromium() -> str:
             "RIGHTSIZER_CHROMIUM); CI installs it and runs these tests"
         )
     return found
+
+
+EVALUATOR = Path(__file__).parent / "reference_evaluator"
+
+
+@pytest.fixture(scope="session")
+def simulate() -> Callable[[list[dict[str, Any]]], list[str]]:
+    """@cloud-copilot/iam-simulate over JSON lines (tests/reference_evaluator/simulate.mjs): an
+    IAM evaluator nobody here wrote. Skipped without node, failed in CI."""
+    node = shutil.which("node")
+    installed = (EVALUATOR / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir()
+    if not node or not installed:
+        message = ("node and @cloud-copilot/iam-simulate are needed: npm install --prefix "
+                   "tests/reference_evaluator (.ci/run does it)")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+    def run(cases: list[dict[str, Any]]) -> list[str]:
+        proc = subprocess.run([node, "simulate.mjs"], cwd=EVALUATOR, capture_output=True,
+                              text=True, timeout=600,
+                              input="\n".join(json.dumps(c) for c in cases) + "\n")
+        assert proc.returncode == 0, proc.stderr
+        results = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+        assert len(results) == len(cases)
+        errors = [r for r in results if r["result"] == "Error"]
+        assert not errors, errors[:3]
+        return [r["result"] for r in results]
+
+    return run

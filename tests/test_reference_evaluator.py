@@ -12,11 +12,8 @@ two of its regions, every judged role's proposal, as the reference evaluator rea
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import shutil
-import subprocess
 import urllib.parse
 from collections.abc import Callable
 from datetime import date
@@ -33,35 +30,9 @@ SAMPLE = ROOT / "sample_logs"
 IAM = SAMPLE / "iam/authorization-details.json"
 ECS = SAMPLE / "ecs/task-definitions.json"
 TRAIL = SAMPLE / "trail/event-selectors.json"
-EVALUATOR = Path(__file__).parent / "reference_evaluator"
 TODAY = date(2026, 11, 28)
 
-Simulate = Callable[[list[dict[str, Any]]], list[str]]
-
-
-@pytest.fixture(scope="module")
-def simulate() -> Simulate:
-    node = shutil.which("node")
-    installed = (EVALUATOR / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir()
-    if not node or not installed:
-        message = ("node and @cloud-copilot/iam-simulate are needed: npm install --prefix "
-                   "tests/reference_evaluator (.ci/run does it)")
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-    def run(cases: list[dict[str, Any]]) -> list[str]:
-        proc = subprocess.run([node, "simulate.mjs"], cwd=EVALUATOR, capture_output=True,
-                              text=True, timeout=600,
-                              input="\n".join(json.dumps(c) for c in cases) + "\n")
-        assert proc.returncode == 0, proc.stderr
-        results = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-        assert len(results) == len(cases)
-        errors = [r for r in results if r["result"] == "Error"]
-        assert not errors, errors[:3]
-        return [r["result"] for r in results]
-
-    return run
+Simulate = Callable[[list[dict[str, Any]]], list[str]]  # the conftest fixture
 
 
 def _document(raw: Any) -> dict[str, Any]:

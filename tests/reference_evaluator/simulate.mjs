@@ -16,6 +16,7 @@ for await (const line of lines) {
     identityPolicies: c.policies.map((policy, i) => ({ name: `p${i}`, policy })),
     serviceControlPolicies: [], resourceControlPolicies: [],
   };
+  if (c.resourcePolicy) simulation.resourcePolicy = c.resourcePolicy;
   if (c.boundary && c.boundary.length) {
     simulation.permissionBoundaryPolicies = c.boundary.map((policy, i) => ({ name: `b${i}`, policy }));
   }
