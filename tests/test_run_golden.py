@@ -179,3 +179,29 @@ def test_a_fresh_task_id_inside_a_file_name_is_allowed_tomorrow(
                   "reports/daily/2026-11-29/secrets-0badc0de.csv"):
         assert not evaluate(Request("s3:PutObject", f"{bucket}/{other}"), [policy]).allowed
     assert "## Generalized" in (folder / "diff.md").read_text()
+
+
+def test_every_proposed_statement_grants_something_iam_can_authorize(
+        sample_run: rightsizer.RunResult) -> None:
+    """Case 7: no statement names a resource no resource type of its action can match (a table
+    ARN for a stream action; anything but * for an action that takes no resource)."""
+    from rightsizer.iam.catalog import catalog
+    from rightsizer.proposal.generalize import patterns_intersect
+
+    checked = 0
+    for result in sample_run.roles:
+        for statement in result.proposal.statements if result.proposal else ():
+            if statement.effect != "Allow":
+                continue
+            for action in statement.actions:
+                info = catalog().action(action)
+                assert info is not None, action
+                types = [t.arn_pattern for t in catalog().resource_types_of(action)]
+                for resource in statement.resources:
+                    checked += 1
+                    if info.takes_no_resource:
+                        assert resource == "*", (result.role.name, action, resource)
+                    else:
+                        assert any(patterns_intersect(resource, t) for t in types), (
+                            result.role.name, action, resource)
+    assert checked > 50
