@@ -205,3 +205,10 @@ def test_every_proposed_statement_grants_something_iam_can_authorize(
                         assert any(patterns_intersect(resource, t) for t in types), (
                             result.role.name, action, resource)
     assert checked > 50
+
+
+def test_shipped_output_cites_public_pages_never_our_own_notes(
+        sample_run: rightsizer.RunResult) -> None:
+    for path in sample_run.out.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".md", ".html", ".csv", ".tf", ".yaml"):
+            assert "DOMAIN.md" not in path.read_text(encoding="utf-8"), path

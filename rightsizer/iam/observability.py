@@ -37,6 +37,7 @@ So:
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -157,6 +158,20 @@ def _row_for(action: str, rows: Sequence[_Row] | None = None) -> _Row | None:
     return best
 
 
+_PRIVATE_NOTE = re.compile(r"DOMAIN\.md(?: section \d+)?(?:,? lines? [\d-]+)?")
+
+
+def public_source(source: str) -> str:
+    """A table row's source as reports may show it: the public pages it cites, without the
+    project's own notes (DOMAIN.md), which readers of a report cannot open."""
+    cleaned = _PRIVATE_NOTE.sub("", source)
+    cleaned = re.sub(r"\(\s*\)", "", cleaned)
+    cleaned = re.sub(r"\s*;(\s*;)+", ";", cleaned)
+    cleaned = re.sub(r"\s{2,}", " ", cleaned).strip(" ;")
+    cleaned = re.sub(r"^\((https?://[^)]+)\)$", r"\1", cleaned)
+    return cleaned or "the AWS documentation"
+
+
 @cache
 def data_event_types() -> frozenset[str]:
     """The resource types a trail's data selectors can name, as far as the table knows them."""
@@ -181,7 +196,8 @@ def action_visibility(action: str) -> ActionVisibility:
         read_only = row.read_only
     if row is None:
         return ActionVisibility(key, Visibility.MANAGEMENT, None, _DEFAULT_SOURCE, read_only)
-    return ActionVisibility(key, row.visibility, row.data_resource_type, row.source, read_only)
+    return ActionVisibility(key, row.visibility, row.data_resource_type, public_source(row.source),
+                            read_only)
 
 
 # -- trail settings ---------------------------------------------------------------------------
