@@ -330,7 +330,9 @@ def prove(
     # apply. So both sides are replayed by their Allows only; the proposal carries the original
     # Deny statements unchanged, so in AWS they act on it as they acted on the original.
     proposed = _allows_only(proposal_policies(proposal))
-    original = _allows_only(original)
+    # Only for actions the grants hold: a Deny the grant analysis found unconditional took the
+    # action out of the grants, and a call of it that succeeded was served by something else.
+    allows = _allows_only(original)
     calls = allowed = conditional = failed = elsewhere = unknown = 0
     failures: list[str] = []
     for verdict in verdicts:
@@ -349,7 +351,8 @@ def prove(
             if region:
                 context["aws:RequestedRegion"] = (region,)
             request = Request(verdict.action, arn, context)
-            if not added and not evaluate(request, original, boundary=boundary).allowed:
+            against = allows if verdict.granted else original
+            if not added and not evaluate(request, against, boundary=boundary).allowed:
                 if arn == "*":
                     unknown += n
                 else:

@@ -134,3 +134,22 @@ def test_the_replay_never_skips_a_call_a_conditional_deny_seemed_to_cover() -> N
     assert result.replay is not None
     assert result.replay.granted_elsewhere == 0
     assert result.replay.calls == 7 and result.replay.allowed == 7
+
+
+def test_a_call_an_unconditional_deny_covers_stays_granted_elsewhere() -> None:
+    """The other side (found by the property test): a Deny that holds everywhere takes the action
+    out of the grants; a call of it that succeeded was served by something else, not replayed."""
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t1"
+    policy = {"Statement": [
+        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": table},
+        {"Effect": "Deny", "Action": "dynamodb:GetItem", "Resource": "*"},
+    ]}
+    row = UsageRow(principal=arn("app"), event_source="dynamodb.amazonaws.com",
+                   event_name="GetItem", region=REGION, account=ACCOUNT,
+                   request_key='{"tableName":"t1"}', resource_arns=(), day=MOMENT.date(),
+                   error_class="ok", invoked_by="", calls=3, first_seen=MOMENT,
+                   last_seen=MOMENT, error_code=None)
+    result = run(iam(role("app", inline={"p": policy})), [row])
+    assert result.proposal is not None and result.replay is not None
+    assert result.replay.passed and result.replay.granted_elsewhere == 3
+    assert "dynamodb:GetItem" not in result.proposed_actions
