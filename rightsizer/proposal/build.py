@@ -30,6 +30,7 @@ from rightsizer.iam.evaluate import Request, evaluate
 from rightsizer.iam.patterns import matches
 from rightsizer.iam.policy import Condition, Policy, Statement, parse_policy
 from rightsizer.proposal.generalize import (
+    Generalization,
     clamp_to_grant,
     explain_generalization,
     generalize_resources,
@@ -71,15 +72,20 @@ def _conditions_for(grant: Grant, pattern: str) -> tuple[Condition, ...] | None:
     return tuple(sorted(covering[0].conditions, key=lambda c: (c.operator, c.key, c.values)))
 
 
-def _scope(action: str, grant: Grant, arns: Sequence[str], *, from_evidence: bool) -> list[str]:
-    """The resource patterns to propose for one kept action."""
+def _scope(action: str, grant: Grant, arns: Sequence[str], *, from_evidence: bool,
+           explained: Sequence[Generalization] = ()) -> list[str]:
+    """The resource patterns to propose for one kept action (``explained``: the generalization
+    of ``arns`` when the caller already has it)."""
     info = catalog().action(action)
     if info is not None and info.takes_no_resource:
         # IAM grants such an action only through Resource "*"; mirror the grant otherwise.
         return ["*"] if "*" in grant.resources else list(grant.resources)
     if not arns:
         return [] if grant.only_not_resource else list(grant.resources)
-    patterns = generalize_resources(arns) if from_evidence else tuple(sorted(set(arns)))
+    if from_evidence:
+        patterns = tuple(g.pattern for g in explained) or generalize_resources(arns)
+    else:
+        patterns = tuple(sorted(set(arns)))
     if grant.only_not_resource:
         # A NotResource grant cannot bound a pattern: propose only what was touched, concretely.
         return sorted({a for a in arns if "*" not in a and "?" not in a})
@@ -165,9 +171,10 @@ def propose(
         kept.append(ActionChange(verdict.action, verdict.verdict, verdict.reason or verdict.rule))
         grant = grants.actions[verdict.action]
         arns, from_evidence, with_grant = _kept_arns(verdict, needs)
-        patterns = set(_scope(verdict.action, grant, arns, from_evidence=from_evidence))
-        if from_evidence and arns:
-            generalized += _generalized(verdict.action, arns, patterns)
+        explained = explain_generalization(arns) if from_evidence and arns else ()
+        patterns = set(_scope(verdict.action, grant, arns, from_evidence=from_evidence,
+                              explained=explained))
+        generalized += _generalized(verdict.action, explained, patterns)
         if with_grant and not grant.only_not_resource:
             patterns |= set(grant.resources)
         if not patterns:
@@ -216,11 +223,12 @@ def _declared_resources(action: str, needs: Sequence[Need]) -> list[str]:
     return sorted({n.resource for n in wanted})
 
 
-def _generalized(action: str, arns: Sequence[str], proposed: set[str]) -> list[Generalized]:
+def _generalized(action: str, explained: Sequence[Generalization],
+                 proposed: set[str]) -> list[Generalized]:
     """What the proposal generalized for one action: its patterns that hold a wildcard the
     observed resources did not, with the rule and how many resources they came from."""
     found = []
-    for g in explain_generalization(arns):
+    for g in explained:
         if g.pattern in proposed and g.rule not in ("exact", "given pattern"):
             found.append(Generalized(action, g.pattern, g.rule, len(g.covers), g.covers[:3]))
     return found

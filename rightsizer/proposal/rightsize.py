@@ -224,10 +224,9 @@ def rightsize(
 
 
 def _account_wide(proposal: RoleProposal, verdicts: Sequence[Verdict]) -> list[str]:
-    """Kept, unseen actions whose proposed resources cover a whole resource type (or ``*``) of
-    an action that takes resources."""
+    """Kept, unseen actions whose proposed resources are ``*`` or a whole resource type as the
+    catalog spells it (what ``*`` is narrowed to) for an action that takes resources."""
     from rightsizer.iam.catalog import catalog, fill_arn
-    from rightsizer.proposal.generalize import pattern_within
 
     parts = proposal.role_arn.split(":")
     partition = parts[1] if len(parts) > 1 and parts[1] else "aws"
@@ -242,8 +241,7 @@ def _account_wide(proposal: RoleProposal, verdicts: Sequence[Verdict]) -> list[s
                 continue
             types = [fill_arn(t.arn_template, {}, partition=partition)
                      for t in catalog().resource_types_of(action)]
-            if any(r == "*" or any(pattern_within(t, r) for t in types)
-                   for r in statement.resources):
+            if any(r == "*" or r in types for r in statement.resources):
                 wide.add(action)
     return sorted(wide)
 
