@@ -3,6 +3,7 @@ policies per role, and the reports rendered from the summary."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from rightsizer.settings import Settings
 
 SCHEMA_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -115,8 +118,9 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
 
     roles = []
     for result in results:
-        path = (f"roles/{result.role.name}/policy.json" if result.proposal is not None
-                else None)
+        writable = _role_folder(Path("roles"), result.role.name) is not None
+        path = (f"roles/{result.role.name}/policy.json"
+                if result.proposal is not None and writable else None)
         roles.append(_role_json(result, path))
     return {
         "schema_version": SCHEMA_VERSION,
@@ -201,10 +205,15 @@ def write_output(out: Path, results: Sequence[RoleResult], summary: dict[str, ob
     )
 
     out.mkdir(parents=True, exist_ok=True)
+    roles = out / "roles"
     for result in results:
-        folder = out / "roles" / result.role.name
+        folder = _role_folder(roles, result.role.name)
+        if folder is None:
+            log.warning("role %r: not a name a folder of %s can have; its files are not "
+                        "written", result.role.name, roles)
+            continue
         if result.proposal is None:
-            if folder.exists():
+            if folder.is_dir() and not folder.is_symlink():
                 shutil.rmtree(folder)  # an earlier run's proposal is no longer recommended
             continue
         folder.mkdir(parents=True, exist_ok=True)
@@ -221,6 +230,17 @@ def write_output(out: Path, results: Sequence[RoleResult], summary: dict[str, ob
             _write_text(folder / name, text)
     _write_text(out / "summary.json",
                 orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _role_folder(roles: Path, name: str) -> Path | None:
+    """``roles/<name>``, or None when the name could leave ``roles/`` or is no folder name
+    (``..``, ``.``, a slash): rightsizer only ever writes, or deletes, inside its own folders."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+        return None
+    folder = roles / name
+    if folder.resolve().parent != roles.resolve():
+        return None
+    return folder
 
 
 def _write_text(path: Path, text: str) -> None:
