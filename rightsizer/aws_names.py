@@ -19,5 +19,29 @@ KEY_PREFIX = re.compile(r"([A-Za-z0-9!_.*()-]+/)*")
 # Role names hold [\w+=,.@-] and paths any printable ASCII: never a space or a line break (the
 # Athena query's principals parameter is one ARN a line).
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\x21-\x7e]+")
+# RoleName: 1 to 64 of letters, digits and _+=,.@- ; unique in its account ignoring case
+# (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html). `.` and `..` fit.
+ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}")
+ROLE_NAME_RULE = "1 to 64 letters, digits or _+=,.@-"
 # athena://DATABASE.TABLE, Glue identifiers of letters, digits and underscores.
 ATHENA_TABLE_URI = re.compile(r"athena://([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/?")
+
+
+# What a folder name may hold as it is: every other character (a leading dot, and anything a
+# name that escaped validation carries) is written %XX, which no role name contains.
+_FOLDER_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+=,@-.")
+
+
+def role_folder_name(name: str) -> str:
+    """The folder a role's files go in: the name itself when it is a plain folder name, else
+    an encoding of it that is never ``.``, ``..``, hidden, or holds a separator (``..`` is
+    ``%2E%2E``). Distinct names give distinct folders; the true name is inside the files."""
+    encoded = []
+    leading = True
+    for char in name:
+        if (char == "." and leading) or char not in _FOLDER_SAFE:
+            encoded.append("".join(f"%{b:02X}" for b in char.encode("utf-8")))
+        else:
+            encoded.append(char)
+            leading = False
+    return "".join(encoded) or "%00"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -85,13 +87,24 @@ _EXIT_CODES: tuple[tuple[type[RightsizerError], int], ...] = (
 )
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    """SIGTERM (a scheduler stopping the job, ``docker stop``) unwinds like an error, so that
+    every ``finally`` runs: spools holding raw events are removed, the store's lock released."""
+    raise SystemExit(128 + signum)
+
+
 def _run(action: Callable[[], int]) -> None:
     """Map the library's typed errors to exit codes; anything else is a bug (exit 1)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         code = action()
     except RightsizerError as exc:
         code = next(code for kind, code in _EXIT_CODES if isinstance(exc, kind))
         _say_error(str(exc), code)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     sys.exit(code)
 
 
@@ -445,12 +458,12 @@ def _run_json(result: Any) -> dict[str, Any]:
             "granted": len(r.grants.actions),
             "used": len(r.actions("used")),
             "proposed": len(r.proposed_actions),
-            "policy_path": (f"roles/{r.role.name}/policy.json" if r.proposal else None),
+            "policy_path": written["policy_path"],
             "proof_passed": r.replay.passed if r.replay else None,
             "evidence_sufficient": r.sufficiency.sufficient,
             "confidence": r.sufficiency.confidence,
             "findings": [f.as_json() for f in r.findings],
-        } for r in result.roles],
+        } for r, written in zip(result.roles, result.summary["roles"], strict=True)],
         "problems": list(result.problems),
         "athena": ({"queries": len(result.ingest.athena_queries),
                     "bytes_scanned": result.ingest.athena_bytes_scanned,

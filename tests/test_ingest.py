@@ -170,7 +170,7 @@ def test_bad_inputs_are_named_and_the_rest_is_stored(tmp_path: Path) -> None:
         unreadable.chmod(0o644)
     reasons = {Path(b.path).name: b.reason for b in summary.bad_inputs}
     assert "corrupt gzip" in reasons[truncated_gz.name]
-    assert "unreadable after 1 records" in reasons["broken.json"]
+    assert "cut short after 1 record" in reasons["broken.json"]
     assert "without CloudTrail events" in reasons["iam.json"]
     assert "no such file or folder" in reasons["missing-folder"]
     if os.geteuid() != 0:  # root reads anything

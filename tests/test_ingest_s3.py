@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,11 @@ def key(day: date, n: int, region: str = "us-east-1", sub: str = "") -> str:
 
 
 def body(numbers: list[int]) -> bytes:
-    return gzip.compress(orjson.dumps({"Records": [event(n) for n in numbers]}), mtime=0)
+    """A delivery of events numbered ``numbers``, ten seconds apart from 2026-10-01 00:00: all
+    inside the day their keys deliver them on (ingest refuses records dated days off)."""
+    return gzip.compress(orjson.dumps({"Records": [
+        event(n, when=datetime(2026, 10, 1) + timedelta(seconds=10 * n)) for n in numbers]}),
+        mtime=0)
 
 
 def event_ids(db: Path) -> set[str]:

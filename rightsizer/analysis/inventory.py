@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rightsizer import aws_names
 from rightsizer.analysis.findings import Finding
 from rightsizer.errors import PolicyError
 from rightsizer.iam.actions import mapping_tables_version
@@ -30,6 +31,7 @@ from rightsizer.iam.trust import ECS_TASKS, ServiceTrust, service_trust
 from rightsizer.sources.ecs import TaskDefinitions
 from rightsizer.sources.iam import AuthorizationDetails, RoleDetails
 from rightsizer.store.records import EcsAssumption
+from rightsizer.text import shown
 
 __all__ = ["Inventory", "InventoryRole", "Problem", "RoleUse", "build_inventory", "role_key"]
 
@@ -152,6 +154,17 @@ def _role_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
 
+def invalid_role_arn(arn: str) -> str | None:
+    """Why ``arn`` cannot name an IAM role (its shape, or a role name IAM would refuse), or
+    None. Such a name is bad input: it never becomes a role, a folder or a policy."""
+    if not aws_names.ROLE_ARN.fullmatch(arn):
+        return f"{shown(arn)} is not an IAM role ARN"
+    name = _role_name(arn)
+    if not aws_names.ROLE_NAME.fullmatch(name):
+        return f"{shown(arn)}: {shown(name)} is not an IAM role name ({aws_names.ROLE_NAME_RULE})"
+    return None
+
+
 def role_key(arn: str) -> tuple[str, str]:
     """(account, role name): the same for every spelling of one role's ARN, with or without its
     path (a role name is unique in its account whatever the path)."""
@@ -195,6 +208,11 @@ def build_inventory(
         for kind, named in (("execution", td.execution_role_arn), ("task", td.task_role_arn)):
             if named is None:
                 continue
+            invalid = invalid_role_arn(named)
+            if invalid:
+                problems.append(Problem(td.arn, f"{kind} role: {invalid}; the reference is "
+                                        "ignored"))
+                continue
             found = index.find(named)
             arn = found.arn if found else named
             uses[arn].append(RoleUse(td.arn, td.family, kind))
@@ -203,6 +221,10 @@ def build_inventory(
     accounts = {_account(arn) for arn in index.by_arn}
     seen: dict[str, EcsAssumption] = {}
     for assumption in assumed:
+        invalid = invalid_role_arn(assumption.role_arn)
+        if invalid:  # CloudTrail names real roles: a record that does not was forged or broken
+            problems.append(Problem("CloudTrail AssumeRole by ECS", f"{invalid}; ignored"))
+            continue
         found = index.find(assumption.role_arn)
         if found or _account(assumption.role_arn) in accounts:
             seen[found.arn if found else assumption.role_arn] = assumption

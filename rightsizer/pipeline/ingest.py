@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from rightsizer.sources import athena, locate, reader, s3
 from rightsizer.sources.athena import AthenaOptions
 from rightsizer.sources.locate import BadInput, LogObject, Scope, Skipped
 from rightsizer.sources.s3 import S3Options
-from rightsizer.store.database import BadFile, FileRef, LoadResult, Store
+from rightsizer.store.database import FIRST_EVENT, BadFile, FileRef, LoadResult, Store
 from rightsizer.store.lock import store_lock
 
 log = logging.getLogger(__name__)
@@ -133,37 +134,52 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
     run_id = uuid.uuid4().hex
     tally = _Tally()
     seen_uris: set[str] = set()
-    spool_root = Path(tempfile.mkdtemp(prefix="rightsizer-spool-"))
-    try:
-        with store_lock(db), Store(db) as store:
-            store.start_run(run_id, sources)
-            for source in sources:
-                if source.startswith("athena://"):
-                    athena_scope = replace(scope, accounts=frozenset(athena_accounts)
-                                           or scope.accounts)
-                    _ingest_athena(source, store, athena_scope, athena or AthenaOptions(),
-                                   principals, today or datetime.now(UTC).date(), run_id, tally)
-                    continue
-                _ingest_source(source, store, scope, s3_options, workers, run_id, tally,
-                               seen_uris, spool_root, progress, on_total, chunk_files,
-                               commit_events)
-            summary = IngestSummary(
-                files_seen=tally.seen,
-                files_ingested=tally.ingested,
-                files_already_ingested=tally.already,
-                files_skipped=tuple(tally.skipped),
-                events_ingested=tally.new,
-                events_duplicate=tally.duplicate,
-                bad_inputs=tuple(tally.bad),
-                seconds=time.perf_counter() - started,
-                run_id=run_id,
-                sources=tuple(sources),
-                athena_queries=tuple(tally.athena),
-            )
-            store.finish_run(run_id, summary.as_json())
-    finally:
-        shutil.rmtree(spool_root, ignore_errors=True)
+    with store_lock(db), spool_folder(db) as spool_root, Store(db) as store:
+        store.start_run(run_id, sources)
+        for source in sources:
+            if source.startswith("athena://"):
+                athena_scope = replace(scope, accounts=frozenset(athena_accounts)
+                                       or scope.accounts)
+                _ingest_athena(source, store, athena_scope, athena or AthenaOptions(),
+                               principals, today or datetime.now(UTC).date(), run_id, tally)
+                continue
+            _ingest_source(source, store, scope, s3_options, workers, run_id, tally,
+                           seen_uris, spool_root, progress, on_total, chunk_files,
+                           commit_events)
+        summary = IngestSummary(
+            files_seen=tally.seen,
+            files_ingested=tally.ingested,
+            files_already_ingested=tally.already,
+            files_skipped=tuple(tally.skipped),
+            events_ingested=tally.new,
+            events_duplicate=tally.duplicate,
+            bad_inputs=tuple(tally.bad),
+            seconds=time.perf_counter() - started,
+            run_id=run_id,
+            sources=tuple(sources),
+            athena_queries=tuple(tally.athena),
+        )
+        store.finish_run(run_id, summary.as_json())
     return summary
+
+
+@contextmanager
+def spool_folder(db: str | Path) -> Iterator[Path]:
+    """A private folder (mode 0700) beside the store for this run's spools, which hold raw
+    events: removed when the run ends, however it ends short of a kill -9, and a killed run's
+    folder is removed by the next run (the store's lock, held by the caller, says that no run
+    of this store is still using one)."""
+    store = Path(db).resolve()
+    prefix = f".{store.name}.spool-"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    for stale in store.parent.glob(prefix + "*"):
+        log.info("removing %s, the spool folder of a run that did not finish", stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=store.parent))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # Without a window, an Athena ingest reads the last this many days (the store keeps what it got,
@@ -301,7 +317,7 @@ def _load(spooled: reader.Spooled, store: Store, run_id: str, tally: _Tally, spo
           fetch: reader.Fetcher | None) -> None:
     """Load one spool into the store's open transaction, and read again carefully the files it
     could not take."""
-    refs = [FileRef(i, o.uri, o.fingerprint, o.size) for i, o in enumerate(spooled.chunk.objects)]
+    refs = [_file_ref(i, o) for i, o in enumerate(spooled.chunk.objects)]
     bad = [BadFile(b.uri, b.reason, _fingerprint(spooled.chunk, b.uri)) for b in spooled.bad]
     tally.skipped.extend(PathReason(s.uri, s.reason) for s in spooled.skipped)
     unread = {b.uri for b in spooled.bad} | {s.uri for s in spooled.skipped}
@@ -323,6 +339,27 @@ def _load(spooled: reader.Spooled, store: Store, run_id: str, tally: _Tally, spo
             careful_pass=True)
         again.spool.unlink(missing_ok=True)
         _count(result, tally)
+
+
+# How far an event's time may lie from its file's delivery date (the date folder of the layout,
+# in UTC). CloudTrail delivers within minutes on average, not guaranteed
+# (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/how-cloudtrail-works.html);
+# a week before is generous, and an event cannot be later than its delivery (an hour of
+# clock skew allowed). Outside, the record is bad.
+DELIVERY_EARLIEST = timedelta(days=7)
+DELIVERY_LATEST = timedelta(days=1, hours=1)
+
+
+def _file_ref(index: int, obj: LogObject) -> FileRef:
+    """The store's view of a file: with the times its events can have when its place in the
+    delivery layout says when it was delivered."""
+    delivered = locate.parse_layout(obj.uri).delivery_date
+    if delivered is None:
+        return FileRef(index, obj.uri, obj.fingerprint, obj.size)
+    day = datetime(delivered.year, delivered.month, delivered.day)
+    return FileRef(index, obj.uri, obj.fingerprint, obj.size,
+                   earliest=max(day - DELIVERY_EARLIEST, FIRST_EVENT),
+                   latest=day + DELIVERY_LATEST)
 
 
 def _open_source(source: str, scope: Scope, s3_options: S3Options | None

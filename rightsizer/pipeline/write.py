@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from rightsizer.aws_names import role_folder_name
 from rightsizer.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -118,9 +119,9 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
 
     roles = []
     for result in results:
-        writable = _role_folder(Path("roles"), result.role.name) is not None
-        path = (f"roles/{result.role.name}/policy.json"
-                if result.proposal is not None and writable else None)
+        folder = _role_folder(Path("roles"), result.role.name)
+        path = (f"{folder.as_posix()}/policy.json"
+                if result.proposal is not None and folder is not None else None)
         roles.append(_role_json(result, path))
     return {
         "schema_version": SCHEMA_VERSION,
@@ -233,14 +234,20 @@ def write_output(out: Path, results: Sequence[RoleResult], summary: dict[str, ob
 
 
 def _role_folder(roles: Path, name: str) -> Path | None:
-    """``roles/<name>``, or None when the name could leave ``roles/`` or is no folder name
-    (``..``, ``.``, a slash): rightsizer only ever writes, or deletes, inside its own folders."""
-    if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+    """``roles/<folder>``, the folder being the role name encoded so that it cannot leave
+    ``roles/`` (``aws_names.role_folder_name``); None when even that is no folder name (too long
+    for the file system). rightsizer only ever writes, or deletes, inside its own folders."""
+    folder_name = role_folder_name(name)
+    if len(folder_name.encode()) > _NAME_MAX or folder_name in (".", ".."):
         return None
-    folder = roles / name
+    folder = roles / folder_name
     if folder.resolve().parent != roles.resolve():
         return None
     return folder
+
+
+# The longest file name most file systems take (ext4, APFS, NTFS: 255).
+_NAME_MAX = 255
 
 
 def _write_text(path: Path, text: str) -> None:

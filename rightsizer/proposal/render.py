@@ -53,6 +53,7 @@ import yaml
 
 from rightsizer.proposal.model import POLICY_VERSION, PolicyDocument, RoleProposal
 from rightsizer.proposal.split import MANAGED_POLICY_LIMIT
+from rightsizer.text import plural
 
 __all__ = ["render_cloudformation", "render_diff", "render_policy_json", "render_terraform"]
 
@@ -406,8 +407,8 @@ def render_diff(proposal: RoleProposal, *, summary_line: str = "") -> str:
         summary_line = (
             f"**{granted}** granted actions: **{len(proposal.kept)}** kept, "
             f"**{len(proposal.removed)}** removed. The proposal allows "
-            f"{_plural(len(_allowed_actions(proposal)), 'action')} in "
-            f"{_plural(len(documents), 'managed policy', 'managed policies')}."
+            f"{plural(len(_allowed_actions(proposal)), 'action')} in "
+            f"{plural(len(documents), 'managed policy', 'managed policies')}."
         )
     out: list[str] = [
         f"# Proposed least-privilege policy for role {_md(role)}",
@@ -436,7 +437,7 @@ def render_diff(proposal: RoleProposal, *, summary_line: str = "") -> str:
         "",
         *_table(
             ("Action", "Pattern", "Rule", "From", "For example"),
-            [(g.action, g.pattern, g.rule, _plural(g.observed, "resource"),
+            [(g.action, g.pattern, g.rule, plural(g.observed, "resource"),
               "; ".join(g.examples)) for g in proposal.generalized],
             "Nothing: every resource is named as it was seen.",
         ),
@@ -634,5 +635,3 @@ def _one_line(text: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f]+", " ", text)
 
 
-def _plural(count: int, singular: str, plural: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else (plural or singular + 's')}"

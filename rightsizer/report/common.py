@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from rightsizer.report.charts import LEVEL_LABELS, unused_by_level
+from rightsizer.text import plural
 
 DASH = "\u2013"  # an en dash: "no value" in a table cell
 TIMES = "\u00d7"  # a multiplication sign: "3 x never logged"
@@ -46,10 +47,6 @@ def _n(value: int | float | None) -> str:
 
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else DASH
-
-
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
 def _ts(value: str | None, zone: bool = True) -> str:
@@ -276,7 +273,7 @@ def _replay(role: Mapping[str, Any]) -> tuple[str, list[str]]:
                          f"Every one of the {calls:,} calls the role made in the window{which} is "
                          "still allowed by the proposal.")
         if conditional:
-            lines.append(f"{_plural(conditional, 'of them is', 'of them are')} allowed only if "
+            lines.append(f"{plural(conditional, 'of them is', 'of them are')} allowed only if "
                          "the conditions kept from the original statements hold (CloudTrail does "
                          "not record the keys they test).")
         lines.append("No permission judged unused is still allowed, and no proposed permission "
@@ -294,11 +291,11 @@ def _replay(role: Mapping[str, Any]) -> tuple[str, list[str]]:
                          + ", ".join(broader) + ".")
         lines.append("The proposal was not written: the role keeps its current policies.")
     if unknown:
-        lines.append(f"{_plural(unknown, 'more call')} named no resource, so could not be "
+        lines.append(f"{plural(unknown, 'more call')} named no resource, so could not be "
                      "replayed one by one: the resource scope kept for the action covers "
                      f"{'it' if unknown == 1 else 'them'}.")
     if elsewhere:
-        lines.append(f"{_plural(elsewhere, 'more call')} succeeded through something other than "
+        lines.append(f"{plural(elsewhere, 'more call')} succeeded through something other than "
                      "the role's own policies (a resource policy, for example): "
                      "not replayed, and not added to the proposal.")
     return status, lines

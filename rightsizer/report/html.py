@@ -28,7 +28,6 @@ from rightsizer.report.common import (
     _level_counts,
     _n,
     _pct,
-    _plural,
     _policy_link,
     _replay,
     _roles,
@@ -41,6 +40,7 @@ from rightsizer.report.common import (
     _window,
     _worst,
 )
+from rightsizer.text import plural
 
 # --- HTML -----------------------------------------------------------------------------------
 
@@ -401,7 +401,7 @@ def _diff_html(text: str, *, policy_shown: bool) -> Markup:
         elif title in ("Removed", "Kept"):
             rows = _table_rows(body)
             what = "removed" if title == "Removed" else "kept"
-            parts.append(f"## {title}\n\n" + (f"{_plural(rows, 'action')} {what}: each with the "
+            parts.append(f"## {title}\n\n" + (f"{plural(rows, 'action')} {what}: each with the "
                                                 "reason in `diff.md`." if rows else "None."))
         elif title == "Proposed policy" and policy_shown:
             kept_lines, fenced = [], False

@@ -13,7 +13,6 @@ from rightsizer.report.common import (
     TIMES,
     _all_findings,
     _n,
-    _plural,
     _roles,
 )
 from rightsizer.report.html import (
@@ -21,6 +20,7 @@ from rightsizer.report.html import (
     _policy,
     _role_view,
 )
+from rightsizer.text import plural
 
 # --- Markdown ---------------------------------------------------------------------------------
 
@@ -63,7 +63,7 @@ def render_markdown(summary: Mapping[str, Any], *,
     """``report.md``: provenance, the account's figures, and per role what changes and why."""
     ctx = _context_md(summary)
     window, sources, totals = ctx["window"], ctx["sources"], ctx["totals"]
-    out = [f"# rightsizer report: {_plural(totals['roles'], 'ECS role')}", ""]
+    out = [f"# rightsizer report: {plural(totals['roles'], 'ECS role')}", ""]
     out.append(f"- **Tool** {md_text(ctx['tool_version'])}, **catalog** "
                f"{md_text(ctx['catalog_version'])}, **mapping** "
                f"{md_text(ctx['mapping_version'])}, **as of** {md_text(ctx['as_of'])}")
@@ -167,7 +167,7 @@ def render_markdown(summary: Mapping[str, Any], *,
         if generalized:
             out.append("- **Generalized** " + "; ".join(
                 f"{md_code(g['pattern'])} ({md_text(g['rule'])}, from "
-                f"{_plural(int(g['observed']), 'resource')})" for g in generalized[:5])
+                f"{plural(int(g['observed']), 'resource')})" for g in generalized[:5])
                 + (f"; and {_n(len(generalized) - 5)} more in diff.md" if len(generalized) > 5
                    else ""))
         out.append("- **Replay** " + md_text(" ".join(view["replay"])))
@@ -176,7 +176,7 @@ def render_markdown(summary: Mapping[str, Any], *,
         links = []
         if view["policy_link"]:
             policy = _policy((policies or {}).get(view["name"]))
-            size = (f" ({_plural(policy['statements'], 'statement')}"
+            size = (f" ({plural(policy['statements'], 'statement')}"
                     + (f" in {policy['documents']} documents" if policy["documents"] != 1
                        else "") + ")") if policy and policy["valid"] else ""
             links.append(f"[policy.json]({view['policy_link']}){size}")

@@ -6,7 +6,8 @@ Layout (DOMAIN.md §3):
     AWSLogs/o-XXXXXXXXXX/ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/
         ACCOUNT_CloudTrail-Digest_REGION_TRAIL_REGION_YYYYMMDDTHHmmssZ.json.gz
 The date folder and the file's timestamp are the delivery time, 5-15 minutes after the newest
-record in the file. Delivery is at-least-once: a few records arrive again in a later file.
+record in the file, whose oldest is at most a day older. Delivery is at-least-once: a few
+records arrive again in a later file.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from rightsizer.simulate.clock import iso, path_date, stamp_minute, stamp_second
 
 DUPLICATE_RATE = 0.005
 WINDOW = 300  # CloudTrail delivers about every 5 minutes per account and region
+# With a number of events per file asked for, a file still spans at most this many windows (a
+# day): CloudTrail delivers every few minutes and never holds a quiet region's events for weeks
+# to fill a file, and ingest refuses records dated a week or more before their delivery. (A day,
+# not five minutes, keeps sample_logs/ small.)
+MAX_SPAN_WINDOWS = 288
 DIGEST_PERIOD = 3600
 GZIP_WBITS = 31  # deflate with a gzip header; zlib's header has mtime 0, so bytes are stable
 GZIP_LEVEL = 1
@@ -140,7 +146,8 @@ class DeliveryWriter:
     def add(self, sec: int, stream: int, data: bytes) -> None:
         s = self.streams[stream]
         f = s.open
-        if f is not None and self.per_file is None and sec // WINDOW != f.window:
+        if f is not None and (sec // WINDOW != f.window if self.per_file is None
+                              else sec // WINDOW - f.window >= MAX_SPAN_WINDOWS):
             self._deliver(s)
             f = None
         if f is None:

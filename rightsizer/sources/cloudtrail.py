@@ -20,23 +20,21 @@ from __future__ import annotations
 
 import io
 import re
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import ijson
 import orjson
-from isal import igzip, igzip_lib
 
-GZIP_MAGIC = b"\x1f\x8b"
+from rightsizer.sources import inflate, salvage
+from rightsizer.text import plural
 
 # Key of the file index in a spool line. Chosen so that it cannot clash with a CloudTrail field.
 SOURCE_KEY = "__s"
 
 # Above this many decompressed bytes a file is streamed record by record (bounded memory)
 # instead of being handed to the store as one line.
-LARGE_FILE_BYTES = 48 * 1024 * 1024
-# Records per spool line when a large file is streamed.
+LARGE_FILE_BYTES = inflate.WHOLE_BYTES
+# Records per write when a large file is streamed.
 STREAM_BATCH = 5_000
 
 _WRAPPER_HEAD = re.compile(rb'\A\s*\{\s*"Records"\s*:\s*\[')
@@ -62,19 +60,13 @@ class Careful:
     problem: str | None = None
 
 
-# What gunzip raises on a broken file: a bad header or a truncated stream (OSError, EOFError),
-# and a corrupt deflate stream, which isal reports with its own IsalError, not zlib.error.
-_GZIP_ERRORS = (OSError, EOFError, zlib.error, igzip_lib.IsalError)
-
-
 def decompress(data: bytes) -> bytes:
-    """Gunzip when the bytes are gzip (by magic number, whatever the file is called)."""
-    if not data.startswith(GZIP_MAGIC):
-        return data
+    """Gunzip when the bytes are gzip (by magic number, whatever the file is called), within
+    ``inflate``'s caps."""
     try:
-        return igzip.decompress(data)
-    except _GZIP_ERRORS as exc:
-        raise UnreadableInput(f"corrupt gzip: {exc}") from exc
+        return inflate.decompress(data)
+    except inflate.InflateError as exc:
+        raise UnreadableInput(str(exc)) from exc
 
 
 # Names that promise JSON: such a file that is not JSON is a bad input, not a skip.
@@ -110,20 +102,39 @@ def fast_lines(index: int, text: bytes) -> tuple[bytes, int] | None:
     if (not inner.startswith(_RECORD_START) or not inner.endswith(b"}")
             or b"\n" in inner or b"\r" in inner):
         return None
+    if len(inner) > salvage.MAX_RECORD_BYTES and _longest_record(inner) > salvage.MAX_RECORD_BYTES:
+        return None  # the store's reader would refuse that line: the careful path skips it
     tag = _tag(index)
     body = tag + inner[1:].replace(_BOUNDARY, b"}\n" + tag + _RECORD_START[1:])
     return body + b"\n", inner.count(_BOUNDARY) + 1
+
+
+def _longest_record(inner: bytes) -> int:
+    longest = start = 0
+    while (end := inner.find(_BOUNDARY, start)) >= 0:
+        longest = max(longest, end - start)
+        start = end + 1
+    return max(longest, len(inner) - start)
 
 
 def _tag(index: int) -> bytes:
     return b'{"%s":%d,' % (SOURCE_KEY.encode(), index)
 
 
-def event_lines(index: int, events: Iterable[dict[str, object]]) -> tuple[bytes, int]:
-    """Spool lines of parsed events (each a non-empty dict), and their number."""
+def event_lines(index: int, events: Iterable[dict[str, object]]) -> tuple[bytes, int, int]:
+    """Spool lines of parsed events (each a non-empty dict), their number, and how many events
+    were left out for being over ``salvage.MAX_RECORD_BYTES`` (the store's reader refuses such a
+    line, and no CloudTrail event is that large)."""
     tag = _tag(index)
-    lines = [tag + orjson.dumps(e)[1:] for e in events]
-    return b"\n".join(lines) + b"\n" if lines else b"", len(lines)
+    lines = []
+    oversized = 0
+    for event in events:
+        line = tag + orjson.dumps(event)[1:]
+        if len(line) > salvage.MAX_RECORD_BYTES:
+            oversized += 1
+        else:
+            lines.append(line)
+    return b"\n".join(lines) + b"\n" if lines else b"", len(lines), oversized
 
 
 def is_event(value: object) -> bool:
@@ -135,8 +146,8 @@ def careful_spool(index: int, text: bytes, write: Write) -> Careful:
     """Parse a file of any shape in Python, writing every readable event as a spool line.
 
     Shapes: ``{"Records": [...]}``, a JSON array of events, a single event, JSON lines.
-    A truncated delivery file gives up the records before the cut. Raises UnreadableInput when
-    nothing in the file is a CloudTrail event.
+    A truncated or corrupt delivery file gives up only its broken records (``salvage``).
+    Raises UnreadableInput when nothing in the file is a CloudTrail event.
     """
     if len(text) > LARGE_FILE_BYTES and _WRAPPER_HEAD.match(text):
         return stream_spool(index, io.BytesIO(text), write)
@@ -149,41 +160,59 @@ def careful_spool(index: int, text: bytes, write: Write) -> Careful:
     if isinstance(document, list):
         return _from_records(index, document, "array", write)
     if is_event(document):
-        return _write_events(index, [document], write)
+        return _all_or_nothing(_write_events(index, [document], write))
     raise UnreadableInput(_not_events(document))
 
 
-def stream_spool(index: int, stream: io.BufferedIOBase, write: Write) -> Careful:
-    """A delivery file read from a (decompressing) stream record by record (ijson), so memory
-    holds one batch, never the whole file; a truncated or corrupt tail keeps every record
-    before it."""
+def stream_spool(index: int, stream: salvage.Readable, write: Write) -> Careful:
+    """The records of a delivery file (or JSON array) read from a (decompressing) stream one at
+    a time, so memory holds one batch, never the whole file. A broken record costs only itself;
+    a corrupt or capped stream keeps every record before the fault."""
+    tally = salvage.Tally()
     batch: list[dict[str, object]] = []
-    seen = written = 0
-    problem = None
+    written = not_events = 0
+    fault = None
     try:
-        for record in ijson.items(stream, "Records.item", use_float=True):
-            seen += 1
+        for record in salvage.records(stream, tally):
             if is_event(record):
-                batch.append(record)
+                batch.append(record)  # type: ignore[arg-type]
+            else:
+                not_events += 1
             if len(batch) >= STREAM_BATCH:
                 written += _write_events(index, batch, write).events
                 batch = []
-    except (ijson.JSONError, ijson.IncompleteJSONError, *_GZIP_ERRORS) as exc:
-        problem = f"unreadable after {seen} records: {_short(exc)}"
+    except inflate.InflateError as exc:
+        fault = f"{exc} (after {tally.records} records)"
     written += _write_events(index, batch, write).events
-    if not written and problem:
-        raise UnreadableInput(problem)
-    if seen and not written:
-        raise UnreadableInput(f"{seen} records, none a CloudTrail event")
-    return Careful(written, problem)
+    problems = [p for p in (tally.problem(), fault) if p]
+    if not_events and written:
+        problems.append(f"{not_events} of {tally.records} records are not CloudTrail events")
+    if not written:
+        if problems:
+            raise UnreadableInput("; ".join(problems))
+        if tally.records:
+            raise UnreadableInput(f"{tally.records} records, none a CloudTrail event")
+    return Careful(written, "; ".join(problems) or None)
 
 
 def _write_events(index: int, events: list[dict[str, object]], write: Write,
                   problem: str | None = None) -> Careful:
-    data, count = event_lines(index, events)
+    data, count, oversized = event_lines(index, events)
     if data:
         write(data)
+    if oversized:
+        too_large = (f"{plural(oversized, 'record')} over "
+                     f"{salvage.MAX_RECORD_BYTES // 2**20} MiB skipped "
+                     "(CloudTrail's events are at most 256 KB)")
+        problem = f"{problem}; {too_large}" if problem else too_large
     return Careful(count, problem)
+
+
+def _all_or_nothing(result: Careful) -> Careful:
+    """A file whose every event was left out is unreadable, for the reason they were."""
+    if not result.events and result.problem:
+        raise UnreadableInput(result.problem)
+    return result
 
 
 def _from_records(index: int, records: list[object], shape: str, write: Write) -> Careful:
@@ -193,16 +222,16 @@ def _from_records(index: int, records: list[object], shape: str, write: Write) -
     problem = None
     if len(events) < len(records):
         problem = f"{len(records) - len(events)} of {len(records)} items are not CloudTrail events"
-    return _write_events(index, events, write, problem)  # type: ignore[arg-type]
+    return _all_or_nothing(_write_events(index, events, write, problem))  # type: ignore[arg-type]
 
 
 def _salvage(index: int, text: bytes, error: orjson.JSONDecodeError, write: Write) -> Careful:
-    """Not one JSON document: JSON lines, or a truncated delivery file."""
-    if _WRAPPER_HEAD.match(text):
+    """Not one JSON document: a truncated or corrupt delivery file or array, or JSON lines."""
+    if _WRAPPER_HEAD.match(text) or _ARRAY_HEAD.match(text):
         try:
             return stream_spool(index, io.BytesIO(text), write)
-        except UnreadableInput:
-            raise UnreadableInput(f"broken JSON: {error}") from None
+        except UnreadableInput as exc:
+            raise UnreadableInput(f"broken JSON: {error} ({exc})") from None
     events: list[dict[str, object]] = []
     bad_lines: list[int] = []
     not_events = 0

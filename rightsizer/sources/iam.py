@@ -56,9 +56,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from rightsizer import aws_names
 from rightsizer.errors import SourceError
 from rightsizer.sources.aws import AwsOptions, describe_aws_error, make_aws_client, source_error
 from rightsizer.sources.locate import BadInput
+from rightsizer.text import shown as _shown
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -284,6 +286,7 @@ class _Collector:
         self.label = label
         self.several_pages = several_pages
         self.roles: dict[str, RoleDetails] = {}
+        self._names: dict[tuple[str, str], RoleDetails] = {}
         self.policies: dict[str, ManagedPolicyDetails] = {}
         self.problems: list[BadInput] = []
 
@@ -308,7 +311,7 @@ class _Collector:
                     self._where(number, "RoleDetailList", index) + _entry_name(entry), str(exc)
                 )
                 continue
-            self.roles.setdefault(role.arn, role)
+            self._add_role(role, self._where(number, "RoleDetailList", index))
         for index, entry in self._entries(page, number, "Policies"):
             try:
                 policy = _policy(entry)
@@ -316,6 +319,19 @@ class _Collector:
                 self.problem(self._where(number, "Policies", index) + _entry_name(entry), str(exc))
                 continue
             self.policies.setdefault(policy.arn, policy)
+
+    def _add_role(self, role: RoleDetails, where: str) -> None:
+        """The first entry of a role wins. IAM has one role per name in an account, ignoring
+        case: a second entry that says something else is a problem, as the data contradicts
+        itself; the same entry twice (pages concatenated twice) is not."""
+        key = role.arn.split(":")[4], role.name.lower()  # arn:PARTITION:iam::ACCOUNT:role/...
+        first = self._names.setdefault(key, role)
+        if first is role:
+            self.roles[role.arn] = role
+        elif first != role:
+            self.problem(f"{where} ({role.name})",
+                         f"a second, different entry for role {first.name} ({first.arn}): the "
+                         "first is used; IAM holds one role per name in an account")
 
     def _entries(self, page: Mapping[str, Any], number: int, key: str) -> list[tuple[int, Any]]:
         entries = page.get(key)
@@ -359,7 +375,11 @@ def _role(entry: Any) -> RoleDetails:
     if not isinstance(entry, Mapping):
         raise _Bad(f"a role entry must be an object, not {_kind(entry)}")
     name = _required_str(entry, "RoleName")
+    if not aws_names.ROLE_NAME.fullmatch(name):
+        raise _Bad(f"RoleName {_shown(name)} is not an IAM role name ({aws_names.ROLE_NAME_RULE})")
     arn = _required_str(entry, "Arn")
+    if not aws_names.ROLE_ARN.fullmatch(arn) or not arn.endswith("/" + name):
+        raise _Bad(f"Arn {_shown(arn)} is not the ARN of a role named {name}")
     path = entry.get("Path")
     if path is None:
         # Derive it from the ARN: arn:aws:iam::ACCOUNT:role/PATH/NAME.

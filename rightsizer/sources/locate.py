@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -141,7 +142,7 @@ def local_objects(source: str, scope: Scope) -> Iterator[LogObject | Skipped | B
 
     A sub-folder that cannot be listed is a bad input; the walk goes on with the rest."""
     root = Path(source)
-    if root.is_file():
+    if root.exists() and not root.is_dir():
         # A file named explicitly is read even outside the layout's filters: the user asked.
         yield _local_object(source)
         return
@@ -175,10 +176,21 @@ def local_objects(source: str, scope: Scope) -> Iterator[LogObject | Skipped | B
         yield BadInput(str(exc.filename), f"cannot list folder: {exc.strerror}")
 
 
-def _local_object(path: str) -> LogObject:
+def _local_object(path: str) -> LogObject | BadInput:
     try:
         st = os.stat(path)
     except OSError as exc:
         # Still a LogObject: reading it will fail and be recorded as a bad input with the reason.
         return LogObject(path, 0, f"stat-error:{exc.strerror}")
+    if not stat.S_ISREG(st.st_mode):
+        # A FIFO would block the reader for ever, a device could be endless.
+        return BadInput(path, f"not a regular file ({special_kind(st.st_mode)}): not read")
     return LogObject(path, st.st_size, f"{st.st_size}:{st.st_mtime_ns}")
+
+
+def special_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for a message."""
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISDIR, "a folder"))
+    return next((name for test, name in kinds if test(mode)), "a special file")

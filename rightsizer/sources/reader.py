@@ -8,17 +8,18 @@ and at most a few chunks are in flight, so memory stays bounded whatever the inp
 
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from isal import igzip
-
-from rightsizer.sources import cloudtrail
+from rightsizer.sources import cloudtrail, inflate, locate
 from rightsizer.sources.locate import BadInput, LogObject, Skipped
 
 log = logging.getLogger(__name__)
@@ -88,13 +89,41 @@ def read_local(uris: Sequence[str]) -> Iterator[tuple[str, Fetched]]:
     """Local files, in order; a file that cannot be read is a bad input with the OS's reason."""
     for uri in uris:
         try:
-            if os.path.getsize(uri) > STREAM_COMPRESSED_BYTES:
-                yield uri, LargeFile(uri)
-                continue
-            with open(uri, "rb") as fh:
-                yield uri, fh.read()
+            fd = open_regular(uri)
         except OSError as exc:
             yield uri, BadInput(uri, f"cannot read: {exc.strerror or exc}")
+            continue
+        except NotRegular as exc:
+            yield uri, BadInput(uri, str(exc))
+            continue
+        try:
+            if os.fstat(fd).st_size > STREAM_COMPRESSED_BYTES:
+                yield uri, LargeFile(uri)
+                continue
+            with open(fd, "rb", closefd=False) as fh:
+                data = fh.read()
+        except OSError as exc:
+            yield uri, BadInput(uri, f"cannot read: {exc.strerror or exc}")
+            continue
+        finally:
+            os.close(fd)
+        yield uri, data
+
+
+class NotRegular(Exception):
+    """A path that is a FIFO, a device or a socket: never read (a FIFO blocks for ever)."""
+
+
+def open_regular(path: str) -> int:
+    """A descriptor of ``path``, opened without blocking and checked to be a regular file
+    after opening (the file could have been swapped since it was listed)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise NotRegular(f"not a regular file ({locate.special_kind(mode)}): not read")
+    os.set_blocking(fd, True)
+    return fd
 
 
 def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
@@ -120,37 +149,43 @@ def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
                 bad.append(data)
                 continue
             try:
-                if isinstance(data, LargeFile):
-                    total += chunk.objects[index].size
-                    result = _stream_large(index, data.path, out.write)
-                else:
-                    total += len(data)
-                    text = cloudtrail.decompress(data)
-                    reason = cloudtrail.not_json_reason(uri, text)
-                    if reason:
-                        skipped.append(Skipped(uri, reason))
-                        continue
-                    fast = None if only is not None else cloudtrail.fast_lines(index, text)
-                    if fast is not None:
-                        out.write(fast[0])
-                        events[index] = fast[1]
-                        continue
-                    result = cloudtrail.careful_spool(index, text, out.write)
+                size = chunk.objects[index].size if isinstance(data, LargeFile) else len(data)
+                total += size
+                with _opened(data) as raw, inflate.content(raw, size) as content:
+                    if isinstance(content, inflate.Stream):
+                        reason = cloudtrail.not_json_reason(uri, content.head)
+                        if reason:
+                            skipped.append(Skipped(uri, reason))
+                            continue
+                        result = cloudtrail.stream_spool(index, content, out.write)
+                    else:
+                        reason = cloudtrail.not_json_reason(uri, content)
+                        if reason:
+                            skipped.append(Skipped(uri, reason))
+                            continue
+                        fast = None if only is not None else cloudtrail.fast_lines(index, content)
+                        if fast is not None:
+                            out.write(fast[0])
+                            events[index] = fast[1]
+                            continue
+                        result = cloudtrail.careful_spool(index, content, out.write)
                 events[index] = result.events
                 careful[index] = result.problem
-            except cloudtrail.UnreadableInput as exc:
+            except (cloudtrail.UnreadableInput, inflate.InflateError) as exc:
+                bad.append(BadInput(uri, str(exc)))
+            except OSError as exc:
+                bad.append(BadInput(uri, f"cannot read: {exc.strerror or exc}"))
+            except NotRegular as exc:
                 bad.append(BadInput(uri, str(exc)))
     return Spooled(chunk, spool, events, careful, tuple(bad), tuple(skipped), total)
 
 
-def _stream_large(index: int, path: str, write: cloudtrail.Write) -> cloudtrail.Careful:
-    with open(path, "rb") as raw:
-        head = raw.read(2)
-        raw.seek(0)
-        if head == cloudtrail.GZIP_MAGIC:
-            with igzip.open(raw) as stream:
-                return cloudtrail.stream_spool(index, stream, write)
-        return cloudtrail.stream_spool(index, raw, write)
+def _opened(data: bytes | LargeFile) -> BinaryIO:
+    """The raw bytes of a fetched file, as a file object: a large local file is read from its
+    path as it is needed, never whole."""
+    if isinstance(data, LargeFile):
+        return open(open_regular(data.path), "rb")  # closed by the caller's with
+    return io.BytesIO(data)
 
 
 class ParallelSpooler:

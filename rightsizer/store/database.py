@@ -9,10 +9,11 @@ none of it, and the next run reads the files that are not in the ledger again.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -22,6 +23,7 @@ import pyarrow as pa
 
 from rightsizer.errors import StoreError
 from rightsizer.sqlfiles import schema_migrations, sql
+from rightsizer.store import redact
 from rightsizer.store.records import (
     CoverageRow,
     DataEventSeen,
@@ -35,14 +37,22 @@ from rightsizer.store.records import (
 log = logging.getLogger(__name__)
 
 
+# CloudTrail began recording on 2013-11-13; no event is older.
+# https://aws.amazon.com/about-aws/whats-new/2013/11/13/announcing-aws-cloudtrail/
+FIRST_EVENT = datetime(2013, 11, 1)
+
+
 @dataclass(frozen=True, slots=True)
 class FileRef:
-    """A file of a spool: its index there (``__s``), where it came from, and its fingerprint."""
+    """A file of a spool: its index there (``__s``), where it came from, its fingerprint, and
+    the times its events can have (naive UTC): an event outside them is a bad record."""
 
     index: int
     uri: str
     fingerprint: str
     size: int
+    earliest: datetime = FIRST_EVENT
+    latest: datetime | None = None  # None: a day after now
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,7 @@ class Store:
     def __init__(self, path: str | Path, *, read_only: bool = False,
                  memory_limit: str | None = "512MB", threads: int | None = None) -> None:
         self.path = Path(path)
+        self._read_only = read_only
         config: dict[str, str | int] = {}
         if memory_limit:
             config["memory_limit"] = memory_limit
@@ -94,7 +105,12 @@ class Store:
             self._con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+        if not read_only:
+            _owner_only(self.path)
         self._con.execute("SET TimeZone = 'UTC'")
+        text = duckdb.type("VARCHAR")
+        self._con.create_function("rs_redact", redact.redact_json, [text, text], text,
+                                  null_handling="special", side_effects=False)
         # A Jupyter kernel without ipywidgets refuses the setting; the bar is off there anyway.
         with suppress(duckdb.InvalidInputException):
             self._con.execute("SET enable_progress_bar = false")
@@ -107,6 +123,8 @@ class Store:
 
     def close(self) -> None:
         self._con.close()
+        if not self._read_only:
+            _owner_only(self.path)
 
     def __enter__(self) -> Store:
         return self
@@ -229,6 +247,7 @@ class Store:
             raise
         self._committed = None
         con.execute("COMMIT")
+        _owner_only(self.path)  # the write-ahead log, made by the first write
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -253,9 +272,21 @@ class Store:
         self._spool_no += 1
         spool_no = self._spool_no
         con.execute(sql("duckdb/ingest/stage_spool"),
-                    {"spool": str(spool), "spool_no": spool_no})
+                    {"spool": str(spool), "spool_no": spool_no,
+                     "secret_keys": redact.SQL_PREFILTER})
+        tomorrow = _now() + timedelta(days=1)
+        chunk_files = pa.table({
+            "s": pa.array([f.index for f in files], pa.int32()),
+            "uri": [f.uri for f in files],
+            "earliest": pa.array([f.earliest for f in files], pa.timestamp("us")),
+            "latest": pa.array([min(f.latest or tomorrow, tomorrow) for f in files],
+                               pa.timestamp("us")),
+        })
+        self._with_table("chunk_files", chunk_files, "INSERT INTO pending_files "
+                         "SELECT ?, s, uri, earliest, latest FROM chunk_files", [spool_no])
         stats = {int(row[0]): row[1:] for row in con.execute(
             sql("duckdb/ingest/file_stats"), {"spool_no": spool_no}).fetchall()}
+        con.execute(sql("duckdb/ingest/drop_out_of_range"), {"spool_no": spool_no})
         missing = sorted(s for s in by_index
                          if stats.get(s, (0, 0, 0))[0] != expected.get(s, 0))
         if careful_pass:
@@ -268,11 +299,11 @@ class Store:
                              "DELETE FROM pending WHERE spool = ? "
                              "AND s IN (SELECT s FROM unread)", [spool_no])
         records = valid = 0
-        for s, (n_records, not_events, no_time) in stats.items():
+        for s, (n_records, not_events, no_time, out_of_range) in stats.items():
             if s not in by_index or s in missing:
                 continue
             records += n_records
-            valid += n_records - not_events - no_time
+            valid += n_records - not_events - no_time - out_of_range
             reasons = [problems[s]] if problems.get(s) else []
             if n_records and not_events == n_records:
                 reasons = [f"none of {n_records} records is a CloudTrail event"]
@@ -283,6 +314,14 @@ class Store:
                 if no_time:
                     reasons.append(f"{no_time} of {n_records} records have no readable "
                                    "eventTime")
+                if out_of_range:
+                    ref = by_index[s]
+                    reasons.append(
+                        f"{out_of_range} of {n_records} records are dated outside "
+                        f"{ref.earliest:%Y-%m-%d %H:%M} to "
+                        f"{min(ref.latest or tomorrow, tomorrow):%Y-%m-%d %H:%M} UTC (before "
+                        "CloudTrail, in the future, or days from their file's delivery "
+                        "date): not stored")
             if reasons:
                 problems[s] = "; ".join(reasons)
         bad_files = list(bad)
@@ -291,12 +330,6 @@ class Store:
                 ref = by_index[s]
                 bad_files.append(BadFile(ref.uri, reason, ref.fingerprint))
 
-        chunk_files = pa.table({
-            "s": pa.array([f.index for f in files], pa.int32()),
-            "uri": [f.uri for f in files],
-        })
-        self._with_table("chunk_files", chunk_files, "INSERT INTO pending_files "
-                         "SELECT ?, s, uri FROM chunk_files", [spool_no])
 
         done = [(ref, stats.get(s, (0,))[0]) for s, ref in sorted(by_index.items())
                 if not problems.get(s) and s not in missing]
@@ -464,6 +497,15 @@ class Store:
 _COUNTS = {name: f"SELECT count(*) FROM {name}"
            for name in ("events", "ingested_files", "bad_inputs", "ingest_runs", "athena_usage",
                         "athena_queries")}
+
+
+def _owner_only(path: Path) -> None:
+    """The store holds who called what, from where: readable by its owner only (mode 0600),
+    its write-ahead log too. A store someone else owns is left as it is."""
+    for file in (path, path.with_name(path.name + ".wal")):
+        with suppress(OSError):
+            if file.stat().st_uid == os.getuid():
+                file.chmod(0o600)
 
 
 def _naive_utc(moment: datetime | None) -> datetime | None:

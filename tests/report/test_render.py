@@ -131,7 +131,7 @@ def test_provenance_comes_first(html: str, summary: dict) -> None:
                   "sample_logs/cloudtrail", "file sample_logs/iam/authorization-details.json",
                   "file sample_logs/ecs/task-definitions.json",
                   "file sample_logs/trail/event-selectors.json", "org-trail",
-                  "54 of 56 files read", "2,000 new events stored", "10 duplicates dropped",
+                  "117 of 119 files read", "2,000 new events stored", "12 duplicates dropped",
                   "2,000 events in the window", "AWS::SSMMessages::ControlChannel",
                   "CloudTrail digest file"):
         assert value in first, value

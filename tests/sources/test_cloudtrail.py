@@ -96,9 +96,13 @@ def test_fast_lines_of_an_empty_delivery() -> None:
         (orjson.dumps(EVENT) + b"\n{broken\n" + orjson.dumps(EVENT2), [EVENT, EVENT2],
          "1 JSON lines unreadable (line 2)"),
         # A delivery file cut short keeps every record before the cut.
-        (orjson.dumps({"Records": [EVENT, EVENT2]})[:-30], [EVENT], "unreadable after 1 records"),
+        (orjson.dumps({"Records": [EVENT, EVENT2]})[:-30], [EVENT], "cut short after 1 record"),
+        # Cut after a whole record or before any: still cut short, never "no problem".
+        (orjson.dumps({"Records": [EVENT, EVENT2]})[:-2], [EVENT, EVENT2],
+         "cut short after 2 records"),
     ],
-    ids=["single", "jsonl", "empty-records", "non-event-item", "jsonl-bad-line", "truncated"],
+    ids=["single", "jsonl", "empty-records", "non-event-item", "jsonl-bad-line", "truncated",
+         "truncated-after-a-record"],
 )
 def test_careful_path_salvages_every_readable_event(text: bytes, expected: list[dict],
                                                     problem: str | None) -> None:
@@ -117,10 +121,12 @@ def test_careful_path_salvages_every_readable_event(text: bytes, expected: list[
         (b'{"rule_file": "a"}\n{"rule_file": "b"}\n', "none of 2 lines is a CloudTrail event"),
         (b'{"Records": [{"x": 1}]}', "none a CloudTrail event"),
         (b'{"Records": [{"eventName"', "broken JSON: unexpected end of data"),
+        (b'{"Records": [', "cut short after 0 records"),
         (b"not json at all", "broken JSON"),
         (b"[1, 2, 3]", "none a CloudTrail event"),
     ],
-    ids=["iam-file", "jsonl-not-events", "records-not-events", "truncated-early", "text",
+    ids=["iam-file", "jsonl-not-events", "records-not-events", "truncated-early", "head-only",
+         "text",
          "array-of-numbers"],
 )
 def test_careful_path_names_why_nothing_is_readable(text: bytes, reason: str) -> None:

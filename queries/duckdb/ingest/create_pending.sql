@@ -8,4 +8,6 @@ SELECT NULL::INTEGER AS spool, NULL::INTEGER AS s, NULL::BOOLEAN AS is_event,
 FROM events
 LIMIT 0;
 
-CREATE TEMP TABLE IF NOT EXISTS pending_files (spool INTEGER, s INTEGER, uri VARCHAR);
+-- Per file: the times its events can have (see the store's FileRef); others are bad records.
+CREATE TEMP TABLE IF NOT EXISTS pending_files (spool INTEGER, s INTEGER, uri VARCHAR,
+                                               earliest TIMESTAMP, latest TIMESTAMP);

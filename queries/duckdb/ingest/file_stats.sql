@@ -1,11 +1,15 @@
 -- Per file index of one staged spool: events read, and the ones that cannot be stored and why.
--- Parameters: $spool_no.
+-- An event time outside the file's bounds (pending_files.earliest / latest) is a bad record:
+-- year 1 or 9999 would stretch the window over millennia. Parameters: $spool_no.
 SELECT
-    s,
+    p.s,
     count(*) AS records,
-    count(*) FILTER (WHERE NOT is_event) AS not_events,
-    count(*) FILTER (WHERE is_event AND event_time IS NULL) AS no_time
-FROM pending
-WHERE spool = $spool_no
-GROUP BY s
-ORDER BY s;
+    count(*) FILTER (WHERE NOT p.is_event) AS not_events,
+    count(*) FILTER (WHERE p.is_event AND p.event_time IS NULL) AS no_time,
+    count(*) FILTER (WHERE p.is_event AND (p.event_time < f.earliest OR p.event_time > f.latest))
+        AS out_of_range
+FROM pending AS p
+LEFT JOIN pending_files AS f ON f.spool = p.spool AND f.s = p.s
+WHERE p.spool = $spool_no
+GROUP BY p.s
+ORDER BY p.s;

@@ -1,7 +1,7 @@
 -- Stage one spool file (one event a line, {"__s": file index, ...event fields}) as typed rows
 -- in `pending` (see create_pending.sql). Parameters: $spool (path), $spool_no (its number in
--- the transaction). A line DuckDB cannot parse is skipped (ignore_errors): the caller
--- compares the events read per file with the number it wrote, and reads a file that differs
+-- the transaction), $secret_keys (redact.SQL_PREFILTER). A line DuckDB cannot parse is skipped
+-- (ignore_errors): the caller compares the events read per file with the number it wrote, and reads a file that differs
 -- again carefully. Fields come and go between eventVersions (DOMAIN.md section 3): every field
 -- is optional and a value of an unexpected type reads as NULL.
 INSERT INTO pending BY NAME
@@ -79,6 +79,11 @@ SELECT
     r.sharedEventID AS shared_event_id,
     r.vpcEndpointId AS vpc_endpoint_id,
     r.resources AS resources,
-    r.requestParameters AS request_parameters
+    -- Secret values are replaced before they are stored (rightsizer/store/redact.py); the
+    -- regular expression keeps the Python call to the few records that can hold one.
+    CASE WHEN regexp_matches(r.requestParameters::VARCHAR, $secret_keys)
+        THEN rs_redact(r.eventSource, r.requestParameters::VARCHAR)::JSON
+        ELSE r.requestParameters
+    END AS request_parameters
 FROM lines AS r
 WHERE s IS NOT NULL;
