@@ -17,12 +17,19 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from rightsizer.errors import ConfigError, SourceError
+from rightsizer.errors import ConfigError, SourceError, StoreError
 from rightsizer.sources import athena, locate, reader, s3
 from rightsizer.sources.athena import AthenaOptions
 from rightsizer.sources.locate import BadInput, LogObject, Scope, Skipped
 from rightsizer.sources.s3 import S3Options
-from rightsizer.store.database import FIRST_EVENT, BadFile, FileRef, LoadResult, Store
+from rightsizer.store.database import (
+    FIRST_EVENT,
+    BadFile,
+    FileRef,
+    LoadResult,
+    Store,
+    write_fault,
+)
 from rightsizer.store.lock import store_lock
 
 log = logging.getLogger(__name__)
@@ -134,7 +141,8 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
     run_id = uuid.uuid4().hex
     tally = _Tally()
     seen_uris: set[str] = set()
-    with store_lock(db), spool_folder(db) as spool_root, Store(db) as store:
+    with (store_lock(db), _spool_faults(db), spool_folder(db) as spool_root,
+          Store(db) as store):
         store.start_run(run_id, sources)
         for source in sources:
             if source.startswith("athena://"):
@@ -164,6 +172,16 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
 
 
 @contextmanager
+def _spool_faults(db: str | Path) -> Iterator[None]:
+    """A spool that cannot be written is the store's folder failing (spools sit beside the
+    store): a StoreError (exit 2), never a bad input blamed on the file being read."""
+    try:
+        yield
+    except reader.SpoolWriteError as exc:
+        raise StoreError(write_fault(Path(db), exc)) from None
+
+
+@contextmanager
 def spool_folder(db: str | Path) -> Iterator[Path]:
     """A private folder (mode 0700) beside the store for this run's spools, which hold raw
     events: removed when the run ends, however it ends short of a kill -9, and a killed run's
@@ -175,7 +193,10 @@ def spool_folder(db: str | Path) -> Iterator[Path]:
     for stale in store.parent.glob(prefix + "*"):
         log.info("removing %s, the spool folder of a run that did not finish", stale)
         shutil.rmtree(stale, ignore_errors=True)
-    root = Path(tempfile.mkdtemp(prefix=prefix, dir=store.parent))
+    try:
+        root = Path(tempfile.mkdtemp(prefix=prefix, dir=store.parent))
+    except OSError as exc:
+        raise StoreError(write_fault(store, exc)) from None
     try:
         yield root
     finally:

@@ -15,6 +15,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -142,7 +143,12 @@ def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
     bad: list[BadInput] = []
     skipped: list[Skipped] = []
     total = 0
-    with open(spool, "wb") as out:
+    try:
+        out = open(spool, "wb")  # noqa: SIM115 (closed below, where a full disk shows too)
+    except OSError as exc:
+        raise SpoolWriteError(spool, exc) from exc
+    write = _spool_writer(out, spool)
+    try:
         for uri, data in fetch([chunk.objects[i].uri for i in indexes]):
             index = position[uri]
             if isinstance(data, BadInput):
@@ -157,7 +163,7 @@ def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
                         if reason:
                             skipped.append(Skipped(uri, reason))
                             continue
-                        result = cloudtrail.stream_spool(index, content, out.write)
+                        result = cloudtrail.stream_spool(index, content, write)
                     else:
                         reason = cloudtrail.not_json_reason(uri, content)
                         if reason:
@@ -165,10 +171,10 @@ def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
                             continue
                         fast = None if only is not None else cloudtrail.fast_lines(index, content)
                         if fast is not None:
-                            out.write(fast[0])
+                            write(fast[0])
                             events[index] = fast[1]
                             continue
-                        result = cloudtrail.careful_spool(index, content, out.write)
+                        result = cloudtrail.careful_spool(index, content, write)
                 events[index] = result.events
                 careful[index] = result.problem
             except (cloudtrail.UnreadableInput, inflate.InflateError) as exc:
@@ -177,7 +183,46 @@ def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
                 bad.append(BadInput(uri, f"cannot read: {exc.strerror or exc}"))
             except NotRegular as exc:
                 bad.append(BadInput(uri, str(exc)))
+        try:
+            out.close()
+        except OSError as exc:
+            raise SpoolWriteError(spool, exc) from exc
+    finally:
+        if not out.closed:  # an error is on its way out: closing must not replace it
+            with suppress(OSError):
+                out.close()
     return Spooled(chunk, spool, events, careful, tuple(bad), tuple(skipped), total)
+
+
+class SpoolWriteError(Exception):
+    """The spool could not be written (a full disk, a read-only folder): the fault of the
+    machine, not of the file being read, which must not be named a bad input for it."""
+
+    def __init__(self, spool: Path, cause: OSError) -> None:
+        self.spool = str(spool)
+        self.reason = cause.strerror or str(cause)
+        super().__init__(self.spool, cause)
+
+    def __str__(self) -> str:
+        return f"cannot write the spool {self.spool}: {self.reason}"
+
+    def __reduce__(self) -> tuple[object, ...]:  # crosses the worker pool's pipe
+        return (_rebuild_spool_error, (self.spool, self.reason))
+
+
+def _rebuild_spool_error(spool: str, reason: str) -> SpoolWriteError:
+    return SpoolWriteError(Path(spool), OSError(0, reason))
+
+
+def _spool_writer(out: BinaryIO, spool: Path) -> cloudtrail.Write:
+    """``out.write``, raising SpoolWriteError where writing fails: a read of the input raises
+    OSError too, and only that one makes the input bad."""
+    def write(data: bytes) -> None:
+        try:
+            out.write(data)
+        except OSError as exc:
+            raise SpoolWriteError(spool, exc) from exc
+    return write
 
 
 def _opened(data: bytes | LargeFile) -> BinaryIO:

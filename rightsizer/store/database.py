@@ -104,7 +104,8 @@ class Store:
         try:
             self._con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.Error as exc:
-            raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+            raise StoreError(f"{self.path}: cannot open the store: {_one_line(exc)}. "
+                             f"{damaged_store_hint(self.path)}") from None
         if not read_only:
             _owner_only(self.path)
         self._con.execute("SET TimeZone = 'UTC'")
@@ -122,7 +123,10 @@ class Store:
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._con.close()
+        try:
+            self._con.close()  # writes the checkpoint: a full disk shows here too
+        except (duckdb.IOException, OSError) as exc:
+            raise StoreError(write_fault(self.path, exc)) from None
         if not self._read_only:
             _owner_only(self.path)
 
@@ -241,12 +245,21 @@ class Store:
             committed.events_new = int(row[0]) if row else 0
             con.execute("DROP TABLE pending")
             con.execute("DROP TABLE pending_files")
-        except BaseException:
+        except BaseException as exc:
             self._committed = None
-            con.execute("ROLLBACK")
+            with suppress(duckdb.Error):  # after an I/O error DuckDB may have rolled back
+                con.execute("ROLLBACK")
+            if isinstance(exc, (duckdb.IOException, OSError)):
+                raise StoreError(write_fault(self.path, exc)) from None
             raise
         self._committed = None
-        con.execute("COMMIT")
+        try:
+            con.execute("COMMIT")
+        except (duckdb.IOException, duckdb.TransactionException, OSError) as exc:
+            # "Failed to commit: Could not write file ...wal": DuckDB's own write failing.
+            with suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise StoreError(write_fault(self.path, exc)) from None
         _owner_only(self.path)  # the write-ahead log, made by the first write
 
     # -- loading ---------------------------------------------------------------------------
@@ -497,6 +510,29 @@ class Store:
 _COUNTS = {name: f"SELECT count(*) FROM {name}"
            for name in ("events", "ingested_files", "bad_inputs", "ingest_runs", "athena_usage",
                         "athena_queries")}
+
+
+def damaged_store_hint(path: Path) -> str:
+    """What to do with a store that cannot be opened (README, "The store is damaged")."""
+    return (f"If the store is damaged (a truncated copy, a disk that filled while it was "
+            f"written), move {path} and {path.name}.wal aside and run again: the store holds "
+            "nothing the logs cannot give again, and the next run reads them all (README, "
+            "'The store is damaged')")
+
+
+def write_fault(path: Path, exc: BaseException) -> str:
+    """A write to the store that failed (a full disk, a read-only folder), and what it means:
+    the transaction under way stored nothing, everything committed before it is intact."""
+    return (f"{path}: cannot write the store: {_one_line(exc)}. Nothing of the files being "
+            "read was stored; what earlier transactions stored is intact, and the next run "
+            f"reads the rest. Free space (or make the folder writable) in {path.parent} and "
+            "run again")
+
+
+def _one_line(exc: BaseException) -> str:
+    """DuckDB's message without its hints and line breaks."""
+    text = " ".join(str(exc).split())
+    return text[:500]
 
 
 def _owner_only(path: Path) -> None:

@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,8 +55,13 @@ def store_lock(db: str | Path) -> Iterator[None]:
             with _guard:
                 _held[path] -= 1
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StoreError(f"{db}: cannot create the store's lock file {path}: "
+                         f"{exc.strerror or exc}. The store's folder must be writable: make it "
+                         "so, or give --db a path in a folder that is") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -65,9 +70,11 @@ def store_lock(db: str | Path) -> Iterator[None]:
             raise StoreBusy(f"{db}: another rightsizer run is using this store ({holder}); "
                             "runs of one store must not overlap: try again when it has "
                             "finished") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (f"pid {os.getpid()} on {socket.gethostname()}, started "
-                       f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}").encode(), 0)
+        holder = (f"pid {os.getpid()} on {socket.gethostname()}, started "
+                  f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}")
+        with suppress(OSError):  # a full disk: the lock holds all the same, without its note
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, holder.encode(), 0)
         with _guard:
             _held[path] = 1
         try:
@@ -75,6 +82,7 @@ def store_lock(db: str | Path) -> Iterator[None]:
         finally:
             with _guard:
                 del _held[path]
-            os.ftruncate(fd, 0)
+            with suppress(OSError):
+                os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # closing the descriptor releases the flock
