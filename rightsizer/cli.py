@@ -22,6 +22,7 @@ import orjson
 
 import rightsizer
 from rightsizer.errors import ConfigError, PolicyError, RightsizerError, SourceError, StoreError
+from rightsizer.text import escape_controls
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_FINDINGS, EXIT_DATA = 0, 1, 2, 3, 4
 DEFAULT_DB = "rightsizer.duckdb"
@@ -37,11 +38,20 @@ def _setup_logging(verbose: int, log_format: str = "text", level_name: str | Non
     if log_format == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # PyAthena logs a failed query with its whole traceback; rightsizer reports it in one line
     # (the table, the account, Athena's reason). -vv shows it.
     logging.getLogger("pyathena").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
+
+
+class _TextFormatter(logging.Formatter):
+    """Log lines for a terminal: the message on one line, its control characters escaped (a
+    file name or an AWS error can hold a line break that would forge a log line). JSON logs
+    need no such care: their encoder escapes them."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().formatMessage(record))
 
 
 class _JsonFormatter(logging.Formatter):
@@ -74,7 +84,7 @@ def _say_error(message: str, exit_code: int | None = None) -> None:
         extra = {"exit_code": exit_code} if exit_code is not None else {}
         log.error(message, extra=extra)
     else:
-        click.echo(f"rightsizer: {message}", err=True)
+        _echo(f"rightsizer: {_one(message)}", err=True)
 
 
 # The library's typed errors and their exit codes, most specific first.
@@ -106,6 +116,18 @@ def _run(action: Callable[[], int]) -> None:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
     sys.exit(code)
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """Print text for a person: control characters escaped, so that a string from CloudTrail
+    or a task definition cannot clear the terminal, retitle it or forge a line. The line
+    breaks kept are rightsizer's own: values that can hold one are escaped whole by ``_one``."""
+    click.echo(escape_controls(text, keep="\n"), err=err)
+
+
+def _one(value: object) -> str:
+    """An untrusted value shown on one line (every control escaped, a line break too)."""
+    return escape_controls(str(value))
 
 
 def _print_json(data: Any) -> None:
@@ -421,9 +443,9 @@ def athena_setup(config: Path | None, table: str | None, apply: bool, **flags: A
         settings = _settings(config, given)
         setup = rightsizer.athena_setup(settings, apply=apply)
         for statement in setup.statements:
-            click.echo(statement.rstrip().rstrip(";") + ";\n")
+            _echo(statement.rstrip().rstrip(";") + ";\n")
         if apply:
-            click.echo(f"-- created {setup.table} (queries {', '.join(setup.applied)})", err=True)
+            _echo(f"-- created {setup.table} (queries {', '.join(setup.applied)})", err=True)
         return EXIT_OK
 
     _run(action)
@@ -438,7 +460,7 @@ def report(out: Path, pdf: bool) -> None:
 
     def action() -> int:
         for path in rightsizer.render_reports(out, pdf=pdf):
-            click.echo(str(path))
+            _echo(str(path))
         return EXIT_OK
 
     _run(action)
@@ -475,16 +497,16 @@ def _run_json(result: Any) -> dict[str, Any]:
 
 def _print_run(result: Any) -> None:
     window = result.window
-    click.echo(f"Window {window.start:%Y-%m-%d} to {window.end:%Y-%m-%d} "
+    _echo(f"Window {window.start:%Y-%m-%d} to {window.end:%Y-%m-%d} "
                f"({window.days:.0f} days, {result.events_in_window:,} events); "
                f"{len(result.roles)} ECS roles -> {result.out}")
     if result.trails_assumed:
-        click.echo("  trails: inferred from the logs (management events, and data events "
+        _echo("  trails: inferred from the logs (management events, and data events "
                    "where the logs hold some); give --trail FILE or --trail aws for the real "
                    "selectors")
     header = f"  {'role':<36} {'kinds':<15} {'granted':>7} {'used':>5} {'proposed':>8} " \
              f"{'cut':>5} {'confidence':<11} findings"
-    click.echo(header)
+    _echo(header)
     for r in result.roles:
         granted = len(r.grants.actions)
         proposed = len(r.proposed_actions)
@@ -492,16 +514,16 @@ def _print_run(result: Any) -> None:
         worst = r.findings[0].severity.value if r.findings else ""
         kinds = "+".join(r.role.kinds) or "?"
         confidence = r.sufficiency.confidence if r.sufficiency.sufficient else "no evidence"
-        click.echo(f"  {r.role.name[:36]:<36} {kinds:<15} {granted:>7} "
+        _echo(f"  {_one(r.role.name)[:36]:<36} {kinds:<15} {granted:>7} "
                    f"{len(r.actions('used')):>5} {proposed if r.proposal else '-':>8} "
                    f"{cut:>5} {confidence:<11} {len(r.findings)} {worst}")
     report_files = ", ".join(p for p in ("report.html", "report.md", "findings.csv", "report.pdf")
                              if (result.out / p).exists())
-    click.echo(f"  reports: {report_files}")
+    _echo(f"  reports: {report_files}")
     if result.latest:
-        click.echo(f"  latest: {result.latest} -> {result.out.name}")
+        _echo(f"  latest: {result.latest} -> {result.out.name}")
     if result.ingest and result.ingest.athena_queries:
-        click.echo(f"  Athena: {_size(result.ingest.athena_bytes_scanned)} scanned in "
+        _echo(f"  Athena: {_size(result.ingest.athena_bytes_scanned)} scanned in "
                    f"{len(result.ingest.athena_queries)} queries, "
                    f"{result.ingest.athena_cost_usd:.4f} USD")
 
@@ -526,13 +548,13 @@ def simulate(out: Path, events: int, seed: int, services: int, days: int,
         result = rightsizer.simulate_account(out, events=events, seed=seed, services=services,
                                              days=days, events_per_file=events_per_file,
                                              digest_hours=digest_hours)
-        click.echo(f"{result.distinct_events:,} events ({result.duplicate_deliveries:,} "
+        _echo(f"{result.distinct_events:,} events ({result.duplicate_deliveries:,} "
                    f"delivered twice) in {result.delivery_files:,} delivery files, "
                    f"{result.start:%Y-%m-%d} to {result.end:%Y-%m-%d}")
-        click.echo(f"  logs: {result.cloudtrail_dir}")
-        click.echo(f"  IAM:  {result.iam_path}")
-        click.echo(f"  ECS:  {result.ecs_path}")
-        click.echo(f"  trail: {result.trail_path}")
+        _echo(f"  logs: {result.cloudtrail_dir}")
+        _echo(f"  IAM:  {result.iam_path}")
+        _echo(f"  ECS:  {result.ecs_path}")
+        _echo(f"  trail: {result.trail_path}")
         return EXIT_OK
 
     _run(action)
@@ -552,23 +574,23 @@ def _settings(config: Path | None, given: dict[str, object]) -> Any:
 
 
 def _print_ingest(summary: rightsizer.IngestSummary, db: str) -> None:
-    click.echo(f"Read {summary.files_ingested:,} new files of {summary.files_seen:,} seen "
+    _echo(f"Read {summary.files_ingested:,} new files of {summary.files_seen:,} seen "
                f"({summary.files_already_ingested:,} already ingested) in "
                f"{summary.seconds:.1f} s into {db}")
-    click.echo(f"  {summary.events_ingested:,} new events, "
+    _echo(f"  {summary.events_ingested:,} new events, "
                f"{summary.events_duplicate:,} duplicates not stored")
     reasons = Counter(s.reason for s in summary.files_skipped)
     for reason, n in reasons.most_common():
-        click.echo(f"  skipped {n:,}: {reason}")
+        _echo(f"  skipped {n:,}: {_one(reason)}")
     for query in summary.athena_queries:
-        click.echo(f"  {query.source} account {query.account} {query.since}..{query.until}: "
+        _echo(f"  {query.source} account {query.account} {query.since}..{query.until}: "
                    f"{query.rows:,} rows, {_size(query.bytes_scanned)} scanned, "
                    f"{query.cost_usd:.4f} USD (query {query.query_id})")
     if summary.athena_queries:
-        click.echo(f"  Athena: {_size(summary.athena_bytes_scanned)} scanned in "
+        _echo(f"  Athena: {_size(summary.athena_bytes_scanned)} scanned in "
                    f"{len(summary.athena_queries)} queries, {summary.athena_cost_usd:.4f} USD")
     if summary.bad_inputs:
-        click.echo(f"  {len(summary.bad_inputs):,} bad inputs (listed on stderr)")
+        _echo(f"  {len(summary.bad_inputs):,} bad inputs (listed on stderr)")
 
 
 def _size(n: int) -> str:
@@ -581,15 +603,16 @@ def _size(n: int) -> str:
 
 def _print_inventory(result: Any) -> None:
     ecs_roles = result.ecs_roles
-    click.echo(f"{len(result.roles)} roles, {len(ecs_roles)} ECS principals, "
+    _echo(f"{len(result.roles)} roles, {len(ecs_roles)} ECS principals, "
                f"{len(result.task_definitions)} task definitions "
                f"(IAM catalog {result.catalog_version})")
     for role in ecs_roles:
         kinds = "+".join(role.kinds) or "kind unknown"
-        click.echo(f"  {role.name}  [{kinds}]  {len(role.families)} families, "
+        _echo(f"  {_one(role.name)}  [{kinds}]  {len(role.families)} families, "
                    f"{len(role.needs)} declared needs, {len(role.findings)} findings")
         for finding in role.findings:
-            click.echo(f"    {finding.severity.value.upper():8} {finding.code}: {finding.message}")
+            _echo(f"    {finding.severity.value.upper():8} {finding.code}: "
+                  f"{_one(finding.message)}")
 
 
 class _Progress:

@@ -22,9 +22,13 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def escape_controls(text: str) -> str:
+def escape_controls(text: str, keep: str = "") -> str:
     """``text`` with every control character written as an escape (``\\x1b``, ``\\n``
-    becomes ``\\x0a``): one line, that shows exactly what it holds and does nothing else."""
+    becomes ``\\x0a``): one line, that shows exactly what it holds and does nothing else.
+    ``keep`` names controls to leave as they are (``"\\n"`` for text whose lines rightsizer
+    itself composed, where every untrusted value was escaped whole before)."""
+    if keep:
+        return _CONTROLS.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
     return _CONTROLS.sub(_escape, text)
 
 

@@ -53,7 +53,7 @@ import yaml
 
 from rightsizer.proposal.model import POLICY_VERSION, PolicyDocument, RoleProposal
 from rightsizer.proposal.split import MANAGED_POLICY_LIMIT
-from rightsizer.text import plural
+from rightsizer.text import escape_controls, plural
 
 __all__ = ["render_cloudformation", "render_diff", "render_policy_json", "render_terraform"]
 
@@ -578,7 +578,7 @@ _MD_SPECIAL = frozenset("\\`*_[]<>|~&")
 def _md(text: str) -> str:
     """Text that renders as itself in a Markdown table cell (newlines become ``<br>``)."""
     escaped = "".join("\\" + char if char in _MD_SPECIAL else char for char in text)
-    return re.sub(r"\r\n|\r|\n", "<br>", escaped)
+    return escape_controls(re.sub(r"\r\n|\r|\n", "<br>", escaped))
 
 
 def _fenced(language: str, text: str) -> list[str]:

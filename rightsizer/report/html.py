@@ -40,9 +40,20 @@ from rightsizer.report.common import (
     _window,
     _worst,
 )
-from rightsizer.text import plural
+from rightsizer.text import escape_controls, plural
 
 # --- HTML -----------------------------------------------------------------------------------
+
+
+def _without_controls(value: Any) -> Any:
+    """Every value a template prints, with its control characters escaped (CloudTrail's strings
+    are chosen by whoever made the call): line breaks and tabs stay, as HTML shows them as
+    spaces outside ``<pre>``, where they are the policy's own layout."""
+    if isinstance(value, Markup):
+        return Markup(escape_controls(str(value), keep="\n\t"))
+    if isinstance(value, str):
+        return escape_controls(value, keep="\n\t")
+    return value
 
 
 @lru_cache(maxsize=1)
@@ -54,6 +65,7 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_without_controls,
     )
     env.filters["n"] = _n
     env.filters["ts"] = _ts

@@ -20,7 +20,7 @@ from rightsizer.report.html import (
     _policy,
     _role_view,
 )
-from rightsizer.text import plural
+from rightsizer.text import escape_controls, plural
 
 # --- Markdown ---------------------------------------------------------------------------------
 
@@ -30,6 +30,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#!~])")
 def md_text(value: object) -> str:
     """Text safe in Markdown and in a table cell: no markup, no HTML, one line, pipes escaped."""
     text = " ".join(str(value).split())  # newlines (and tabs) would end the table row
+    text = escape_controls(text)  # and an ESC sequence would act on a terminal that shows it
     text = _MD_SPECIAL.sub(r"\\\1", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -39,7 +40,7 @@ def md_code(value: object) -> str:
     and pipes escaped (GitHub splits table cells on pipes even inside code). Text with HTML
     characters is not put in code (where ``&lt;`` would show as such) but escaped as text:
     a report must not carry raw markup, whatever renders it."""
-    text = " ".join(str(value).split()).replace("|", "\\|")
+    text = escape_controls(" ".join(str(value).split())).replace("|", "\\|")
     if not text:
         return ""
     if any(c in text for c in "<>&"):
@@ -204,8 +205,9 @@ _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 def _cell(value: object) -> str:
     """A spreadsheet would run a cell starting with ``=``, ``+``, ``-`` or ``@`` as a formula
-    (CSV injection): such cells get a leading apostrophe, which spreadsheets show as text."""
-    text = "" if value is None else str(value)
+    (CSV injection): such cells get a leading apostrophe, which spreadsheets show as text.
+    Control characters are escaped (``cat findings.csv`` must not clear the terminal)."""
+    text = "" if value is None else escape_controls(str(value))  # one line, nothing that acts
     return "'" + text if text.startswith(_FORMULA) else text
 
 
