@@ -48,6 +48,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.HIGH,
         "a policy of the role could not be read, so its grants are not fully known",
     ),
+    "POLICY_INVALID": (
+        Severity.HIGH,
+        "a policy of the role holds what IAM refuses (a condition operator IAM does not know): "
+        "what it grants is not known, so no proposal",
+    ),
     "POLICY_MISSING": (
         Severity.HIGH,
         "the role has a managed policy attached that the IAM data does not hold",

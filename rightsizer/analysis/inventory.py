@@ -25,6 +25,7 @@ from rightsizer.analysis.findings import Finding
 from rightsizer.errors import PolicyError
 from rightsizer.iam.actions import mapping_tables_version
 from rightsizer.iam.catalog import catalog
+from rightsizer.iam.conditions import is_known_operator
 from rightsizer.iam.ecs import Need, RoleKind, TaskDefinition, parse_task_definition
 from rightsizer.iam.policy import Policy, Statement, parse_policy
 from rightsizer.iam.trust import ECS_TASKS, ServiceTrust, service_trust
@@ -256,11 +257,23 @@ def _parse(document: Mapping[str, Any] | str | None, *, name: str, kind: str,
         findings.append(Finding.of("POLICY_UNREADABLE", f"policy {name}: no document in the data"))
         return None
     try:
-        return parse_policy(document, name=name, kind=kind, arn=arn)  # type: ignore[arg-type]
+        policy = parse_policy(document, name=name, kind=kind, arn=arn)  # type: ignore[arg-type]
     except PolicyError as exc:
         problems.append(Problem(f"role {role}: policy {name}", str(exc)))
         findings.append(Finding.of("POLICY_UNREADABLE", str(exc)))
         return None
+    for statement in policy.statements:
+        for condition in statement.conditions:
+            if is_known_operator(condition.operator):
+                continue
+            # IAM refuses a policy with an operator it does not know (MalformedPolicyDocument;
+            # the operators are listed in reference_policies_elements_condition_operators.html):
+            # such data was edited by hand or forged, and its meaning is nobody's guess.
+            reason = (f"{statement.ref}: condition operator {shown(condition.operator)} is not "
+                      "one IAM knows, and IAM refuses a policy that uses it")
+            problems.append(Problem(f"role {role}: policy {name}", reason))
+            findings.append(Finding.of("POLICY_INVALID", reason))
+    return policy
 
 
 def _known_role(details: RoleDetails, iam: AuthorizationDetails, uses: list[RoleUse],

@@ -126,7 +126,8 @@ def rightsize(
     notes: tuple[str, ...] = ()
     if not sufficiency.sufficient:
         notes = ("the evidence cannot prove any grant unused: no proposal",)
-    elif any(f.code in ("POLICY_UNREADABLE", "POLICY_MISSING") for f in role.findings):
+    elif any(f.code in ("POLICY_UNREADABLE", "POLICY_INVALID", "POLICY_MISSING")
+             for f in role.findings):
         notes = ("the role's grants are not fully known: no proposal",)
     elif not role.in_iam_data:
         notes = ("the role is not in the IAM data: no proposal",)
