@@ -579,6 +579,9 @@ def _print_ingest(summary: rightsizer.IngestSummary, db: str) -> None:
                f"{summary.seconds:.1f} s into {db}")
     _echo(f"  {summary.events_ingested:,} new events, "
                f"{summary.events_duplicate:,} duplicates not stored")
+    if summary.events_conflicting:
+        _echo(f"  {summary.events_conflicting:,} of them repeat an eventID with other contents: "
+              "the first read is kept, the others are in the store's event_id_conflicts")
     reasons = Counter(s.reason for s in summary.files_skipped)
     for reason, n in reasons.most_common():
         _echo(f"  skipped {n:,}: {_one(reason)}")

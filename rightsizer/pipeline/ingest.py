@@ -66,6 +66,9 @@ class IngestSummary:
     events_duplicate: int
     bad_inputs: tuple[PathReason, ...]
     seconds: float
+    # Of the duplicates, those whose eventID came with other contents (a forged or damaged
+    # record): the first read is kept, the others are in the store's event_id_conflicts.
+    events_conflicting: int = 0
     run_id: str = ""
     sources: tuple[str, ...] = field(default_factory=tuple)
     athena_queries: tuple[AthenaQueryReport, ...] = ()
@@ -112,6 +115,7 @@ class _Tally:
     already: int = 0
     new: int = 0
     duplicate: int = 0
+    conflicting: int = 0
     skipped: list[PathReason] = field(default_factory=list)
     bad: list[PathReason] = field(default_factory=list)
     athena: list[AthenaQueryReport] = field(default_factory=list)
@@ -163,6 +167,7 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
             events_duplicate=tally.duplicate,
             bad_inputs=tuple(tally.bad),
             seconds=time.perf_counter() - started,
+            events_conflicting=tally.conflicting,
             run_id=run_id,
             sources=tuple(sources),
             athena_queries=tuple(tally.athena),
@@ -320,7 +325,7 @@ def _ingest_source(source: str, store: Store, scope: Scope, s3_options: S3Option
         # One transaction holds spools until about commit_events events: all of them, their
         # ledger rows and bad inputs are stored together, or none is.
         exhausted = True
-        with store.transaction() as committed:
+        with store.transaction(run_id) as committed:
             for spooled in spools:
                 _load(spooled, store, run_id, tally, spool_root, fetch)
                 if progress:
@@ -330,6 +335,11 @@ def _ingest_source(source: str, store: Store, scope: Scope, s3_options: S3Option
                     break
         tally.new += committed.events_new
         tally.duplicate += committed.events_duplicate
+        if committed.events_conflicting:
+            log.warning("%d events repeat an eventID with other contents (a forged or damaged "
+                        "record?): the first read is kept; the others are in the store's "
+                        "event_id_conflicts table", committed.events_conflicting)
+        tally.conflicting += committed.events_conflicting
         if exhausted:
             return
 

@@ -194,6 +194,7 @@ def _ingest(summary: Mapping[str, Any]) -> dict[str, Any] | None:
         "skipped": list(ingest.get("files_skipped") or ()),
         "events": ingest.get("events_ingested", 0),
         "duplicates": ingest.get("events_duplicate", 0),
+        "conflicting": ingest.get("events_conflicting", 0),
         "bad": list(ingest.get("bad_inputs") or ()),
         "athena": list(ingest.get("athena_queries") or ()),
         "athena_bytes": ingest.get("athena_bytes_scanned", 0),

@@ -81,7 +81,9 @@ def render_markdown(summary: Mapping[str, Any], *,
                + f"; settings {md_code(sources['settings'] or '?')}")
     ingest = ctx["ingest"]
     read = (f"{_n(ingest['files_ingested'])} of {_n(ingest['files_seen'])} files read, "
-            f"{_n(ingest['events'])} new events ({_n(ingest['duplicates'])} duplicates), "
+            f"{_n(ingest['events'])} new events ({_n(ingest['duplicates'])} duplicates"
+            + (f", {_n(ingest['conflicting'])} of them an eventID repeated with other contents"
+               if ingest["conflicting"] else "") + "), "
             f"{_n(len(ingest['bad']))} unreadable inputs; " if ingest else "")
     out.append(f"- **Read** {read}{_n(ctx['events_in_window'])} events in the window")
     if ingest and ingest["athena"]:

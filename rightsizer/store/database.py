@@ -83,6 +83,9 @@ class Committed:
 
     events: int = 0
     events_new: int = 0
+    # Events whose eventID the store held, or held first, with other contents: not stored,
+    # recorded in event_id_conflicts (counted among the duplicates too).
+    events_conflicting: int = 0
 
     @property
     def events_duplicate(self) -> int:
@@ -229,7 +232,7 @@ class Store:
     # -- transactions ----------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[Committed]:
+    def transaction(self, run_id: str = "") -> Iterator[Committed]:
         """One ingest transaction: spools loaded in it are deduplicated into ``events`` once,
         when it commits; on any exception nothing of it is stored."""
         if self._committed is not None:
@@ -241,6 +244,9 @@ class Store:
         try:
             con.execute(sql("duckdb/ingest/create_pending"))
             yield committed
+            row = con.execute(sql("duckdb/ingest/record_conflicts"),
+                              {"run_id": run_id, "now": _now()}).fetchone()
+            committed.events_conflicting = int(row[0]) if row else 0
             row = con.execute(sql("duckdb/ingest/insert_new_events")).fetchone()
             committed.events_new = int(row[0]) if row else 0
             con.execute("DROP TABLE pending")
