@@ -314,8 +314,43 @@ def _connect(options: AthenaOptions) -> Any:
         kwargs["endpoint_url"] = options.endpoint_url
     try:
         return connect(**kwargs)
-    except Exception as exc:
+    except _aws_errors() as exc:
+        _raise_if_not_aws(exc)
         raise ConfigError(f"Athena: cannot connect: {_describe(exc)}") from exc
+
+
+def _aws_errors() -> tuple[type[Exception], ...]:
+    """The errors that are AWS's answer (or its SDK's): botocore's, and PyAthena's wrappers
+    of them. Anything else raised while talking to Athena is a bug of ours or of a library,
+    and stays one (exit 1), never a bad input or a configuration error."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from pyathena.error import Error as PyAthenaError
+
+    return (BotoCoreError, ClientError, PyAthenaError)
+
+
+def _raise_if_not_aws(exc: Exception) -> None:
+    """Re-raise ``exc`` when it is no AWS error: PyAthena wraps whatever its call raised in a
+    DatabaseError (``raise DatabaseError(*e.args) from e``), a TypeError of ours included.
+    Missing credentials, region or profile are a ConfigError (exit 2) with a hint."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+    )
+    from pyathena.error import Error as PyAthenaError
+
+    cause = exc.__cause__ if isinstance(exc, PyAthenaError) else exc
+    if isinstance(cause, NoCredentialsError | PartialCredentialsError | ProfileNotFound
+                  | NoRegionError):
+        raise ConfigError(f"Athena: {cause}: set AWS credentials and a region (--profile, "
+                          "AWS_PROFILE, AWS_REGION, or the instance or task role)") from exc
+    if cause is None or isinstance(cause, BotoCoreError | ClientError):
+        return
+    raise exc
 
 
 def _describe(exc: Exception) -> str:
@@ -358,7 +393,8 @@ def run_usage_query(connection: Any, table: AthenaTable, account: str, since: da
     try:
         cursor.execute(query, [_literal(p) for p in parameters], paramstyle="qmark")
         records = cursor.fetchall()
-    except Exception as exc:
+    except _aws_errors() as exc:
+        _raise_if_not_aws(exc)
         raise QueryFailed(what, f"the usage query failed: {_describe(exc)}") from exc
     try:
         rows = rows_from_result(records)
@@ -450,7 +486,8 @@ def run_ddl(statements: Sequence[str], options: AthenaOptions, what: str) -> lis
             started = time.perf_counter()
             try:
                 cursor.execute(statement)
-            except Exception as exc:
+            except _aws_errors() as exc:
+                _raise_if_not_aws(exc)
                 raise SourceError(f"{what}: {_describe(exc)}") from exc
             now = datetime.now(UTC).replace(tzinfo=None)
             done.append(QueryStats(
