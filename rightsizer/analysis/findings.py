@@ -34,6 +34,21 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.CRITICAL,
         "an Allow of every action (*), of iam:*, or of everything but a few (NotAction)",
     ),
+    "TRUST_ANYONE": (
+        Severity.CRITICAL,
+        "the trust policy lets any principal of any account assume the role (a wildcard "
+        "principal or NotPrincipal in an Allow, with no condition)",
+    ),
+    "TRUST_OPEN_CONDITIONED": (
+        Severity.HIGH,
+        "the trust policy names no principal (a wildcard or NotPrincipal in an Allow): only its "
+        "conditions keep other accounts out",
+    ),
+    "TRUST_NOT_ACTION": (
+        Severity.HIGH,
+        "the trust policy allows every action but some (NotAction) to its principals, not just "
+        "sts:AssumeRole",
+    ),
     "ECS_TRUST_UNUSABLE": (
         Severity.HIGH,
         "a task definition names the role but its trust policy does not let "

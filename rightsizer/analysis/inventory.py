@@ -28,7 +28,7 @@ from rightsizer.iam.catalog import catalog
 from rightsizer.iam.conditions import is_known_operator
 from rightsizer.iam.ecs import Need, RoleKind, TaskDefinition, parse_task_definition
 from rightsizer.iam.policy import Policy, Statement, parse_policy
-from rightsizer.iam.trust import ECS_TASKS, ServiceTrust, service_trust
+from rightsizer.iam.trust import ECS_TASKS, ServiceTrust, open_trust, service_trust
 from rightsizer.sources.ecs import TaskDefinitions
 from rightsizer.sources.iam import AuthorizationDetails, RoleDetails
 from rightsizer.store.records import EcsAssumption
@@ -325,6 +325,7 @@ def _known_role(details: RoleDetails, iam: AuthorizationDetails, uses: list[Role
         findings = []  # only ECS principals are checked and rightsized
     else:
         findings.extend(_ecs_findings(details.name, trust, uses, needs, policies))
+        findings.extend(_trust_findings(details.name, trust_policy))
     role = InventoryRole(
         name=details.name, arn=details.arn, path=details.path, in_iam_data=True, ecs=ecs,
         evidence=evidence, kinds=_kinds(uses), uses=_sorted_uses(uses),
@@ -387,6 +388,29 @@ def _sorted_needs(needs: list[Need]) -> tuple[Need, ...]:
 def _sorted_findings(findings: list[Finding]) -> tuple[Finding, ...]:
     unique = {(f.code, f.message): f for f in findings}
     return tuple(sorted(unique.values(), key=lambda f: (f.severity.rank, f.code, f.message)))
+
+
+def _trust_findings(name: str, trust: Policy | None) -> list[Finding]:
+    findings = []
+    for open_ in open_trust(trust):
+        if not open_.anyone:
+            findings.append(Finding.of(
+                "TRUST_NOT_ACTION", f"{open_.ref} of the trust policy of {name} allows "
+                                    f"{open_.what}: allow sts:AssumeRole (and sts:TagSession "
+                                    "where needed) by name"))
+        elif open_.conditions:
+            findings.append(Finding.of(
+                "TRUST_OPEN_CONDITIONED",
+                f"{open_.ref} of the trust policy of {name} trusts {open_.what}; only its "
+                f"conditions on {', '.join(open_.conditions)} keep other accounts out: name "
+                "the principal (ecs-tasks.amazonaws.com)"))
+        else:
+            findings.append(Finding.of(
+                "TRUST_ANYONE",
+                f"{open_.ref} of the trust policy of {name} trusts {open_.what} with no "
+                "condition: anyone in any AWS account can assume the role and use its "
+                "permissions; name the principal (ecs-tasks.amazonaws.com)"))
+    return findings
 
 
 def _ecs_findings(name: str, trust: ServiceTrust, uses: list[RoleUse], needs: list[Need],

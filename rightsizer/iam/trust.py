@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from rightsizer.iam.patterns import matches
 from rightsizer.iam.policy import Policy, Statement
 
-__all__ = ["ECS_TASKS", "SOURCE_CONDITION_KEYS", "ServiceTrust", "service_trust"]
+__all__ = ["ECS_TASKS", "SOURCE_CONDITION_KEYS", "OpenTrust", "ServiceTrust", "open_trust",
+           "service_trust"]
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 ASSUME_ROLE = "sts:AssumeRole"
@@ -94,3 +95,42 @@ def service_trust(trust: Policy | None, service: str = ECS_TASKS) -> ServiceTrus
     return ServiceTrust(
         service, True, tuple(s.ref for s in allowing), guarded, tuple(services), reason
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTrust:
+    """An Allow of a trust policy that does not say who may assume the role: a wildcard
+    principal, or ``NotPrincipal`` (everyone but those named), or ``NotAction`` (every action
+    but those named, to whoever it names)."""
+
+    ref: str
+    what: str  # how the statement is open, for a message
+    anyone: bool  # any principal, of any account, may assume the role by it
+    conditions: tuple[str, ...]  # the condition keys that alone restrict it, sorted
+
+
+def open_trust(trust: Policy | None) -> tuple[OpenTrust, ...]:
+    """The open Allows of ``trust``. AWS: "we strongly recommend that you do not use a wildcard
+    (*) in the Principal element of a role's trust policy unless you otherwise restrict access
+    through a Condition element"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html);
+    ``NotPrincipal`` with Allow trusts everyone not listed, anonymous users included
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html)."""
+    if trust is None:
+        return ()
+    found = []
+    for s in trust.statements:
+        if s.effect != "Allow":
+            continue
+        keys = tuple(sorted({c.key for c in s.conditions}))
+        if s.principals is not None and (any(k == "*" for k, _ in s.principals)
+                                         or "*" in _principal_values(s.principals, "AWS")):
+            found.append(OpenTrust(s.ref, 'a wildcard principal ("*")', True, keys))
+        elif s.not_principals is not None:
+            named = sorted(v for _, values in s.not_principals for v in values)
+            found.append(OpenTrust(s.ref, f"NotPrincipal (everyone but {', '.join(named)})",
+                                   True, keys))
+        if s.not_actions is not None:
+            found.append(OpenTrust(s.ref, f"NotAction (every action but "
+                                          f"{', '.join(s.not_actions)})", False, keys))
+    return tuple(found)
