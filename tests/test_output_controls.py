@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rightsizer.cli import _TextFormatter, main
+from rightsizer.cli import main
+from rightsizer.cli_output import _TextFormatter
 from rightsizer.proposal.render import _md
 from rightsizer.report.html import _without_controls
 from rightsizer.report.markdown import _cell, md_code, md_text
