@@ -46,11 +46,20 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
+from rightsizer.proposal.iac import (
+    Call,
+    Raw,
+    Ref,
+    dump_template,
+    hcl_block,
+    hcl_name,
+    logical_id,
+    one_line,
+    unique_names,
+)
 from rightsizer.proposal.model import POLICY_VERSION, PolicyDocument, RoleProposal
 from rightsizer.proposal.split import MANAGED_POLICY_LIMIT
 from rightsizer.text import escape_controls, plural
@@ -80,52 +89,29 @@ def render_policy_json(proposal: RoleProposal) -> str:
 # CloudFormation
 
 
-class _Ref(str):
-    """A ``!Ref NAME`` in the YAML template."""
-
-    __slots__ = ()
-
-
-# libyaml's emitter when PyYAML was built with it (it is ten times faster on many roles), the
-# pure-Python one otherwise; they write the same text.
-_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class _TemplateDumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    # The same dict or list may sit at two places (e.g. equal Condition blocks): never emit
-    # anchors and aliases, which CloudFormation reads but a reviewer should not have to.
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-_TemplateDumper.add_representer(
-    _Ref, lambda dumper, value: dumper.represent_scalar("!Ref", str(value))
-)
-
-
 def render_cloudformation(proposal: RoleProposal) -> str:
     """A YAML template: one ``AWS::IAM::ManagedPolicy`` per document, attached to ``RoleName``."""
     documents = _documents(proposal)
-    ids = _unique(
-        (_logical_id(document.name) for document in documents),
+    ids = unique_names(
+        (logical_id(document.name) for document in documents),
         reserved={_ROLE_PARAMETER, _PLACEHOLDER},
         limit=255,
     )
     resources: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
-    for index, (document, logical_id) in enumerate(zip(documents, ids, strict=True)):
-        resources[logical_id] = {
+    for index, (document, resource_id) in enumerate(zip(documents, ids, strict=True)):
+        resources[resource_id] = {
             "Type": "AWS::IAM::ManagedPolicy",
             "Properties": {
                 "ManagedPolicyName": document.name,
                 "Description": _policy_description(proposal, index, len(documents)),
                 "PolicyDocument": document.as_json(),
-                "Roles": [_Ref(_ROLE_PARAMETER)],
+                "Roles": [Ref(_ROLE_PARAMETER)],
             },
         }
-        outputs[f"{logical_id}Arn"] = {
+        outputs[f"{resource_id}Arn"] = {
             "Description": f"ARN of the managed policy {document.name}",
-            "Value": _Ref(logical_id),  # Ref of a ManagedPolicy is its ARN
+            "Value": Ref(resource_id),  # Ref of a ManagedPolicy is its ARN
         }
     if not documents:
         resources[_PLACEHOLDER] = {"Type": "AWS::CloudFormation::WaitConditionHandle"}
@@ -133,11 +119,11 @@ def render_cloudformation(proposal: RoleProposal) -> str:
     # becomes empty (or stops being empty): an update passing RoleName keeps working.
     outputs[_ROLE_PARAMETER] = {
         "Description": "The role the policies are attached to",
-        "Value": _Ref(_ROLE_PARAMETER),
+        "Value": Ref(_ROLE_PARAMETER),
     }
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": _one_line(
+        "Description": one_line(
             f"rightsizer: least-privilege managed policies for IAM role {proposal.role_name}"
         ),
         "Parameters": {
@@ -162,36 +148,16 @@ def render_cloudformation(proposal: RoleProposal) -> str:
             f"needs at least one resource: {_PLACEHOLDER} is a WaitConditionHandle, which creates",
             "nothing. Remove the role's current policies as diff.md says.",
         ]
-    body = yaml.dump(
-        template,
-        Dumper=_TemplateDumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=False,
-        width=1_000_000,  # no folded lines: one ARN per line reads and diffs better
-        indent=2,
-    )
-    return "".join(f"# {_one_line(line)}\n" for line in header) + body
-
-
-def _logical_id(name: str) -> str:
-    # "rightsizer-orders-api-task-2" -> "RightsizerOrdersApiTask2"
-    parts = re.findall(r"[A-Za-z0-9]+", name)
-    camel = "".join(part[0].upper() + part[1:] for part in parts)
-    return camel if camel[:1].isalpha() else f"Policy{camel}"
+    return dump_template(template, header)
 
 
 # --------------------------------------------------------------------------------------------
 # Terraform
 
-_HCL_BARE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_HCL_KEYWORDS = frozenset({"true", "false", "null", "for", "in", "if"})
-
-
 def render_terraform(proposal: RoleProposal) -> str:
     """``aws_iam_policy`` + ``aws_iam_role_policy_attachment`` per document, ``var.role_name``."""
     documents = _documents(proposal)
-    names = _unique((_hcl_name(document.name) for document in documents), reserved=set())
+    names = unique_names((hcl_name(document.name) for document in documents), reserved=set())
     blocks: list[str] = []
     header = [
         f"Generated by rightsizer for IAM role {proposal.role_name}.",
@@ -203,15 +169,15 @@ def render_terraform(proposal: RoleProposal) -> str:
             "The role needs no permissions: there is no policy to create. Remove the role's",
             "current policies as diff.md says.",
         ]
-    blocks.append("".join(f"# {_one_line(line)}\n" for line in header).rstrip("\n"))
+    blocks.append("".join(f"# {one_line(line)}\n" for line in header).rstrip("\n"))
     blocks.append(
-        _hcl_block(
+        hcl_block(
             "terraform",
             [],
             [
                 (
                     "required_providers",
-                    _hcl_block(
+                    hcl_block(
                         "required_providers",
                         [],
                         [
@@ -226,170 +192,39 @@ def render_terraform(proposal: RoleProposal) -> str:
         )
     )
     blocks.append(
-        _hcl_block(
+        hcl_block(
             "variable",
             ["role_name"],
             [
                 ("description", "Name of the IAM role to attach the policies to"),
-                ("type", _Raw("string")),
+                ("type", Raw("string")),
                 ("default", proposal.role_name),
             ],
         )
     )
     for index, (document, name) in enumerate(zip(documents, names, strict=True)):
         blocks.append(
-            _hcl_block(
+            hcl_block(
                 "resource",
                 ["aws_iam_policy", name],
                 [
                     ("name", document.name),
                     ("description", _policy_description(proposal, index, len(documents))),
-                    ("policy", _Call("jsonencode", document.as_json())),
+                    ("policy", Call("jsonencode", document.as_json())),
                 ],
             )
         )
         blocks.append(
-            _hcl_block(
+            hcl_block(
                 "resource",
                 ["aws_iam_role_policy_attachment", name],
                 [
-                    ("role", _Raw("var.role_name")),
-                    ("policy_arn", _Raw(f"aws_iam_policy.{name}.arn")),
+                    ("role", Raw("var.role_name")),
+                    ("policy_arn", Raw(f"aws_iam_policy.{name}.arn")),
                 ],
             )
         )
     return "\n\n".join(blocks) + "\n"
-
-
-class _Raw(str):
-    """An HCL expression written as is (a reference or a type), not a quoted string."""
-
-    __slots__ = ()
-
-
-class _Call:
-    """``function(argument)`` with the argument rendered as an HCL value."""
-
-    __slots__ = ("argument", "function")
-
-    def __init__(self, function: str, argument: Any) -> None:
-        self.function = function
-        self.argument = argument
-
-
-class _Block(str):
-    """A rendered HCL block; as an attribute value of another block it is nested, not assigned."""
-
-    __slots__ = ()
-
-
-def _hcl_block(kind: str, labels: Sequence[str], attributes: Sequence[tuple[str, Any]]) -> _Block:
-    """``kind "label" ... { attributes }``."""
-    head = " ".join([kind, *(_hcl_string(label) for label in labels)])
-    lines = [f"{head} {{"]
-    plain: list[tuple[str, Any]] = []
-    for key, value in attributes:
-        if isinstance(value, _Block):
-            lines.extend(_hcl_items(plain, "  "))
-            plain = []
-            lines.extend("  " + line for line in value.splitlines())
-        else:
-            plain.append((key, value))
-    lines.extend(_hcl_items(plain, "  "))
-    lines.append("}")
-    return _Block("\n".join(lines))
-
-
-def _hcl_items(items: Sequence[tuple[str, Any]], indent: str) -> list[str]:
-    """``key = value`` lines, ``=`` aligned over runs of one-line values (as terraform fmt)."""
-    rendered = [(_hcl_key(key), _hcl_value(value, indent)) for key, value in items]
-    lines: list[str] = []
-    run: list[tuple[str, list[str]]] = []
-
-    def flush() -> None:
-        width = max((len(key) for key, _ in run), default=0)
-        for key, value_lines in run:
-            lines.append(f"{indent}{key.ljust(width)} = {value_lines[0]}")
-            lines.extend(value_lines[1:])
-        run.clear()
-
-    for key, value_lines in rendered:
-        if len(value_lines) > 1:
-            flush()
-            run.append((key, value_lines))
-            flush()
-        else:
-            run.append((key, value_lines))
-    flush()
-    return lines
-
-
-def _hcl_value(value: Any, indent: str) -> list[str]:
-    """The value as lines; the first follows ``key = ``, the rest carry their own indent."""
-    if isinstance(value, _Raw):
-        return [str(value)]
-    if isinstance(value, str):
-        return [_hcl_string(value)]
-    if isinstance(value, bool):
-        return ["true" if value else "false"]
-    if isinstance(value, int | float):
-        return [json.dumps(value)]
-    if isinstance(value, _Call):
-        inner = _hcl_value(value.argument, indent)
-        inner[0] = f"{value.function}({inner[0]}"
-        inner[-1] = f"{inner[-1]})"
-        return inner
-    inner_indent = indent + "  "
-    if isinstance(value, Mapping):
-        body = _hcl_items([(str(k), v) for k, v in value.items()], inner_indent)
-        return ["{", *body, f"{indent}}}"]
-    if isinstance(value, list | tuple):
-        if not value:
-            return ["[]"]
-        lines = ["["]
-        for item in value:
-            item_lines = _hcl_value(item, inner_indent)
-            item_lines[0] = inner_indent + item_lines[0]
-            item_lines[-1] += ","  # trailing commas: one line changes per added element
-            lines.extend(item_lines)
-        lines.append(f"{indent}]")
-        return lines
-    raise TypeError(f"cannot render {type(value).__name__} as HCL")
-
-
-def _hcl_key(key: str) -> str:
-    if _HCL_BARE_KEY.fullmatch(key) and key not in _HCL_KEYWORDS:
-        return key
-    return _hcl_string(key)
-
-
-def _hcl_string(text: str) -> str:
-    out: list[str] = []
-    for char in text:
-        code = ord(char)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\r":
-            out.append("\\r")
-        elif char == "\t":
-            out.append("\\t")
-        elif 0x20 <= code < 0x7F:
-            out.append(char)
-        elif code <= 0xFFFF:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    # "$${" and "%%{" are HCL's escapes for a literal "${" / "%{" (IAM policy variables).
-    escaped = "".join(out).replace("${", "$${").replace("%{", "%%{")
-    return f'"{escaped}"'
-
-
-def _hcl_name(name: str) -> str:
-    # Terraform resource names: letters, digits, "_" and "-", starting with a letter or "_".
-    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", name)
-    return cleaned if re.match(r"[A-Za-z_]", cleaned) else f"policy_{cleaned}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -604,34 +439,12 @@ def _allowed_actions(proposal: RoleProposal) -> set[str]:
 
 def _policy_description(proposal: RoleProposal, index: int, count: int) -> str:
     part = f" (part {index + 1} of {count})" if count > 1 else ""
-    return _one_line(
+    return one_line(
         f"Least-privilege permissions for role {proposal.role_name}, proposed by rightsizer "
         f"from CloudTrail{part}"
     )
 
 
-def _unique(names: Iterable[str], *, reserved: set[str], limit: int | None = None) -> list[str]:
-    """The names, each made unique (``2``, ``3`` appended) against earlier ones and ``reserved``."""
-    seen = set(reserved)
-    out: list[str] = []
-    for name in names:
-        base = name[:limit] if limit else name
-        candidate, number = base, 1
-        while candidate in seen:
-            number += 1
-            suffix = str(number)
-            candidate = (base[: limit - len(suffix)] if limit else base) + suffix
-        seen.add(candidate)
-        out.append(candidate)
-    return out
-
-
 def _partition(arn: str) -> str:
     parts = arn.split(":")
     return parts[1] if len(parts) > 1 and parts[0] == "arn" and parts[1] else "aws"
-
-
-def _one_line(text: str) -> str:
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", text)
-
-
