@@ -18,6 +18,8 @@ __all__ = [
     "IngestSummary",
     "Inventory",
     "InventoryRole",
+    "NewRole",
+    "NewRoleResult",
     "Policy",
     "Request",
     "RunResult",
@@ -40,6 +42,7 @@ __all__ = [
     "inventory",
     "inventory_frame",
     "load_settings",
+    "new_roles",
     "observability",
     "parse_policy",
     "proposals_frame",
@@ -72,14 +75,17 @@ if TYPE_CHECKING:
     from rightsizer.iam.resources import Call, derive_resources
     from rightsizer.pipeline import (
         IngestSummary,
+        NewRoleResult,
         RunResult,
         athena_setup,
         ingest,
         inventory,
+        new_roles,
         render_reports,
         run,
         run_job,
     )
+    from rightsizer.proposal.new_role import NewRole
     from rightsizer.settings import Settings, load_settings
     from rightsizer.simulate import SimulationResult, simulate_account
     from rightsizer.sources.athena import AthenaOptions
@@ -115,6 +121,9 @@ _LAZY = {
     "grants_frame": "rightsizer.frames",
     "usage_frame": "rightsizer.frames",
     "run": "rightsizer.pipeline",
+    "new_roles": "rightsizer.pipeline",
+    "NewRoleResult": "rightsizer.pipeline",
+    "NewRole": "rightsizer.proposal.new_role",
     "run_job": "rightsizer.pipeline",
     "athena_setup": "rightsizer.pipeline",
     "load_settings": "rightsizer.settings",

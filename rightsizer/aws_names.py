@@ -23,6 +23,9 @@ ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\x21-\x7e]+")
 # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html). `.` and `..` fit.
 ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}")
 ROLE_NAME_RULE = "1 to 64 letters, digits or _+=,.@-"
+# A task definition family: up to 255 letters, digits, underscores and hyphens
+# (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html).
+TASK_FAMILY = re.compile(r"[A-Za-z0-9_-]{1,255}")
 # athena://DATABASE.TABLE, Glue identifiers of letters, digits and underscores.
 ATHENA_TABLE_URI = re.compile(r"athena://([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/?")
 

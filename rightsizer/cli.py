@@ -6,11 +6,8 @@ Exit codes (DESIGN.md): 0 done; 1 bug; 2 usage or configuration error; 3 finding
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
 import sys
-import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
@@ -20,56 +17,22 @@ from typing import Any
 import click
 
 import rightsizer
-from rightsizer.cli_output import _echo, _one, _print_json, _setup_logging
-from rightsizer.errors import ConfigError, PolicyError, RightsizerError, SourceError, StoreError
-
-EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_FINDINGS, EXIT_DATA = 0, 1, 2, 3, 4
-DEFAULT_DB = "rightsizer.duckdb"
-
-
-_state: dict[str, Any] = {"json_logs": False, "verbose": 0}
-log = logging.getLogger("rightsizer.cli")
-
-
-def _say_error(message: str, exit_code: int | None = None) -> None:
-    """An error for the person or the log collector: ``rightsizer: ...`` on stderr, or a JSON
-    log line with ``--log-format json``."""
-    if _state["json_logs"]:
-        extra = {"exit_code": exit_code} if exit_code is not None else {}
-        log.error(message, extra=extra)
-    else:
-        _echo(f"rightsizer: {_one(message)}", err=True)
-
-
-# The library's typed errors and their exit codes, most specific first.
-_EXIT_CODES: tuple[tuple[type[RightsizerError], int], ...] = (
-    (ConfigError, EXIT_USAGE),
-    (StoreError, EXIT_USAGE),
-    (SourceError, EXIT_DATA),
-    (PolicyError, EXIT_DATA),
-    (RightsizerError, EXIT_BUG),
+from rightsizer.cli_output import (
+    EXIT_DATA,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    _echo,
+    _one,
+    _print_json,
+    _run,
+    _say_error,
+    _setup_logging,
+    _state,
 )
+from rightsizer.cli_roles import new_role
+from rightsizer.errors import ConfigError
 
-
-def _terminated(signum: int, _frame: object) -> None:
-    """SIGTERM (a scheduler stopping the job, ``docker stop``) unwinds like an error, so that
-    every ``finally`` runs: spools holding raw events are removed, the store's lock released."""
-    raise SystemExit(128 + signum)
-
-
-def _run(action: Callable[[], int]) -> None:
-    """Map the library's typed errors to exit codes; anything else is a bug (exit 1)."""
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
-    try:
-        code = action()
-    except RightsizerError as exc:
-        code = next(code for kind, code in _EXIT_CODES if isinstance(exc, kind))
-        _say_error(str(exc), code)
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
-    sys.exit(code)
+DEFAULT_DB = "rightsizer.duckdb"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -587,3 +550,8 @@ class _Progress:
     def advance(self, files: int, _bytes: int) -> None:
         if self._progress is not None:
             self._progress.advance(self._task, files)
+
+
+# Commands kept in modules of their own, so that this one stays the command group and the
+# commands of the pipeline's main path.
+main.add_command(new_role)

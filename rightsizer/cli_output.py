@@ -1,20 +1,77 @@
-"""How the command speaks: text for a person on a terminal, with every control character that
-a CloudTrail string or a task definition may carry escaped (it could clear the screen, retitle
-it or forge a line), JSON for scripts, and logs as text or as one JSON object a line."""
+"""How the command speaks and ends: text for a person on a terminal, with every control
+character that a CloudTrail string or a task definition may carry escaped (it could clear the
+screen, retitle it or forge a line), JSON for scripts, logs as text or as one JSON object a
+line, and the exit code each of the library's errors ends with.
+
+Exit codes (DESIGN.md): 0 done; 1 bug; 2 usage or configuration error; 3 findings (with
+``--fail-on-findings``); 4 data error (some input unreadable, everything readable processed).
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 import orjson
 
+from rightsizer.errors import ConfigError, PolicyError, RightsizerError, SourceError, StoreError
 from rightsizer.text import escape_controls
 
-__all__ = ["_TextFormatter", "_echo", "_one", "_print_json", "_setup_logging"]
+__all__ = ["EXIT_BUG", "EXIT_DATA", "EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "_TextFormatter",
+           "_echo", "_one", "_print_json", "_run", "_say_error", "_setup_logging", "_state"]
+
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_FINDINGS, EXIT_DATA = 0, 1, 2, 3, 4
+
+
+_state: dict[str, Any] = {"json_logs": False, "verbose": 0}
+log = logging.getLogger("rightsizer.cli")
+
+
+def _say_error(message: str, exit_code: int | None = None) -> None:
+    """An error for the person or the log collector: ``rightsizer: ...`` on stderr, or a JSON
+    log line with ``--log-format json``."""
+    if _state["json_logs"]:
+        extra = {"exit_code": exit_code} if exit_code is not None else {}
+        log.error(message, extra=extra)
+    else:
+        _echo(f"rightsizer: {_one(message)}", err=True)
+
+
+# The library's typed errors and their exit codes, most specific first.
+_EXIT_CODES: tuple[tuple[type[RightsizerError], int], ...] = (
+    (ConfigError, EXIT_USAGE),
+    (StoreError, EXIT_USAGE),
+    (SourceError, EXIT_DATA),
+    (PolicyError, EXIT_DATA),
+    (RightsizerError, EXIT_BUG),
+)
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    """SIGTERM (a scheduler stopping the job, ``docker stop``) unwinds like an error, so that
+    every ``finally`` runs: spools holding raw events are removed, the store's lock released."""
+    raise SystemExit(128 + signum)
+
+
+def _run(action: Callable[[], int]) -> None:
+    """Map the library's typed errors to exit codes; anything else is a bug (exit 1)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    try:
+        code = action()
+    except RightsizerError as exc:
+        code = next(code for kind, code in _EXIT_CODES if isinstance(exc, kind))
+        _say_error(str(exc), code)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    sys.exit(code)
 
 
 def _setup_logging(verbose: int, log_format: str = "text", level_name: str | None = None

@@ -228,8 +228,8 @@ def write_output(out: Path, results: Sequence[RoleResult], summary: dict[str, ob
             "diff.md": render_diff(result.proposal, summary_line=line),
         }
         for name, text in files.items():
-            _write_text(folder / name, text)
-    _write_text(out / "summary.json",
+            write_text(folder / name, text)
+    write_text(out / "summary.json",
                 orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
@@ -250,7 +250,7 @@ def _role_folder(roles: Path, name: str) -> Path | None:
 _NAME_MAX = 255
 
 
-def _write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> None:
     """Write atomically: a reader (or a crash) never sees half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from rightsizer.analysis.grants import Grant, Grants, expand_statement
@@ -40,7 +40,7 @@ from rightsizer.proposal.generalize import (
 from rightsizer.proposal.model import ActionChange, Generalized, ProposedStatement, RoleProposal
 from rightsizer.proposal.split import split_statements
 
-__all__ = ["Replay", "propose", "prove"]
+__all__ = ["Replay", "group_statements", "propose", "prove"]
 
 _SID_CHARS = re.compile(r"[^A-Za-z0-9]")
 
@@ -257,6 +257,14 @@ def _group(scoped: Sequence[_Scoped]) -> list[ProposedStatement]:
             )
         )
     return statements
+
+
+def group_statements(scoped: Iterable[tuple[str, str, tuple[Condition, ...]]]
+                     ) -> list[ProposedStatement]:
+    """(action, resource, conditions) triples as statements grouped the way ``propose`` groups
+    them (by service, resources and conditions; sorted; stable Sids)."""
+    return _group([_Scoped(action, resource, conditions)
+                   for action, resource, conditions in scoped])
 
 
 def _carried_denies(grants: Grants, kept_actions: set[str]) -> list[ProposedStatement]:

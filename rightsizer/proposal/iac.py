@@ -24,12 +24,18 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Block", "Call", "Raw", "Ref", "dump_template", "hcl_block", "hcl_name", "hcl_string",
-           "logical_id", "one_line", "unique_names"]
+__all__ = ["Block", "Call", "GetAtt", "Raw", "Ref", "dump_template", "hcl_block", "hcl_name",
+           "hcl_string", "logical_id", "one_line", "unique_names"]
 
 
 class Ref(str):
     """A ``!Ref NAME`` in the YAML template."""
+
+    __slots__ = ()
+
+
+class GetAtt(str):
+    """A ``!GetAtt NAME.ATTRIBUTE`` in the YAML template."""
 
     __slots__ = ()
 
@@ -49,7 +55,9 @@ class TemplateDumper(_BaseDumper):  # type: ignore[misc,valid-type]
 TemplateDumper.add_representer(
     Ref, lambda dumper, value: dumper.represent_scalar("!Ref", str(value))
 )
-
+TemplateDumper.add_representer(
+    GetAtt, lambda dumper, value: dumper.represent_scalar("!GetAtt", str(value))
+)
 
 
 def logical_id(name: str) -> str:

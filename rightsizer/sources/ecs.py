@@ -59,7 +59,8 @@ from rightsizer.sources.locate import BadInput
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-__all__ = ["BadInput", "TaskDefinitions", "fetch_task_definitions", "load_task_definitions"]
+__all__ = ["BadInput", "Placement", "TaskDefinitions", "fetch_task_definitions",
+           "load_task_definitions"]
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,23 @@ class _NotTaskDefinitions(Exception):
 # --- files -------------------------------------------------------------------------------------
 
 
-def load_task_definitions(path: Path) -> TaskDefinitions:
-    """Task definitions from a file or a folder of files (see the module docstring)."""
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a task definition that is not registered yet (``register-task-definition`` input:
+    a ``family`` and ``containerDefinitions``, no ARN) will live. Such a document is given the
+    ARN it would have, with revision 0 and status ``UNREGISTERED``."""
+
+    partition: str
+    region: str
+    account: str
+
+    def arn(self, family: str) -> str:
+        return f"arn:{self.partition}:ecs:{self.region}:{self.account}:task-definition/{family}:0"
+
+
+def load_task_definitions(path: Path, placement: Placement | None = None) -> TaskDefinitions:
+    """Task definitions from a file or a folder of files (see the module docstring); with
+    ``placement``, also those not registered yet."""
     path = Path(path)
     found: dict[str, Mapping[str, Any]] = {}
     problems: list[BadInput] = []
@@ -95,7 +111,7 @@ def load_task_definitions(path: Path) -> TaskDefinitions:
             raise SourceError(f"{path}: no .json files in this folder: expected {_WHAT}")
         for file in files:
             try:
-                _read_file(file, found, problems)
+                _read_file(file, found, problems, placement)
             except SourceError as exc:
                 problems.append(BadInput(str(file), _reason(exc, file)))
             except _NotTaskDefinitions as exc:
@@ -103,7 +119,7 @@ def load_task_definitions(path: Path) -> TaskDefinitions:
         source = f"folder {path}"
     else:
         try:
-            _read_file(path, found, problems)
+            _read_file(path, found, problems, placement)
         except _NotTaskDefinitions as exc:
             raise SourceError(f"{path}: {exc}") from None
         source = f"file {path}"
@@ -126,7 +142,8 @@ def _reason(exc: SourceError, file: Path) -> str:
     return str(exc).removeprefix(f"{file}: ")
 
 
-def _read_file(path: Path, found: dict[str, Mapping[str, Any]], problems: list[BadInput]) -> None:
+def _read_file(path: Path, found: dict[str, Mapping[str, Any]], problems: list[BadInput],
+               placement: Placement | None = None) -> None:
     documents = json_documents(path, _WHAT)
     if len(documents) == 1 and not _is_known(documents[0]):
         raise _NotTaskDefinitions(
@@ -137,25 +154,32 @@ def _read_file(path: Path, found: dict[str, Mapping[str, Any]], problems: list[B
         if not _is_known(document):
             problems.append(BadInput(where, f"not a task definition: expected {_WHAT}"))
             continue
-        _collect(document, where, found, problems)
+        _collect(document, where, found, problems, placement)
 
 
 def _is_known(value: Any) -> bool:
     """A list (of outputs or task definitions), or an object of one of the accepted shapes."""
     if isinstance(value, list):
         return True
-    return isinstance(value, Mapping) and any(
+    return isinstance(value, Mapping) and (any(
         key in value for key in ("taskDefinition", "taskDefinitions", "taskDefinitionArn")
-    )
+    ) or _unregistered(value))
+
+
+def _unregistered(value: Any) -> bool:
+    """``register-task-definition`` input: a family and containers, no ARN yet."""
+    return (isinstance(value, Mapping) and "taskDefinitionArn" not in value
+            and isinstance(value.get("family"), str) and "containerDefinitions" in value)
 
 
 def _collect(
-    value: Any, where: str, found: dict[str, Mapping[str, Any]], problems: list[BadInput]
+    value: Any, where: str, found: dict[str, Mapping[str, Any]], problems: list[BadInput],
+    placement: Placement | None = None,
 ) -> None:
     """Walk the accepted shapes down to ``taskDefinition`` objects."""
     if isinstance(value, list):
         for index, item in enumerate(value):
-            _collect(item, f"{where}[{index}]", found, problems)
+            _collect(item, f"{where}[{index}]", found, problems, placement)
         return
     if not isinstance(value, Mapping):
         problems.append(BadInput(where, f"not a task definition ({type(value).__name__})"))
@@ -166,10 +190,18 @@ def _collect(
             problems.append(BadInput(f"{where} taskDefinitions", "is not a list"))
             return
         for index, item in enumerate(inner):
-            _collect(item, f"{where} taskDefinitions[{index}]", found, problems)
+            _collect(item, f"{where} taskDefinitions[{index}]", found, problems, placement)
         return
     if "taskDefinition" in value:
         where, value = f"{where} taskDefinition", value["taskDefinition"]
+    if _unregistered(value):
+        if placement is None:
+            problems.append(BadInput(where, "no taskDefinitionArn (a task definition not "
+                                     "registered yet: new-role reads one with --account and "
+                                     "--region)"))
+            return
+        value = {**value, "taskDefinitionArn": placement.arn(value["family"]), "revision": 0,
+                 "status": "UNREGISTERED"}
     reason = _wrong_shape(value)
     if reason:
         problems.append(BadInput(where, reason))

@@ -65,7 +65,9 @@ def test_task_definitions_object_with_a_broken_entry() -> None:
     path = DATA / "ecs-task-definitions.json"
     result = load_task_definitions(path)
     assert arns(result) == [td_arn("billing:1"), td_arn("orders-api:3")]  # sorted by ARN
-    assert result.problems == (BadInput(f"{path} taskDefinitions[1]", "no taskDefinitionArn"),)
+    [problem] = result.problems
+    assert problem.uri == f"{path} taskDefinitions[1]"
+    assert problem.reason.startswith("no taskDefinitionArn")
 
 
 def test_folder_of_files() -> None:
