@@ -14,8 +14,8 @@ What each relies on:
   run: it needs that account's credentials, and ``set-repository-policy`` replaces the whole
   policy.
 - ``role.cfn.yaml``: ``AWS::IAM::Role`` (RoleName, Path, Description, AssumeRolePolicyDocument,
-  ManagedPolicyArns, Tags) and ``AWS::IAM::ManagedPolicy`` (ManagedPolicyName, Description,
-  PolicyDocument; ``Ref`` is its ARN)
+  Tags; ``Ref`` is its name) and ``AWS::IAM::ManagedPolicy`` (ManagedPolicyName, Description,
+  PolicyDocument, Roles)
   (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-iam-role.html,
   .../aws-resource-iam-managedpolicy.html). ``AWS::IAM::ManagedPolicy`` has no Tags property:
   the role is tagged, the policy cannot be from a template. Named IAM resources need
@@ -115,6 +115,7 @@ def render_new_role_cloudformation(role: NewRole) -> str:
                 "ManagedPolicyName": document.name,
                 "Description": _policy_description(role, index),
                 "PolicyDocument": document.as_json(),
+                "Roles": [Ref(_ROLE_ID)],  # Ref of a role is its name
             },
         }
     properties: dict[str, Any] = {
@@ -123,8 +124,6 @@ def render_new_role_cloudformation(role: NewRole) -> str:
         "Description": one_line(role.description),
         "AssumeRolePolicyDocument": role.trust,
     }
-    if ids:
-        properties["ManagedPolicyArns"] = [Ref(resource_id) for resource_id in ids]
     if role.tags:
         properties["Tags"] = [{"Key": k, "Value": v} for k, v in role.tags]
     template = {

@@ -26,7 +26,6 @@ from rightsizer.errors import ConfigError, SourceError
 from rightsizer.iam.ecs import parse_task_definition
 from rightsizer.sources.aws import AwsOptions, make_aws_client
 from rightsizer.sources.ecs import TaskDefinitions, fetch_task_definitions, load_task_definitions
-from rightsizer.sources.locate import BadInput
 
 DATA = Path(__file__).parent.parent / "data" / "aws_cli"
 SAMPLE = Path(__file__).parent.parent.parent / "sample_logs" / "ecs" / "task-definitions.json"
