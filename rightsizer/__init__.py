@@ -14,6 +14,7 @@ __all__ = [
     "AthenaOptions",
     "Call",
     "Decision",
+    "ExplainResult",
     "Finding",
     "IngestSummary",
     "Inventory",
@@ -36,6 +37,7 @@ __all__ = [
     "derive_resources",
     "evaluate",
     "event_actions",
+    "explain_failures",
     "findings_frame",
     "grants_frame",
     "ingest",
@@ -74,10 +76,12 @@ if TYPE_CHECKING:
     from rightsizer.iam.policy import Policy, parse_policy
     from rightsizer.iam.resources import Call, derive_resources
     from rightsizer.pipeline import (
+        ExplainResult,
         IngestSummary,
         NewRoleResult,
         RunResult,
         athena_setup,
+        explain_failures,
         ingest,
         inventory,
         new_roles,
@@ -122,6 +126,8 @@ _LAZY = {
     "usage_frame": "rightsizer.frames",
     "run": "rightsizer.pipeline",
     "new_roles": "rightsizer.pipeline",
+    "explain_failures": "rightsizer.pipeline",
+    "ExplainResult": "rightsizer.pipeline",
     "NewRoleResult": "rightsizer.pipeline",
     "NewRole": "rightsizer.proposal.new_role",
     "run_job": "rightsizer.pipeline",

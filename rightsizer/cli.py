@@ -29,7 +29,7 @@ from rightsizer.cli_output import (
     _setup_logging,
     _state,
 )
-from rightsizer.cli_roles import new_role
+from rightsizer.cli_roles import explain, new_role
 from rightsizer.errors import ConfigError
 
 DEFAULT_DB = "rightsizer.duckdb"
@@ -555,3 +555,4 @@ class _Progress:
 # Commands kept in modules of their own, so that this one stays the command group and the
 # commands of the pipeline's main path.
 main.add_command(new_role)
+main.add_command(explain)

@@ -1,8 +1,10 @@
-"""``rightsizer new-role``: argument handling and printing for the library's ``new_roles``
-(cli.py registers it; it holds only what the command adds)."""
+"""``rightsizer new-role`` and ``rightsizer explain``: argument handling and printing for the
+library's ``new_roles`` and ``explain_failures`` (cli.py registers them)."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import click
 import rightsizer
 from rightsizer.cli_output import EXIT_DATA, EXIT_OK, _echo, _print_json, _run, _say_error
 
-__all__ = ["new_role"]
+__all__ = ["explain", "new_role"]
 
 
 @click.command("new-role")
@@ -78,3 +80,75 @@ def _print_roles(result: Any) -> None:
             _echo(f"  on the resource's side: {change.what}")
         for note in role.notes:
             _echo(f"  note: {note}")
+
+
+@click.command("explain")
+@click.option("--db", default="rightsizer.duckdb", show_default=True,
+              type=click.Path(dir_okay=False),
+              help="The store whose refused calls and failed AssumeRole calls to read.")
+@click.option("--iam", "iam_source", required=True, metavar="FILE|aws",
+              help="IAM authorization details: a file, or 'aws' to read them live.")
+@click.option("--ecs", "ecs_source", required=True, metavar="FILE|aws",
+              help="Task definitions: a file, a folder, or 'aws'.")
+@click.option("--tasks", "tasks_source", metavar="FILE|aws",
+              help="Stopped tasks: aws ecs describe-tasks output, or 'aws' to list them.")
+@click.option("--cluster", "clusters", multiple=True,
+              help="With --tasks aws: a cluster to read (repeatable; default: all).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC).")
+@click.option("--profile", help="AWS profile for live reads.")
+@click.option("--region", help="The API region for live reads.")
+@click.option("--endpoint-url", help="Endpoint for live reads.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def explain(db: str, iam_source: str, ecs_source: str, tasks_source: str | None,
+            clusters: tuple[str, ...], since: datetime | None, until: datetime | None,
+            profile: str | None, region: str | None, endpoint_url: str | None,
+            as_json: bool) -> None:
+    """Why ECS roles' calls were refused and tasks failed to start, and the smallest fix.
+
+    Reads the store's refused calls and ECS's failed AssumeRole calls, the roles' policies, the
+    task definitions and, with --tasks, stopped tasks. Each failure gets a cause (a stable code
+    and a sentence), what refused it, and the statement to add or the change to make, checked
+    with rightsizer's evaluator. A refused call nothing declares is shown as a bug or a probe,
+    never granted. Exit 4 when some input could not be read."""
+
+    def action() -> int:
+        from rightsizer.sources.aws import AwsOptions
+
+        result = rightsizer.explain_failures(
+            iam=iam_source, ecs=ecs_source, db=db, tasks=tasks_source,
+            since=since.replace(tzinfo=UTC) if since else None,
+            until=until.replace(tzinfo=UTC) + timedelta(days=1) if until else None,
+            aws=AwsOptions(profile=profile, region=region, endpoint_url=endpoint_url),
+            clusters=clusters)
+        if as_json:
+            _print_json(result.as_json())
+        else:
+            _print_failures(result)
+        for problem in result.problems:
+            _say_error(f"bad input: {problem.what}: {problem.reason}")
+        return EXIT_DATA if result.problems else EXIT_OK
+
+    _run(action)
+
+
+def _print_failures(result: Any) -> None:
+    if not result.failures:
+        _echo("No failure found: no refused call, no failed AssumeRole, no stopped task to "
+              "explain.")
+    for failure in result.failures:
+        what = failure.action or failure.cause.code
+        seen = (f"{failure.count} time{'s' if failure.count != 1 else ''}" if failure.count
+                else "predicted from the IAM data")
+        _echo(f"{failure.role}: {what} on {failure.resource} ({failure.region or '-'}), "
+              f"{seen}, {failure.source}")
+        _echo(f"  cause: {failure.cause.code}: {failure.cause.sentence}")
+        if failure.denied_by:
+            _echo(f"  refused by: {'; '.join(failure.denied_by)}")
+        if failure.fix is not None:
+            checked = "checked" if failure.fix.verified else "not checked"
+            _echo(f"  fix ({checked}): {failure.fix.change}")
+            if failure.fix.statement:
+                _echo("    " + json.dumps(dict(failure.fix.statement), sort_keys=False))
+        else:
+            _echo(f"  no fix: {failure.no_fix}")

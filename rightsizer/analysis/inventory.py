@@ -78,6 +78,7 @@ class InventoryRole:
     assumed: EcsAssumption | None
     findings: tuple[Finding, ...]
     attached_policy_arns: tuple[str, ...] = field(default=())
+    trust_policy: Policy | None = None  # parsed; None when IAM's data holds none or it is unread
 
     @property
     def task_definitions(self) -> tuple[str, ...]:
@@ -331,7 +332,7 @@ def _known_role(details: RoleDetails, iam: AuthorizationDetails, uses: list[Role
         evidence=evidence, kinds=_kinds(uses), uses=_sorted_uses(uses),
         needs=_sorted_needs(needs), trust=trust, policies=tuple(policies), boundary=boundary,
         assumed=assumed, findings=_sorted_findings(findings),
-        attached_policy_arns=details.attached_policy_arns,
+        attached_policy_arns=details.attached_policy_arns, trust_policy=trust_policy,
     )
     return role, problems
 

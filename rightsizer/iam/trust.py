@@ -12,13 +12,15 @@ organization level and count too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rightsizer.iam.patterns import matches
 from rightsizer.iam.policy import Policy, Statement
 
-__all__ = ["ECS_TASKS", "SOURCE_CONDITION_KEYS", "OpenTrust", "ServiceTrust", "open_trust",
-           "service_trust"]
+__all__ = ["ECS_TASKS", "SOURCE_CONDITION_KEYS", "OpenTrust", "ServiceTrust",
+           "ecs_trust_policy", "open_trust", "service_trust"]
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 ASSUME_ROLE = "sts:AssumeRole"
@@ -134,3 +136,21 @@ def open_trust(trust: Policy | None) -> tuple[OpenTrust, ...]:
             found.append(OpenTrust(s.ref, f"NotAction (every action but "
                                           f"{', '.join(s.not_actions)})", False, keys))
     return tuple(found)
+
+
+def ecs_trust_policy(partition: str, account: str, regions: Sequence[str]) -> dict[str, Any]:
+    """Trust for ``ecs-tasks.amazonaws.com``, bound to the account's ECS in these regions."""
+    sources = [f"arn:{partition}:ecs:{region}:{account}:*" for region in sorted(set(regions))]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "EcsTasksAssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": ECS_TASKS},
+            "Action": ASSUME_ROLE,
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": sources[0] if len(sources) == 1 else sources},
+                "StringEquals": {"aws:SourceAccount": account},
+            },
+        }],
+    }

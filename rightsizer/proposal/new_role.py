@@ -55,9 +55,9 @@ from rightsizer import aws_names
 from rightsizer.iam.ecs import Need, RoleKind, TaskDefinition
 from rightsizer.iam.evaluate import Request, evaluate
 from rightsizer.iam.policy import Condition, parse_policy
-from rightsizer.iam.trust import ASSUME_ROLE, ECS_TASKS
+from rightsizer.iam.trust import ecs_trust_policy
 from rightsizer.proposal.build import group_statements
-from rightsizer.proposal.model import POLICY_VERSION, PolicyDocument, ProposedStatement
+from rightsizer.proposal.model import PolicyDocument, ProposedStatement
 from rightsizer.proposal.split import split_statements
 
 __all__ = [
@@ -65,7 +65,6 @@ __all__ = [
     "ResourceChange",
     "Undecided",
     "design_new_roles",
-    "ecs_trust_policy",
     "parse_tags",
     "prove_new_role",
 ]
@@ -161,24 +160,6 @@ class NewRole:
             "notes": list(self.notes),
             "tags": dict(self.tags),
         }
-
-
-def ecs_trust_policy(partition: str, account: str, regions: Sequence[str]) -> dict[str, Any]:
-    """Trust for ``ecs-tasks.amazonaws.com``, bound to the account's ECS in these regions."""
-    sources = [f"arn:{partition}:ecs:{region}:{account}:*" for region in sorted(set(regions))]
-    return {
-        "Version": POLICY_VERSION,
-        "Statement": [{
-            "Sid": "EcsTasksAssumeRole",
-            "Effect": "Allow",
-            "Principal": {"Service": ECS_TASKS},
-            "Action": ASSUME_ROLE,
-            "Condition": {
-                "ArnLike": {"aws:SourceArn": sources[0] if len(sources) == 1 else sources},
-                "StringEquals": {"aws:SourceAccount": account},
-            },
-        }],
-    }
 
 
 def parse_tags(pairs: Iterable[str]) -> tuple[tuple[str, str], ...]:

@@ -25,6 +25,7 @@ from rightsizer.errors import StoreError
 from rightsizer.sqlfiles import schema_migrations, sql
 from rightsizer.store import redact
 from rightsizer.store.records import (
+    AssumeRoleFailure,
     CoverageRow,
     DataEventSeen,
     EcsAssumption,
@@ -435,6 +436,15 @@ class Store:
                                    last_seen=last.replace(tzinfo=UTC),
                                    regions=tuple(regions), days=tuple(days))
                      for arn, n, sessions, first, last, regions, days in rows)
+
+    def assume_role_failures(self, since: datetime | None = None,
+                             until: datetime | None = None) -> tuple[AssumeRoleFailure, ...]:
+        """ECS's failed ``AssumeRole`` calls for tasks in ``[since, until)``."""
+        rows = self._con.execute(sql("duckdb/analysis/assume_role_failures"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(AssumeRoleFailure(arn, region, account, code, int(n),
+                                       first.replace(tzinfo=UTC), last.replace(tzinfo=UTC))
+                     for arn, region, account, code, n, first, last in rows)
 
     def coverage(self, since: datetime | None = None,
                  until: datetime | None = None) -> tuple[CoverageRow, ...]:

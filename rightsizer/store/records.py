@@ -21,6 +21,19 @@ class EcsAssumption:
 
 
 @dataclass(frozen=True, slots=True)
+class AssumeRoleFailure:
+    """ECS failed to assume this role for tasks (``assume_role_failures.sql``)."""
+
+    role_arn: str
+    region: str
+    account: str
+    error_code: str
+    failures: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CoverageRow:
     """What the logs read cover on one day of one account and region
     (``queries/duckdb/analysis/coverage.sql``)."""

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from rightsizer.iam.ecs import parse_task_definition
 from rightsizer.iam.evaluate import Request, evaluate
 from rightsizer.iam.policy import parse_policy
+from rightsizer.iam.trust import ecs_trust_policy
 from rightsizer.proposal.model import ProposedStatement
 from rightsizer.proposal.new_role import (
     NewRole,
     design_new_roles,
-    ecs_trust_policy,
     parse_tags,
     prove_new_role,
 )
