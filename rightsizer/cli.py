@@ -441,14 +441,18 @@ def _print_run(result: Any) -> None:
               help="Mean records per delivery file (default: ~5-minute files).")
 @click.option("--digest-hours", default=1, show_default=True, type=click.IntRange(1),
               help="Hours between digest files (CloudTrail: 1).")
+@click.option("--failures", is_flag=True,
+              help="Add services that fail to start (a missing ECR permission, a wrong trust "
+                   "principal, a KMS key without grant, a cross-account repository without "
+                   "policy) and OUT/ecs/stopped-tasks.json: input for rightsizer explain.")
 def simulate(out: Path, events: int, seed: int, services: int, days: int,
-             events_per_file: int | None, digest_hours: int) -> None:
+             events_per_file: int | None, digest_hours: int, failures: bool) -> None:
     """Write a synthetic account to OUT: CloudTrail delivery files, IAM and ECS JSON."""
 
     def action() -> int:
         result = rightsizer.simulate_account(out, events=events, seed=seed, services=services,
                                              days=days, events_per_file=events_per_file,
-                                             digest_hours=digest_hours)
+                                             digest_hours=digest_hours, failures=failures)
         _echo(f"{result.distinct_events:,} events ({result.duplicate_deliveries:,} "
                    f"delivered twice) in {result.delivery_files:,} delivery files, "
                    f"{result.start:%Y-%m-%d} to {result.end:%Y-%m-%d}")
@@ -456,6 +460,8 @@ def simulate(out: Path, events: int, seed: int, services: int, days: int,
         _echo(f"  IAM:  {result.iam_path}")
         _echo(f"  ECS:  {result.ecs_path}")
         _echo(f"  trail: {result.trail_path}")
+        if result.stopped_tasks_path:
+            _echo(f"  stopped tasks: {result.stopped_tasks_path}")
         return EXIT_OK
 
     _run(action)

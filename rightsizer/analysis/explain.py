@@ -139,6 +139,7 @@ class Failure:
     symptom: str | None  # what ECS shows: CannotPullContainerError, ResourceInitializationError
     detail: str
     if_needed: Mapping[str, Any] | None = None  # the statement, should the app truly need it
+    stopped_tasks: int = 0  # stopped tasks this failure explains
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -152,6 +153,7 @@ class Failure:
             "no_fix": self.no_fix, "source": self.source, "symptom": self.symptom,
             "detail": self.detail,
             "if_needed": dict(self.if_needed) if self.if_needed else None,
+            "stopped_tasks": self.stopped_tasks,
         }
 
 
@@ -293,8 +295,33 @@ def explain(attempts: Iterable[Attempt], inventory: Inventory,
         for failure in _diagnose(attempt, role):
             if (role.name, failure.action, failure.cause.code) not in seen:
                 failures.append(failure)
-    return tuple(sorted(_collapse_unneeded(failures),
+    return tuple(sorted(_fold_stopped(_collapse_unneeded(failures)),
                         key=lambda f: (f.role, -f.count, f.action or "", f.resource)))
+
+
+def _fold_stopped(failures: list[Failure]) -> list[Failure]:
+    """A stopped task explained by a refusal CloudTrail also shows is one failure: the
+    refusal's, with the stopped tasks it explains counted on it. A stopped task whose message
+    names no action folds into a refusal of the service its cause points at."""
+    out: list[Failure] = [f for f in failures if f.source != "stopped_task"]
+    for failure in failures:
+        if failure.source != "stopped_task":
+            continue
+        service = _RULE_SERVICES.get(failure.cause.code)
+        target = next((i for i, f in enumerate(out) if f.role_arn == failure.role_arn and (
+            (f.action, f.resource, f.cause.code)
+            == (failure.action, failure.resource, failure.cause.code)
+            or (failure.action is None and service is not None and f.action is not None
+                and f.action.startswith(f"{service}:")))), None)
+        if target is None:
+            out.append(replace(failure, stopped_tasks=failure.count))
+            continue
+        old = out[target]
+        source = old.source if old.source.endswith("+stopped_task") else (
+            f"{old.source}+stopped_task")
+        out[target] = replace(old, stopped_tasks=old.stopped_tasks + failure.count,
+                              source=source)
+    return out
 
 
 def _predicted(inventory: Inventory) -> list[Attempt]:
@@ -350,10 +377,16 @@ def _from_rule(attempt: Attempt, role: InventoryRole) -> list[Failure]:
     if refused:
         return [_refused(replace(attempt, action=action, resource=_sample(need.resource)), role)
                 for action, need in refused]
+    unnamed = [need for need in role.needs if service and not need.resource_known
+               and any(a.startswith(f"{service}:") for a in need.actions)]
     why = {"network": "no IAM change helps: fix the route or add the VPC endpoints",
            "none": "no IAM change helps: push the image, or correct its name or tag"}.get(
         rule.fix, "the role's policies allow every declared need of this kind: the cause is "
                   "outside them (a resource or key policy, an SCP, the network)")
+    if unnamed and rule.fix == "iam":
+        why = (f"the task definition does not name the resource ({unnamed[0].reason}); the "
+               "refused call in CloudTrail names it: run explain with the store holding the "
+               "logs of the task's start")
     return [_failure(attempt, role.name, Cause(rule.code, f"{rule.cause} ({rule.source})"),
                      (), None, why, symptom=rule.error or None)]
 

@@ -33,6 +33,7 @@ Same arguments, same bytes: only `random.Random(seed)` is used, never the clock.
 
 from __future__ import annotations
 
+import heapq
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,7 +44,8 @@ import orjson
 from rightsizer.errors import ConfigError
 from rightsizer.simulate.activity import Engine, streams
 from rightsizer.simulate.cloudtrail import DeliveryWriter
-from rightsizer.simulate.ecs import task_definitions
+from rightsizer.simulate.ecs import task_definition, task_definitions
+from rightsizer.simulate.failures import add_failing_services
 from rightsizer.simulate.iam import authorization_details
 from rightsizer.simulate.ids import Rng
 from rightsizer.simulate.model import HOME_REGION, TRAIL_NAME, Account, build_account
@@ -66,6 +68,7 @@ class SimulationResult:
     digest_files: int  # files under CloudTrail-Digest/
     start: datetime  # UTC window of eventTime covered: start <= eventTime < end
     end: datetime
+    stopped_tasks_path: Path | None = None  # OUT/ecs/stopped-tasks.json, with failures
 
 
 # The data-event types the simulated traffic records (records.py marks them eventCategory Data).
@@ -113,6 +116,7 @@ def simulate_account(
     end: datetime | None = None,
     events_per_file: int | None = None,
     digest_hours: int = 1,
+    failures: bool = False,
 ) -> SimulationResult:
     """Write the simulated account under `out` (which must be empty or absent).
 
@@ -120,6 +124,8 @@ def simulate_account(
     2026-11-01T00:00:00Z); `events_per_file` is the mean number of records per delivery file,
     or None for realistic five-minute files per account and region. `digest_hours` is the period
     of digest files: CloudTrail writes one an hour; a small sample may want fewer.
+    `failures` adds services whose tasks fail to start (``simulate.failures``), and
+    `OUT/ecs/stopped-tasks.json` with their stopped tasks; the rest of the account is the same.
     """
     _check(events, services, days, events_per_file)
     if digest_hours < 1:
@@ -140,6 +146,10 @@ def simulate_account(
         Rng(master.getrandbits(64)) for _ in range(4)
     )
     account = build_account(model_rng, services, start_sec)
+    failing = None
+    if failures:
+        # A fifth stream, drawn after the four: without failures nothing else changes.
+        failing = add_failing_services(account, Rng(master.getrandbits(64)), end_sec)
 
     cloudtrail_dir = root / "cloudtrail"
     writer = DeliveryWriter(
@@ -147,7 +157,9 @@ def simulate_account(
         writer_rng, events_per_file, digest_hours * 3600,
     )  # fmt: skip
     engine = Engine(account, traffic_rng, start_sec, end_sec, events)
-    for sec, stream, data in engine.run():
+    extra = failing.serialized(engine.stream_of[(account.account_id, HOME_REGION)]) \
+        if failing else []
+    for sec, stream, data in heapq.merge(engine.run(), extra, key=lambda r: r[0]):
         writer.add(sec, stream, data)
     writer.close(start_sec, end_sec)
 
@@ -157,9 +169,16 @@ def simulate_account(
     ecs_path.parent.mkdir(parents=True, exist_ok=True)
     details = authorization_details(account, docs_rng, engine.last_used)
     iam_path.write_bytes(orjson.dumps(details, option=orjson.OPT_INDENT_2))
-    ecs_path.write_bytes(
-        orjson.dumps(task_definitions(account, docs_rng), option=orjson.OPT_INDENT_2)
-    )
+    definitions = task_definitions(account, docs_rng)
+    stopped_path = None
+    if failing is not None:
+        failing_rng = random.Random(seed)
+        definitions["taskDefinitions"] += [task_definition(svc, rev, account, failing_rng)
+                                           for svc in failing.services for rev in svc.revisions]
+        stopped_path = root / "ecs" / "stopped-tasks.json"
+        stopped_path.write_bytes(orjson.dumps({"tasks": failing.stopped_tasks, "failures": []},
+                                              option=orjson.OPT_INDENT_2))
+    ecs_path.write_bytes(orjson.dumps(definitions, option=orjson.OPT_INDENT_2))
     trail_path = root / "trail" / "event-selectors.json"
     trail_path.parent.mkdir(parents=True, exist_ok=True)
     trail_path.write_bytes(orjson.dumps(event_selectors(account), option=orjson.OPT_INDENT_2))
@@ -169,10 +188,11 @@ def simulate_account(
         iam_path=iam_path,
         ecs_path=ecs_path,
         trail_path=trail_path,
-        distinct_events=engine.emitted,
+        distinct_events=engine.emitted + len(extra),
         duplicate_deliveries=writer.duplicates,
         delivery_files=writer.delivery_files,
         digest_files=writer.digest_files,
         start=datetime.fromtimestamp(start_sec, UTC),
         end=end_dt,
+        stopped_tasks_path=stopped_path,
     )
