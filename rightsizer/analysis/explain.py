@@ -673,10 +673,16 @@ def _sample(pattern: str) -> str:
 
 
 def _elsewhere(resource: str) -> str:
-    """A resource of the same kind that no declaration names."""
+    """A resource of the same kind that no declaration names: a folder inserted after the
+    resource's first name part (``log-stream:ecs/app/ID`` -> ``ecs/rightsizer-other/app/ID``,
+    ``repository/app`` -> ``repository/rightsizer-other/app``), so a pattern written for the
+    declared resource does not match it."""
     if resource == "*" or resource.count(":") < 5:
         return resource
-    return resource + "-rightsizer-not-declared"
+    head, _, tail = resource.rpartition(":")
+    first, slash, rest = tail.partition("/")
+    tail = f"{first}/rightsizer-other/{rest}" if slash else f"rightsizer-other-{tail}"
+    return f"{head}:{tail}"
 
 
 def _region_of(resource: str, default: str) -> str:
