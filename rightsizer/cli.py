@@ -432,7 +432,8 @@ def _print_run(result: Any) -> None:
 @main.command()
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--events", default=5000, show_default=True, type=click.IntRange(1),
-              help="Distinct CloudTrail events to write.")
+              help="Distinct CloudTrail events of traffic to write (six changes to roles "
+                   "come on top).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--services", default=6, show_default=True, type=click.IntRange(1),
               help="ECS services (task definition families).")

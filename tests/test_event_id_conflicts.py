@@ -84,5 +84,5 @@ def test_the_report_says_how_many_repeats_had_other_contents() -> None:
     summary = orjson.loads((Path(__file__).parent / "golden/sample/summary.json").read_bytes())
     assert "of them an eventID repeated" not in render_markdown(summary)
     summary["ingest"]["events_conflicting"] = 3
-    assert "(12 duplicates, 3 of them an eventID repeated with other contents)" in \
+    assert "(8 duplicates, 3 of them an eventID repeated with other contents)" in \
         render_markdown(summary)

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import orjson
 import pytest
 from click.testing import CliRunner
@@ -19,6 +18,7 @@ from rightsizer.cli import main
 from rightsizer.iam.evaluate import Request, evaluate
 from rightsizer.iam.policy import parse_policy
 from rightsizer.iam.trust import ECS_TASKS, service_trust
+from rightsizer.sources.aws import AwsOptions, make_aws_client
 from rightsizer.sources.ecs import load_task_definitions
 from rightsizer.sources.ecs_tasks import load_stopped_tasks
 from rightsizer.sources.iam import load_authorization_details
@@ -166,8 +166,8 @@ def test_stopped_task_files_in_every_shape(tmp_path: Path) -> None:
 def test_stopped_tasks_live_through_moto(account: tuple[Any, Path], moto_server: str) -> None:
     # moto runs EC2-launched tasks; each stopped with a documented message.
     result, db = account
-    ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name="us-east-1")
-    ecs = boto3.client("ecs", endpoint_url=moto_server, region_name="us-east-1")
+    ec2 = make_aws_client("ec2", AwsOptions(region="us-east-1", endpoint_url=moto_server))
+    ecs = make_aws_client("ecs", AwsOptions(region="us-east-1", endpoint_url=moto_server))
     instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]
     ecs.create_cluster(clusterName="explain-live")
     identity = {"accountId": "123456789012", "instanceId": instance["InstanceId"],

@@ -10,13 +10,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
 import rightsizer
 from rightsizer.cli import main
 from rightsizer.pipeline.new_role import FILES
+from rightsizer.sources.aws import AwsOptions, make_aws_client
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ECS = ROOT / "sample_logs" / "ecs" / "task-definitions.json"
@@ -127,7 +127,7 @@ def test_a_hostile_family_is_bad_input_and_writes_nothing_outside(tmp_path: Path
 
 
 def test_live_task_definitions_through_moto(tmp_path: Path, moto_server: str) -> None:
-    ecs = boto3.client("ecs", endpoint_url=moto_server, region_name="eu-west-3")
+    ecs = make_aws_client("ecs", AwsOptions(region="eu-west-3", endpoint_url=moto_server))
     doc = unregistered("live-svc")
     ecs.register_task_definition(family=doc["family"], executionRoleArn=doc["executionRoleArn"],
                                  containerDefinitions=doc["containerDefinitions"])

@@ -3,8 +3,8 @@ prove, and write the output folder."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,8 +23,10 @@ from rightsizer.store.lock import store_lock
 from rightsizer.store.records import UsageRow
 
 if TYPE_CHECKING:
+    from rightsizer.analysis.explain import Failure
     from rightsizer.analysis.findings import Finding, Severity
     from rightsizer.analysis.inventory import Inventory
+    from rightsizer.analysis.role_changes import RoleChange
     from rightsizer.iam.observability import Observability, TrailSettings
     from rightsizer.proposal.rightsize import RoleResult, Window
     from rightsizer.settings import Settings
@@ -43,6 +45,8 @@ class RunResult:
     trails_assumed: bool
     events_in_window: int
     summary: dict[str, object]
+    failures: tuple[Failure, ...] = ()  # why calls were refused, and the fixes (explain)
+    changes: Mapping[str, tuple[RoleChange, ...]] = field(default_factory=dict)  # by role ARN
     latest: Path | None = None  # a dated run: the ``latest`` link now pointing at ``out``
     removed: tuple[Path, ...] = ()  # a dated run: old runs removed (output.keep)
 
@@ -106,7 +110,14 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
          athena_accounts: Sequence[str], principals: Sequence[str], today: date | None,
          workers: int | None, pdf: bool) -> RunResult:
     from rightsizer.analysis.evidence import Coverage, judge_evidence, role_footprint
+    from rightsizer.analysis.explain import (
+        attempts_from_assume_failures,
+        attempts_from_usage,
+        explain,
+        succeeded_calls,
+    )
     from rightsizer.analysis.inventory import build_inventory, role_key
+    from rightsizer.analysis.role_changes import role_changes
     from rightsizer.proposal.rightsize import Window, rightsize
     from rightsizer.settings import Settings
 
@@ -141,6 +152,8 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
         sessions = store.call_sessions(since, end_exclusive)
         covered = store.coverage(since, end_exclusive)
         assumed_in_window = store.ecs_assumed_roles(since, end_exclusive)
+        assume_failures = store.assume_role_failures(since, end_exclusive)
+        iam_changes = store.iam_changes(since, end_exclusive)
     start = since.replace(tzinfo=UTC) if since else span.first_event
     end = end_exclusive.replace(tzinfo=UTC) if end_exclusive else span.last_event
     if start is None or end is None:
@@ -177,12 +190,20 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
             exclusions=settings.exclusions, window=window,
             min_window_days=settings.min_window_days, today=today, sufficiency=sufficiency,
             observability_cache=cache))
+    # Why calls failed and who changed the roles: from the same rows, for the report.
+    succeeded = succeeded_calls(usage) | {(a.role_arn, "sts:AssumeRole")
+                                          for a in assumed_in_window}
+    failures = explain(attempts_from_usage(usage)
+                       + attempts_from_assume_failures(assume_failures),
+                       result_inventory, succeeded)
+    changes = role_changes(iam_changes, result_inventory)
     summary = summarize(window, results, result_inventory, summary_ingest, logs, evidence,
-                        span.events, settings, today, coverage)
+                        span.events, settings, today, coverage, failures=failures,
+                        changes=changes)
     write_output(out, results, summary)
     render_reports(out, pdf=pdf, summary=summary)
     return RunResult(out=out, window=window, ingest=summary_ingest, inventory=result_inventory,
                      roles=tuple(results), settings=settings, trails=tuple(trails),
                      trails_assumed=evidence.origin == "inferred",
                      events_in_window=span.events,
-                     summary=summary)
+                     summary=summary, failures=failures, changes=changes)

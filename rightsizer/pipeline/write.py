@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +17,9 @@ from rightsizer.errors import ConfigError
 
 if TYPE_CHECKING:
     from rightsizer.analysis.evidence import Coverage
+    from rightsizer.analysis.explain import Failure
     from rightsizer.analysis.inventory import Inventory
+    from rightsizer.analysis.role_changes import RoleChange
     from rightsizer.analysis.verdicts import Verdict
     from rightsizer.pipeline.ingest import IngestSummary
     from rightsizer.pipeline.trails import TrailEvidence
@@ -58,7 +60,9 @@ def _verdict_json(verdict: Verdict) -> dict[str, object]:
     return entry
 
 
-def _role_json(result: RoleResult, policy_path: str | None) -> dict[str, object]:
+def _role_json(result: RoleResult, policy_path: str | None,
+               failures: Sequence[Failure] = (),
+               changes: Sequence[RoleChange] = ()) -> dict[str, object]:
     role = result.role
     daily: dict[str, int] = {}
     for evidence in result.evidence.actions.values():
@@ -106,14 +110,18 @@ def _role_json(result: RoleResult, policy_path: str | None) -> dict[str, object]
         "evidence": list(role.evidence),
         "needs": [{"kind": n.kind, "actions": list(n.actions), "resource": n.resource,
                    "reason": n.reason} for n in role.needs],
+        "failures": [f.as_json() for f in failures],
+        "changes": [c.as_json() for c in changes],
     }
 
 
 def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
               ingested: IngestSummary | None, logs: Sequence[str], evidence: TrailEvidence,
               events: int, settings: Settings, today: date,
-              coverage: Coverage) -> dict[str, object]:
+              coverage: Coverage, *, failures: Sequence[Failure] = (),
+              changes: Mapping[str, Sequence[RoleChange]] | None = None) -> dict[str, object]:
     from rightsizer import __version__
+    from rightsizer.analysis.inventory import role_key
     from rightsizer.iam.actions import mapping_tables_version
     from rightsizer.iam.catalog import catalog
 
@@ -122,7 +130,11 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
         folder = _role_folder(Path("roles"), result.role.name)
         path = (f"{folder.as_posix()}/policy.json"
                 if result.proposal is not None and folder is not None else None)
-        roles.append(_role_json(result, path))
+        key = role_key(result.role.arn)
+        roles.append(_role_json(
+            result, path, [f for f in failures if role_key(f.role_arn) == key],
+            [c for arn, found in (changes or {}).items() if role_key(arn) == key
+             for c in found]))
     return {
         "schema_version": SCHEMA_VERSION,
         "tool_version": __version__,

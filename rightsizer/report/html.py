@@ -205,6 +205,46 @@ def _role_view(index: int, role: Mapping[str, Any], policies: Mapping[str, str] 
         "diff": _diff_html(diff_text, policy_shown=policy is not None) if diff_text else None,
         "replay_status": status,
         "replay": replay,
+        "failures": [_failure_view(f) for f in role.get("failures") or ()],
+        "changes": [_change_view(c) for c in role.get("changes") or ()],
+    }
+
+
+def _failure_view(failure: Mapping[str, Any]) -> dict[str, Any]:
+    """One row of "Why it failed": what, how often, the cause, and the fix or why none."""
+    fix = failure.get("fix") or None
+    cause = failure.get("cause") or {}
+    count = int(failure.get("count") or 0)
+    stopped = int(failure.get("stopped_tasks") or 0)
+    seen = (f"{count:,} refused" if count else "predicted") + (
+        f", {stopped:,} stopped task{'s' if stopped != 1 else ''}" if stopped else "")
+    return {
+        "action": str(failure.get("action") or cause.get("code", "")),
+        "resource": str(failure.get("resource") or ""),
+        "seen": seen,
+        "last_seen": str(failure.get("last_seen") or "")[:10],
+        "code": str(cause.get("code", "")),
+        "cause": str(cause.get("sentence", "")),
+        "denied_by": [str(d) for d in failure.get("denied_by") or ()],
+        "fix": str(fix.get("change", "")) if fix else None,
+        "statement": (_compact_json(fix["statement"]) if fix and fix.get("statement")
+                      else None),
+        "checked": bool(fix.get("verified")) if fix else False,
+        "no_fix": str(failure.get("no_fix") or ""),
+    }
+
+
+def _change_view(change: Mapping[str, Any]) -> dict[str, Any]:
+    widened = change.get("widened")
+    return {
+        "time": str(change.get("time", ""))[:16].replace("T", " "),
+        "actor": str(change.get("actor", "")),
+        "change": str(change.get("change", "")),
+        "what": str(change.get("what", "")),
+        "widened": "widened" if widened is True else "narrowed" if widened is False
+                   else "cannot tell",
+        "flag": widened is True,
+        "why": str(change.get("why", "")),
     }
 
 

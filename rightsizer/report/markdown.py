@@ -159,6 +159,18 @@ def render_markdown(summary: Mapping[str, Any], *,
         if view["denied"]:
             out.append("- **Refused (reported, never added)** " + ", ".join(
                 f"{md_code(r['action'])} {TIMES}{_n(r['denied_calls'])}" for r in view["denied"]))
+        for failure in view["failures"]:
+            fix = (f"fix{' (checked)' if failure['checked'] else ''}: "
+                   f"{md_text(failure['fix'])}"
+                   + (f" {md_code(failure['statement'])}" if failure["statement"] else "")
+                   if failure["fix"] else f"no fix: {md_text(failure['no_fix'])}")
+            out.append(f"- **Why it failed** {md_code(failure['action'])} on "
+                       f"{md_code(failure['resource'])} ({md_text(failure['seen'])}): "
+                       f"{md_text(failure['code'])}, {md_text(failure['cause'])}; {fix}")
+        for change in view["changes"]:
+            out.append(f"- **Changed** {md_text(change['time'])} by {md_code(change['actor'])}: "
+                       f"{md_code(change['change'])} {md_text(change['what'])}; "
+                       f"**{md_text(change['widened'])}**: {md_text(change['why'])}")
         evidence = view["sufficiency"]
         if evidence and evidence["sufficient"]:
             out.append(f"- **Evidence** confidence {md_text(evidence['confidence'])}: "

@@ -26,7 +26,10 @@ and SSM on its behalf) and creates log streams; the task role then makes the app
 (S3, DynamoDB, SQS and SNS data events, KMS, Secrets Manager), with credential refreshes every few
 hours. About a quarter of the volume comes from other principals: an IAM user with the CLI, a
 Lambda role, an EC2 instance role, SSO console users, ECS's service-linked role, AWS services,
-root console sign-ins and a cross-account (`AWSAccount`) caller.
+root console sign-ins and a cross-account (`AWSAccount`) caller. A few changes to ECS roles
+(inline policies rewritten, policies attached and detached, a trust policy replaced) are in the
+window too (`simulate.changes`); `failures` adds services that fail to start
+(`simulate.failures`).
 
 Same arguments, same bytes: only `random.Random(seed)` is used, never the clock.
 """
@@ -43,6 +46,7 @@ import orjson
 
 from rightsizer.errors import ConfigError
 from rightsizer.simulate.activity import Engine, streams
+from rightsizer.simulate.changes import role_changes
 from rightsizer.simulate.cloudtrail import DeliveryWriter
 from rightsizer.simulate.ecs import task_definition, task_definitions
 from rightsizer.simulate.failures import add_failing_services
@@ -120,9 +124,10 @@ def simulate_account(
 ) -> SimulationResult:
     """Write the simulated account under `out` (which must be empty or absent).
 
-    `events` distinct CloudTrail events spread over the `days` before `end` (default
-    2026-11-01T00:00:00Z); `events_per_file` is the mean number of records per delivery file,
-    or None for realistic five-minute files per account and region. `digest_hours` is the period
+    `events` distinct CloudTrail events of traffic spread over the `days` before `end` (default
+    2026-11-01T00:00:00Z), with the account's six role changes on top; `events_per_file` is the
+    mean number of records per delivery file, or None for realistic five-minute files per
+    account and region. `digest_hours` is the period
     of digest files: CloudTrail writes one an hour; a small sample may want fewer.
     `failures` adds services whose tasks fail to start (``simulate.failures``), and
     `OUT/ecs/stopped-tasks.json` with their stopped tasks; the rest of the account is the same.
@@ -146,9 +151,11 @@ def simulate_account(
         Rng(master.getrandbits(64)) for _ in range(4)
     )
     account = build_account(model_rng, services, start_sec)
+    # Streams drawn after the four, records merged into the traffic in time order: the rest
+    # of the account is what it would be without them.
+    changes = role_changes(account, Rng(master.getrandbits(64)), start_sec, end_sec)
     failing = None
     if failures:
-        # A fifth stream, drawn after the four: without failures nothing else changes.
         failing = add_failing_services(account, Rng(master.getrandbits(64)), end_sec)
 
     cloudtrail_dir = root / "cloudtrail"
@@ -157,8 +164,9 @@ def simulate_account(
         writer_rng, events_per_file, digest_hours * 3600,
     )  # fmt: skip
     engine = Engine(account, traffic_rng, start_sec, end_sec, events)
-    extra = failing.serialized(engine.stream_of[(account.account_id, HOME_REGION)]) \
-        if failing else []
+    home = engine.stream_of[(account.account_id, HOME_REGION)]
+    extra = sorted([(sec, home, orjson.dumps(record)) for sec, record in changes]
+                   + (failing.serialized(home) if failing else []))
     for sec, stream, data in heapq.merge(engine.run(), extra, key=lambda r: r[0]):
         writer.add(sec, stream, data)
     writer.close(start_sec, end_sec)

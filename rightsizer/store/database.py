@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import duckdb
 import orjson
@@ -30,6 +31,7 @@ from rightsizer.store.records import (
     DataEventSeen,
     EcsAssumption,
     EventSpan,
+    IamChangeEvent,
     RoleActivity,
     TrailEvent,
     UsageRow,
@@ -446,6 +448,16 @@ class Store:
                                        first.replace(tzinfo=UTC), last.replace(tzinfo=UTC))
                      for arn, region, account, code, n, first, last in rows)
 
+    def iam_changes(self, since: datetime | None = None,
+                    until: datetime | None = None) -> tuple[IamChangeEvent, ...]:
+        """Successful changes to IAM roles and managed policies in ``[since, until)``."""
+        rows = self._con.execute(sql("duckdb/analysis/role_changes"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(
+            IamChangeEvent(time.replace(tzinfo=UTC), name, actor, actor_type, session, ip,
+                           agent, _json_object(request), event_id)
+            for time, name, actor, actor_type, session, ip, agent, request, event_id in rows)
+
     def coverage(self, since: datetime | None = None,
                  until: datetime | None = None) -> tuple[CoverageRow, ...]:
         """Per account, region and day of ``[since, until)``: the hours with events, and how
@@ -558,6 +570,11 @@ def _owner_only(path: Path) -> None:
         with suppress(OSError):
             if file.stat().st_uid == os.getuid():
                 file.chmod(0o600)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    value = orjson.loads(text) if text else {}
+    return value if isinstance(value, dict) else {}
 
 
 def _naive_utc(moment: datetime | None) -> datetime | None:

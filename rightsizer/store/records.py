@@ -34,6 +34,21 @@ class AssumeRoleFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class IamChangeEvent:
+    """A successful IAM call that changes a role or a managed policy (``role_changes.sql``)."""
+
+    time: datetime  # UTC
+    name: str  # PutRolePolicy, AttachRolePolicy, ...
+    actor: str  # the caller's ARN as logged (the sts form for a role session)
+    actor_type: str  # IAMUser, AssumedRole, Root, AWSService, ...
+    session_name: str
+    source_ip: str
+    user_agent: str
+    request: dict[str, Any]
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CoverageRow:
     """What the logs read cover on one day of one account and region
     (``queries/duckdb/analysis/coverage.sql``)."""

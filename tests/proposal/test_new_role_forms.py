@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import hcl2
 import pytest
 from cfnlint.api import ManualArgs, lint
@@ -24,6 +23,7 @@ from helpers import enter_fresh_account, run_terraform
 
 from rightsizer.iam.catalog import catalog
 from rightsizer.pipeline.new_role import FILES, NewRoleResult, new_roles
+from rightsizer.sources.aws import AwsOptions, make_aws_client
 
 SAMPLE_ECS = Path(__file__).resolve().parents[2] / "sample_logs" / "ecs"
 TAGS = ("Project=shop", "Environment=prod", "Owner=platform team")
@@ -120,8 +120,11 @@ def _check_created(iam: Any, role_name: str, folder: Path) -> None:
 def test_cloudformation_creates_the_role_in_moto(written: NewRoleResult, moto_server: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     enter_fresh_account(moto_server, monkeypatch)
-    cfn = boto3.client("cloudformation", endpoint_url=moto_server, region_name="us-east-1")
-    iam = boto3.client("iam", endpoint_url=moto_server, region_name="us-east-1")
+    # A session of its own (make_aws_client), never boto3's default one: that would keep the
+    # fresh account's credentials for every later test.
+    options = AwsOptions(region="us-east-1", endpoint_url=moto_server)
+    cfn = make_aws_client("cloudformation", options)
+    iam = make_aws_client("iam", options)
     for number, (role, folder) in enumerate(zip(written.roles, written.folders, strict=True)):
         cfn.create_stack(StackName=f"new-role-{number}",
                          TemplateBody=(folder / "role.cfn.yaml").read_text(),
@@ -208,7 +211,7 @@ def test_commands_sh_is_valid_bash_and_shellcheck_clean(written: NewRoleResult) 
 def test_commands_sh_creates_the_role_with_the_aws_cli(written: NewRoleResult, moto_server: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     enter_fresh_account(moto_server, monkeypatch)
-    iam = boto3.client("iam", endpoint_url=moto_server, region_name="us-east-1")
+    iam = make_aws_client("iam", AwsOptions(region="us-east-1", endpoint_url=moto_server))
     env = {**os.environ, "AWS_ENDPOINT_URL": moto_server, "AWS_DEFAULT_REGION": "us-east-1",
            "AWS_PAGER": ""}
     # One role of each shape (the CLI starts in about a second: all twelve would take long).

@@ -131,8 +131,8 @@ def test_provenance_comes_first(html: str, summary: dict) -> None:
                   "sample_logs/cloudtrail", "file sample_logs/iam/authorization-details.json",
                   "file sample_logs/ecs/task-definitions.json",
                   "file sample_logs/trail/event-selectors.json", "org-trail",
-                  "117 of 119 files read", "2,000 new events stored", "12 duplicates dropped",
-                  "2,000 events in the window", "AWS::SSMMessages::ControlChannel",
+                  "116 of 118 files read", "2,006 new events stored", "8 duplicates dropped",
+                  "2,006 events in the window", "AWS::SSMMessages::ControlChannel",
                   "CloudTrail digest file"):
         assert value in first, value
 
@@ -183,8 +183,12 @@ def test_verdict_table_shows_the_evidence(html: str) -> None:
 
 def test_denied_attempts_and_kept_actions_are_listed(html: str) -> None:
     section = _role_section(html, 2)  # notifier-task
-    assert "<h3>Refused attempts</h3>" in section
-    assert "<code>ec2:DescribeInstances</code>: refused 2 times" in section
+    assert "<h3>Refused attempts</h3>" not in section  # "Why it failed" says it, with the cause
+    failed = section[section.index("<h3>Why it failed</h3>"):section.index("<h3>Who changed")]
+    assert "<code>ec2:DescribeInstances</code>" in failed and "2 refused" in failed
+    assert "<strong>NOT_NEEDED</strong>" in failed and "<em>none</em>: no grant" in failed
+    changed = section[section.index("<h3>Who changed it</h3>"):]
+    assert "<code>DetachRolePolicy</code>" in changed and "alice@acme.example" in changed
     kept = _role_section(html, 1)
     assert "<h3>Kept without being seen</h3>" in kept
     assert "does not select AWS::DynamoDB::Stream data events" in kept

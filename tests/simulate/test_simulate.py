@@ -97,7 +97,10 @@ def _iso(text: str) -> datetime:
 
 def test_distinct_events_are_exact(sim: SimulationResult, records: list[dict[str, Any]]) -> None:
     ids = {r["eventID"] for r in records}
-    assert len(ids) == EVENTS == sim.distinct_events
+    # The traffic asked for, and the six role changes every account holds on top of it.
+    changes = sum(r["eventSource"] == "iam.amazonaws.com" and not r["readOnly"] for r in records)
+    assert changes == 6
+    assert len(ids) == EVENTS + changes == sim.distinct_events
 
 
 def test_duplicates_are_identical_records_in_other_files(
@@ -183,7 +186,9 @@ def test_digest_files(sim: SimulationResult) -> None:
 def test_events_per_file_is_the_mean(tmp_path: Path) -> None:
     result = simulate_account(tmp_path / "o", events=2000, days=2, events_per_file=40)
     total = sum(len(d.records) for d in _deliveries(result))
-    assert total == 2000 + result.duplicate_deliveries
+    # The traffic plus the role changes every account holds (simulate.changes).
+    assert result.distinct_events == 2000 + 6
+    assert total == result.distinct_events + result.duplicate_deliveries
     assert 40 * 0.7 <= total / result.delivery_files <= 40 * 1.3
 
 
@@ -408,7 +413,7 @@ def test_many_services(tmp_path: Path) -> None:
     assert sum(n.endswith("-execution") for n in names) >= 195
     families = {td["family"] for td in json.loads(result.ecs_path.read_text())["taskDefinitions"]}
     assert len(families) == 200
-    assert result.distinct_events == 800
+    assert result.distinct_events == 800 + 6  # the traffic and the role changes
 
 
 def test_rejects_bad_arguments(tmp_path: Path) -> None:
