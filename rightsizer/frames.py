@@ -16,12 +16,15 @@ from rightsizer.store.database import Store
 
 if TYPE_CHECKING:
     from rightsizer.analysis.inventory import Inventory
-    from rightsizer.pipeline import RunResult
+    from rightsizer.pipeline import ExplainResult, NewRoleResult, RunResult
 
 __all__ = [
+    "changes_frame",
+    "failures_frame",
     "findings_frame",
     "grants_frame",
     "inventory_frame",
+    "new_roles_frame",
     "proposals_frame",
     "replay_frame",
     "usage_frame",
@@ -133,3 +136,43 @@ def inventory_frame(inventory: Inventory) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=[
         "role", "arn", "ecs", "kinds", "families", "task_definitions", "needs", "findings",
         "worst"])
+
+
+_FAILURE_COLUMNS = ["role", "action", "resource", "region", "count", "stopped_tasks",
+                    "first_seen", "last_seen", "cause", "sentence", "fix", "fix_checked",
+                    "no_fix", "source"]
+
+
+def failures_frame(result: ExplainResult | RunResult) -> pd.DataFrame:
+    """One row per failure ``explain_failures`` (or ``run``) found: what failed, how often, the
+    cause, and the fix (the statement as JSON text) or why there is none."""
+    import json
+
+    records = [{"role": f.role, "action": f.action, "resource": f.resource, "region": f.region,
+                "count": f.count, "stopped_tasks": f.stopped_tasks, "first_seen": f.first_seen,
+                "last_seen": f.last_seen, "cause": f.cause.code, "sentence": f.cause.sentence,
+                "fix": (json.dumps(dict(f.fix.statement)) if f.fix and f.fix.statement
+                        else f.fix.change if f.fix else None),
+                "fix_checked": f.fix.verified if f.fix else False, "no_fix": f.no_fix,
+                "source": f.source} for f in result.failures]
+    return pd.DataFrame.from_records(records, columns=_FAILURE_COLUMNS)
+
+
+def changes_frame(result: RunResult) -> pd.DataFrame:
+    """One row per change to an ECS role in the window: when, who, what, widened or not."""
+    records = [{"role": arn.rsplit("/", 1)[-1], "time": c.time, "actor": c.actor,
+                "change": c.change, "what": c.what, "widened": c.widened, "why": c.why}
+               for arn, found in result.changes.items() for c in found]
+    frame = pd.DataFrame.from_records(records, columns=[
+        "role", "time", "actor", "change", "what", "widened", "why"])
+    return frame.sort_values(["time", "role"], kind="stable").reset_index(drop=True)
+
+
+def new_roles_frame(result: NewRoleResult) -> pd.DataFrame:
+    """One row per role ``new_roles`` made: its family, kind, name, actions and open items."""
+    records = [{"family": r.family, "kind": r.kind, "role": r.role_name, "arn": r.arn,
+                "actions": list(r.actions), "undecided": [u.what for u in r.undecided],
+                "folder": str(folder)} for r, folder in zip(result.roles, result.folders,
+                                                          strict=True)]
+    return pd.DataFrame.from_records(records, columns=[
+        "family", "kind", "role", "arn", "actions", "undecided", "folder"])

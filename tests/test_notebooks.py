@@ -39,7 +39,8 @@ from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-EXPECTED = ("01_explore_usage.ipynb", "02_review_proposals.ipynb")
+EXPECTED = ("01_explore_usage.ipynb", "02_review_proposals.ipynb",
+            "03_new_roles_and_failures.ipynb")
 # Appended to the executed copy only: which interpreter ran it, and some of the notebook's state.
 PROBE = """\
 import json as _json
@@ -184,6 +185,19 @@ def test_review_notebook_shows_the_proofs_and_policies(
     policies, _ = run.output_of("by_name =")
     assert "== orders-api-task: rightsizer-orders-api-task" in policies
     assert '"logs:PutLogEvents"' in policies  # the execution role keeps what awslogs needs
+
+
+def test_failures_notebook_shows_new_roles_explained_failures_and_changes(
+        executed: Callable[[str], Executed]) -> None:
+    run = executed(EXPECTED[2])
+    _, mimes = run.output_of("made =")
+    assert "text/html" in mimes  # the new roles as a table
+    policy, _ = run.output_of("orders = ")
+    assert '"ecs-tasks.amazonaws.com"' in policy and '"aws:SourceAccount"' in policy
+    failures, _ = run.output_of("failing =")
+    assert "TRUST_WRONG_PRINCIPAL" in failures and "REPOSITORY_POLICY" in failures
+    changes, _ = run.output_of("result =")
+    assert "PutRolePolicy" in changes and "ci-deployer" in changes
 
 
 @pytest.mark.parametrize("name", EXPECTED)
