@@ -106,7 +106,7 @@ def load_task_definitions(path: Path, placement: Placement | None = None) -> Tas
     found: dict[str, Mapping[str, Any]] = {}
     problems: list[BadInput] = []
     if path.is_dir():
-        files = sorted(_json_files(path))
+        files = sorted(json_files(path))
         if not files:
             raise SourceError(f"{path}: no .json files in this folder: expected {_WHAT}")
         for file in files:
@@ -130,7 +130,9 @@ def load_task_definitions(path: Path, placement: Placement | None = None) -> Tas
     )
 
 
-def _json_files(root: Path) -> Iterator[Path]:
+def json_files(root: Path) -> Iterator[Path]:
+    """Every ``*.json`` below ``root``, hidden files and folders skipped (shared with
+    ``sources.ecs_tasks``)."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:

@@ -20,14 +20,14 @@ Errors: a file that cannot be read raises ``SourceError``; an entry that is not 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rightsizer.errors import ConfigError, SourceError
 from rightsizer.sources.aws import AwsOptions, make_aws_client, source_error
+from rightsizer.sources.ecs import json_files
 from rightsizer.sources.iam import json_documents
 from rightsizer.sources.locate import BadInput
 
@@ -48,7 +48,7 @@ def load_stopped_tasks(path: Path) -> StoppedTasks:
     path = Path(path)
     found: dict[str, Mapping[str, Any]] = {}
     problems: list[BadInput] = []
-    files = sorted(_json_files(path)) if path.is_dir() else [path]
+    files = sorted(json_files(path)) if path.is_dir() else [path]
     if path.is_dir() and not files:
         raise SourceError(f"{path}: no .json files in this folder: expected {_WHAT}")
     for file in files:
@@ -64,14 +64,6 @@ def load_stopped_tasks(path: Path) -> StoppedTasks:
             _collect(document, where, found, problems)
     return StoppedTasks(tuple(found[arn] for arn in sorted(found)),
                         f"{'folder' if path.is_dir() else 'file'} {path}", tuple(problems))
-
-
-def _json_files(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if name.endswith(".json") and not name.startswith("."):
-                yield Path(dirpath) / name
 
 
 def _collect(value: Any, where: str, found: dict[str, Mapping[str, Any]],
