@@ -269,6 +269,12 @@ def _design(family: str, kind: RoleKind, tds: Sequence[TaskDefinition],
                 undecided.append(Undecided(f"{', '.join(need.actions)} for {need.field}",
                                            _undecided_reason(need), need.field))
             continue
+        if _unsafe(need.resource):
+            undecided.append(Undecided(
+                f"{', '.join(need.actions)} on {need.resource}",
+                f"{need.reason}: the name holds what no AWS resource name has (white space, a "
+                "quote, a backslash or a policy variable ${...}); not granted", need.field))
+            continue
         granted.append(need)
         scoped.extend((action, need.resource, ()) for action in need.actions)
     for key, services in sorted(decrypt_through.items()):
@@ -289,6 +295,15 @@ def _design(family: str, kind: RoleKind, tds: Sequence[TaskDefinition],
         documents=documents, needs=tuple(granted), undecided=tuple(undecided),
         resource_changes=tuple(_resource_changes(granted, account, partition, name, path)),
         notes=tuple(notes), tags=tuple(tags))
+
+
+def _unsafe(resource: str) -> bool:
+    """Whether an ARN built from the task definition holds what no AWS name does. In a policy
+    ``${...}`` is a policy variable, not text
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html), so such
+    a grant would not name the resource at all."""
+    return "${" in resource or any(c.isspace() or not 0x21 <= ord(c) <= 0x7E or c in '"\\'
+                                   for c in resource)
 
 
 def _role_name(family: str, kind: RoleKind, named: Sequence[str],

@@ -235,3 +235,58 @@ def test_console_steps_name_the_files_and_every_open_item(written: NewRoleResult
         assert ("`policy.json`" in text) == bool(role.documents)
         assert all(u.field in text for u in role.undecided)
         assert ("cannot give a role a path" in text) == (role.path != "/")
+
+
+@needs_aws_cli
+def test_hostile_strings_stay_data_in_every_form(tmp_path: Path, moto_server: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # A task definition whose secret, log group and prefix carry shell, YAML and HCL syntax
+    # (not AWS names: undecided, never granted) and whose environment file is an S3 key AWS
+    # does take, with shell in it (granted, and quoted): running commands.sh must run none of
+    # it, and every form must still parse.
+    marker = tmp_path / "pwned"
+    evil = f"x'; touch {marker}; echo '$(touch {marker})`touch {marker}`"
+    key = f"env/x'$(>{marker})`>{marker}`;'.env"
+    doc = {"taskDefinitionArn": "arn:aws:ecs:us-east-1:111122223333:task-definition/evil:1",
+           "family": "evil", "executionRoleArn": "evil-execution",
+           "containerDefinitions": [{
+               "name": "app", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/app:1",
+               "secrets": [{"name": "S", "valueFrom": "arn:aws:secretsmanager:us-east-1:"
+                                                      f"111122223333:secret:{evil}-AbC123"}],
+               "environmentFiles": [{"type": "s3", "value": f"arn:aws:s3:::bucket/{key}"}],
+               "logConfiguration": {"logDriver": "awslogs", "options": {
+                   "awslogs-group": '/ecs/${evil}"\n: {', "awslogs-stream-prefix": "%{x}"}}}]}
+    (tmp_path / "td.json").write_text(json.dumps(doc))
+    result = new_roles(tmp_path / "td.json", tmp_path / "out", tags=["Project=x"])
+    [(role, folder)] = [(r, f) for r, f in zip(result.roles, result.folders, strict=True)
+                        if r.kind == "execution"]
+    granted = {r for s in json.loads((folder / "policy.json").read_text())["Statement"]
+               for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
+    assert f"arn:aws:s3:::bucket/{key}" in granted
+    assert {u.field for u in role.undecided} >= {
+        "containerDefinitions[0].secrets[0].valueFrom",
+        "containerDefinitions[0].logConfiguration.options.awslogs-group"}
+    hcl2.loads((folder / "role.tf").read_text())
+    assert [str(m) for m in lint((folder / "role.cfn.yaml").read_text(),
+                                 config=ManualArgs(regions=["us-east-1"]))] == []
+    enter_fresh_account(moto_server, monkeypatch)
+    env = {**os.environ, "AWS_ENDPOINT_URL": moto_server, "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_PAGER": ""}
+    run = subprocess.run(["bash", str(folder / "commands.sh")], capture_output=True, text=True,
+                         check=False, env=env, cwd=tmp_path, timeout=120)
+    assert not marker.exists(), run.stdout + run.stderr
+    assert run.returncode == 0, run.stderr
+    iam = make_aws_client("iam", AwsOptions(region="us-east-1", endpoint_url=moto_server))
+    _check_created_tags(iam, "evil-execution", folder, {"Project": "x"})
+
+
+def _check_created_tags(iam: Any, role_name: str, folder: Path, tags: dict[str, str]) -> None:
+    trust, documents = _expected(folder)
+    role = iam.get_role(RoleName=role_name)["Role"]
+    assert role["AssumeRolePolicyDocument"] == trust
+    assert {t["Key"]: t["Value"] for t in role.get("Tags", [])} == tags
+    [attached] = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+    version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=attached["PolicyArn"],
+                                      VersionId=version)["PolicyVersion"]["Document"]
+    assert (json.loads(document) if isinstance(document, str) else document) == documents[0]
