@@ -171,7 +171,7 @@ def explain(attempts: Iterable[Attempt], inventory: Inventory,
         for failure in _diagnose(attempt, role):
             if (role.name, failure.action, failure.cause.code) not in seen:
                 failures.append(failure)
-    return tuple(sorted(_fold_stopped(_collapse_unneeded(failures)),
+    return tuple(sorted(_fold_stopped(_collapse_unfixable(failures)),
                         key=lambda f: (f.role, -f.count, f.action or "", f.resource)))
 
 
@@ -412,15 +412,17 @@ def _services(statement: Any) -> set[str]:
             for v in values}
 
 
-def _collapse_unneeded(failures: list[Failure]) -> list[Failure]:
-    """A refusal nothing needs is shown once per role and action, whatever the resources."""
+def _collapse_unfixable(failures: list[Failure]) -> list[Failure]:
+    """A refused call that gets no fix (nothing needs it, or the refusal is outside the role)
+    is shown once per role, action and cause, whatever the resources: a list of every object
+    a probe touched says nothing more."""
     out: list[Failure] = []
-    merged: dict[tuple[str, str | None], Failure] = {}
+    merged: dict[tuple[str, str | None, str], Failure] = {}
     for failure in failures:
-        if failure.cause.code != "NOT_NEEDED":
+        if failure.fix is not None or failure.source != "cloudtrail" or failure.action is None:
             out.append(failure)
             continue
-        key = (failure.role_arn, failure.action)
+        key = (failure.role_arn, failure.action, failure.cause.code)
         old = merged.get(key)
         if old is None:
             merged[key] = failure

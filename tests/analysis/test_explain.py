@@ -320,3 +320,14 @@ def test_a_stopped_task_with_no_route_gets_no_iam_fix() -> None:
                                     inv) if f.source == "stopped_task"]
     assert failure.cause.code == "ECR_NO_ROUTE"
     assert failure.fix is None and "no IAM change helps" in (failure.no_fix or "")
+
+
+def test_refusals_outside_the_role_are_one_row_per_action_whatever_the_objects() -> None:
+    # A bucket policy refusing deletes of many objects: one failure, not one per object.
+    inv = inventory(role("app-exec", attached=(EXECUTION_POLICY_ARN,)),
+                    role("app-task", inline={"p": allow("s3:DeleteObject")}))
+    attempts = [attempt("s3:DeleteObject", f"arn:aws:s3:::b/k{n}", role_arn=TASK, count=1)
+                for n in range(40)]
+    [failure] = [f for f in explain(attempts, inv) if f.action == "s3:DeleteObject"]
+    assert failure.cause.code == "DENIED_OUTSIDE_ROLE"
+    assert failure.count == 40 and failure.resource == "(several)" and failure.fix is None
