@@ -331,3 +331,13 @@ def test_refusals_outside_the_role_are_one_row_per_action_whatever_the_objects()
     [failure] = [f for f in explain(attempts, inv) if f.action == "s3:DeleteObject"]
     assert failure.cause.code == "DENIED_OUTSIDE_ROLE"
     assert failure.count == 40 and failure.resource == "(several)" and failure.fix is None
+
+
+def test_an_allow_under_conditions_the_call_did_not_meet_names_the_keys() -> None:
+    conditioned = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "ecr:*", "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-0123"}}}]}
+    inv = inventory(role("app-exec", inline={"p": conditioned}), role("app-task"))
+    failure = one(explain([attempt("ecr:BatchGetImage", REPO)], inv), "ecr:BatchGetImage")
+    assert failure.cause.code == "CONDITION_NOT_MET"
+    assert "aws:SourceVpce" in failure.cause.sentence and failure.fix is None
