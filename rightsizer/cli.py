@@ -31,6 +31,7 @@ from rightsizer.cli_output import (
 )
 from rightsizer.cli_roles import explain, new_role
 from rightsizer.errors import ConfigError
+from rightsizer.text import plural
 
 DEFAULT_DB = "rightsizer.duckdb"
 
@@ -397,10 +398,10 @@ def _run_json(result: Any) -> dict[str, Any]:
 
 
 def _print_run(result: Any) -> None:
-    window = result.window
-    _echo(f"Window {window.start:%Y-%m-%d} to {window.end:%Y-%m-%d} "
-               f"({window.days:.0f} days, {result.events_in_window:,} events); "
-               f"{len(result.roles)} ECS roles -> {result.out}")
+    first, last = result.window.first_day, result.window.last_day
+    days = (last - first).days + 1
+    _echo(f"Window {first:%Y-%m-%d} to {last:%Y-%m-%d} ({plural(days, 'day')}, "
+          f"{result.events_in_window:,} events); {len(result.roles)} ECS roles -> {result.out}")
     if result.trails_assumed:
         _echo("  trails: inferred from the logs (management events, and data events "
                    "where the logs hold some); give --trail FILE or --trail aws for the real "

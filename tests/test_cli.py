@@ -52,9 +52,9 @@ def test_bad_input_exits_4_naming_it(tmp_path: Path) -> None:
     assert "bad.json.gz" in err
 
 
-def test_missing_source_exits_4_and_usage_errors_exit_2(tmp_path: Path) -> None:
+def test_missing_source_and_usage_errors_exit_2(tmp_path: Path) -> None:
     code, _, err = invoke("ingest", str(tmp_path / "nope"), "--db", str(tmp_path / "x.duckdb"))
-    assert code == 4 and "no such file or folder" in err
+    assert code == 2 and "no such file or folder" in err
     code, _, err = invoke("ingest", "ftp://host/x", "--db", str(tmp_path / "y.duckdb"))
     assert code == 2 and "unsupported source" in err
     code, _, err = invoke("ingest", str(tmp_path), "--since", "2026-10-05", "--until",

@@ -149,7 +149,8 @@ def test_a_bad_tasks_file_is_bad_input(account: tuple[Any, Path], tmp_path: Path
     assert "no taskDefinitionArn" in out.stderr and "not a task" in out.stderr
     missing = invoke("explain", "--db", str(db), "--iam", str(result.iam_path), "--ecs",
                      str(result.ecs_path), "--tasks", str(tmp_path / "nope.json"))
-    assert missing.exit_code == 4 and "no such file" in missing.stderr
+    assert missing.exit_code == 2  # a mistyped path: a usage error, named
+    assert f"--tasks {tmp_path / 'nope.json'}: no such file or folder" in missing.stderr
 
 
 def test_stopped_task_files_in_every_shape(tmp_path: Path) -> None:

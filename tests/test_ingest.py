@@ -14,6 +14,7 @@ import pytest
 from helpers import ACCOUNT, delivery_path, event, write_delivery
 
 import rightsizer
+from rightsizer.errors import ConfigError
 from rightsizer.sources.locate import Scope
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
@@ -152,6 +153,14 @@ def test_stored_fields(tmp_path: Path) -> None:
     assert run([tmp_path / "logs2"], db).events_duplicate == 1
 
 
+def test_a_missing_source_is_a_usage_error_before_anything_is_made(tmp_path: Path) -> None:
+    # A mistyped path is not data that could not be read (issue 14): ConfigError, exit 2, and
+    # no store or lock file is created.
+    with pytest.raises(ConfigError, match="missing-folder: no such file or folder"):
+        run([tmp_path / "missing-folder"], tmp_path / "b.duckdb")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_inputs_are_named_and_the_rest_is_stored(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     good = write_delivery(delivery_path(logs, DAY, "good"), [event(1), event(2)])
@@ -165,14 +174,13 @@ def test_bad_inputs_are_named_and_the_rest_is_stored(tmp_path: Path) -> None:
     unreadable.chmod(0)
     db = tmp_path / "b.duckdb"
     try:
-        summary = run([logs, tmp_path / "missing-folder"], db)
+        summary = run([logs], db)
     finally:
         unreadable.chmod(0o644)
     reasons = {Path(b.path).name: b.reason for b in summary.bad_inputs}
     assert "corrupt gzip" in reasons[truncated_gz.name]
     assert "cut short after 1 record" in reasons["broken.json"]
     assert "without CloudTrail events" in reasons["iam.json"]
-    assert "no such file or folder" in reasons["missing-folder"]
     if os.geteuid() != 0:  # root reads anything
         assert "cannot read" in reasons["secret.json"]
     # Everything readable was stored, including the complete record before the cut.

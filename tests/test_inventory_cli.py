@@ -104,14 +104,14 @@ def test_bad_entries_exit_4_and_the_rest_is_listed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("flag", ["--iam", "--ecs"])
-def test_missing_file_exits_4_naming_it(tmp_path: Path, flag: str) -> None:
+def test_missing_file_exits_2_naming_it(tmp_path: Path, flag: str) -> None:
     files = {"--iam": str(SAMPLE / "iam/authorization-details.json"),
              "--ecs": str(SAMPLE / "ecs/task-definitions.json")}
     files[flag] = str(tmp_path / "missing.json")
     code, out, err = invoke("inventory", "--iam", files["--iam"], "--ecs", files["--ecs"],
                             "--db", str(tmp_path / "x.duckdb"))
-    assert code == 4 and out == ""
-    assert "missing.json" in err
+    assert code == 2 and out == ""  # a mistyped path is a usage error (issue 14)
+    assert f"{flag} {tmp_path / 'missing.json'}: no such file or folder" in err
 
 
 def test_unreadable_policy_document_is_a_problem(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rightsizer.errors import ConfigError
+from rightsizer.errors import ConfigError, SourceError
 from rightsizer.pipeline.ingest import IngestSummary, ingest
+from rightsizer.pipeline.inputs import require_inputs
 from rightsizer.pipeline.inventory import assumed_roles, inventory_inputs
 from rightsizer.pipeline.trails import trail_evidence
 from rightsizer.pipeline.write import render_reports, summarize, write_output
@@ -21,6 +22,7 @@ from rightsizer.sources.s3 import S3Options
 from rightsizer.store.database import Store
 from rightsizer.store.lock import store_lock
 from rightsizer.store.records import UsageRow
+from rightsizer.text import plural
 
 if TYPE_CHECKING:
     from rightsizer.analysis.explain import Failure
@@ -95,7 +97,10 @@ def run(
     ``logs`` may name ``athena://DATABASE.TABLE`` sources: their queries read
     ``athena_accounts`` with ``athena``'s options, and bring home the roles ECS was seen
     assuming, the roles IAM and the task definitions say are ECS roles, and ``principals``.
-    The store is locked for the whole run (StoreBusy when another run holds it)."""
+    The store is locked for the whole run (StoreBusy when another run holds it). A local input
+    that does not exist is a ConfigError before anything is created."""
+    require_inputs([*(("--logs", source) for source in logs), ("--iam", iam), ("--ecs", ecs),
+                    *(("--trail", path) for path in trail_files)])
     with store_lock(db):
         return _run(logs=logs, iam=iam, ecs=ecs, out=Path(out), db=db, since=since,
                     until=until, settings=settings, trail_files=trail_files, aws=aws,
@@ -157,6 +162,12 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     start = since.replace(tzinfo=UTC) if since else span.first_event
     end = end_exclusive.replace(tzinfo=UTC) if end_exclusive else span.last_event
     if start is None or end is None:
+        bad = summary_ingest.bad_inputs if summary_ingest else ()
+        if bad:  # name what could not be read, as ingest does: that is why nothing is there
+            raise SourceError(
+                f"the store holds no events in the window: nothing to analyze; "
+                f"{plural(len(bad), 'input')} could not be read: "
+                + "; ".join(f"{b.path}: {b.reason}" for b in bad))
         raise ConfigError("the store holds no events in the window: nothing to analyze")
     window = Window(start, end)
     coverage = Coverage(covered, start, end)

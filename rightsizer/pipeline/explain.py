@@ -21,6 +21,7 @@ from rightsizer.analysis.explain import (
     succeeded_calls,
 )
 from rightsizer.analysis.inventory import Problem, build_inventory
+from rightsizer.pipeline.inputs import require_inputs
 from rightsizer.pipeline.inventory import LIVE, assumed_roles, inventory_inputs
 from rightsizer.sources.aws import AwsOptions
 from rightsizer.store.database import Store
@@ -60,6 +61,8 @@ def explain_failures(*, iam: str | Path, ecs: str | Path, db: str | Path | None 
     stopped tasks of ``clusters`` (default all) in ``aws``'s region."""
     from rightsizer.sources import ecs_tasks
 
+    if tasks is not None:
+        require_inputs([("--tasks", tasks)])
     authorization, task_definitions = inventory_inputs(iam, ecs, aws)
     inventory = build_inventory(authorization, task_definitions, assumed_roles(db))
     problems = list(inventory.problems)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from rightsizer.errors import ConfigError, SourceError, StoreError
+from rightsizer.pipeline.inputs import require_inputs
 from rightsizer.sources import athena, locate, reader, s3
 from rightsizer.sources.athena import AthenaOptions
 from rightsizer.sources.locate import BadInput, LogObject, Scope, Skipped
@@ -140,6 +141,7 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
 
     Tuning knobs: ``chunk_files``, the most files in one spool; ``commit_events``, about how
     many events one store transaction holds (a killed run redoes at most that much)."""
+    require_inputs(("", source) for source in sources)
     started = time.perf_counter()
     scope = scope or Scope()
     run_id = uuid.uuid4().hex

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rightsizer.pipeline.inputs import LIVE, require_inputs
 from rightsizer.sources.aws import AwsOptions
 from rightsizer.store.database import Store
 from rightsizer.store.records import EcsAssumption
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LIVE = "aws"  # ``--iam aws`` / ``--ecs aws``: read from the account instead of a file
 
 
 def inventory(iam: str | Path, ecs: str | Path, db: str | Path | None = None, *,
@@ -40,6 +40,7 @@ def inventory(iam: str | Path, ecs: str | Path, db: str | Path | None = None, *,
 def inventory_inputs(iam: str | Path, ecs: str | Path, aws: AwsOptions | None,
                       ecs_regions: Sequence[str] = ()) -> tuple[Any, Any]:
     """IAM's authorization details and the task definitions, from files or live."""
+    require_inputs([("--iam", iam), ("--ecs", ecs)])
     from rightsizer.sources import ecs as ecs_source
     from rightsizer.sources import iam as iam_source
 

@@ -22,6 +22,7 @@ from rightsizer.analysis.inventory import Problem
 from rightsizer.errors import ConfigError
 from rightsizer.iam.ecs import TaskDefinition, parse_task_definition
 from rightsizer.iam.resources import partition_of
+from rightsizer.pipeline.inputs import require_inputs
 from rightsizer.pipeline.inventory import LIVE
 from rightsizer.pipeline.write import write_text
 from rightsizer.proposal.new_role import NewRole, design_new_roles, parse_tags, prove_new_role
@@ -74,6 +75,7 @@ def new_roles(ecs: str | Path, out: str | Path, *, families: Sequence[str] = (),
     )
     from rightsizer.sources import ecs as ecs_source
 
+    require_inputs([("--ecs", ecs)])
     try:
         parsed_tags = parse_tags(tags)
     except ValueError as exc:

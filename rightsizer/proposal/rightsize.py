@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from rightsizer.analysis.evidence import Sufficiency
 from rightsizer.analysis.findings import Finding
@@ -35,6 +35,16 @@ class Window:
     @property
     def days(self) -> float:
         return (self.end - self.start).total_seconds() / 86400
+
+    @property
+    def first_day(self) -> date:
+        return self.start.date()
+
+    @property
+    def last_day(self) -> date:
+        """The last day the window holds: ``end`` is exclusive (``--until`` day + 1 at
+        midnight), or the last event's time, so the day of the moment just before it."""
+        return (self.end - timedelta(microseconds=1)).date()
 
 
 @dataclass(frozen=True, slots=True)

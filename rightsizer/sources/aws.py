@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rightsizer.errors import ConfigError, SourceError
+from rightsizer.errors import ConfigError, RightsizerError, SourceError
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-__all__ = ["AwsOptions", "describe_aws_error", "make_aws_client"]
+__all__ = ["AwsOptions", "describe_aws_error", "make_aws_client", "source_error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,40 @@ def describe_aws_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def source_error(what: str, exc: Exception) -> SourceError:
-    """A SourceError naming the AWS source and the reason, for ``raise ... from exc``."""
+def source_error(what: str, exc: Exception,
+                 options: AwsOptions | None = None) -> RightsizerError:
+    """The error to raise for an AWS call that failed (``raise ... from exc``): a SourceError
+    naming the source and AWS's reason (exit 4), or a ConfigError with a hint when the call never
+    left this machine for want of credentials, a profile or a region (exit 2: the command, not
+    the data, must change)."""
+    from botocore.exceptions import (
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+    )
+
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError | ProfileNotFound
+                  | NoRegionError):
+        options = options or AwsOptions()
+        profile, region = _profile_and_region(options)
+        problem = ("no AWS region" if isinstance(exc, NoRegionError)
+                   else f"no AWS credentials ({exc})")
+        return ConfigError(
+            f"{what}: {problem}; tried profile {profile}, region {region or 'none'}. Give "
+            "--profile (or set AWS_PROFILE) and --region (or AWS_REGION), or set credentials "
+            "with `aws configure` or `aws sso login`")
     return SourceError(f"{what}: {describe_aws_error(exc)}")
+
+
+def _profile_and_region(options: AwsOptions) -> tuple[str, str | None]:
+    """The profile and region boto3 resolves for these options (environment and config)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.session.Session(profile_name=options.profile,
+                                        region_name=options.region)
+        return session.profile_name or "default", session.region_name
+    except BotoCoreError:
+        return options.profile or "default", options.region

@@ -256,9 +256,9 @@ def fetch_task_definitions(options: AwsOptions) -> TaskDefinitions:
             }:
                 log.info("ECS refused status %s as a filter: %s", status, describe_aws_error(exc))
                 continue
-            raise source_error("ECS", exc) from exc
+            raise source_error("ECS", exc, options) from exc
         except BotoCoreError as exc:
-            raise source_error("ECS", exc) from exc
+            raise source_error("ECS", exc, options) from exc
     unique = sorted(set(arns))
 
     found: dict[str, Mapping[str, Any]] = {}

@@ -108,7 +108,7 @@ def fetch_stopped_tasks(options: AwsOptions, clusters: Sequence[str] = ()) -> St
                 for task in response.get("tasks", []):
                     found.setdefault(task["taskArn"], task)
     except (BotoCoreError, ClientError) as exc:
-        raise source_error("ECS stopped tasks", exc) from exc
+        raise source_error("ECS stopped tasks", exc, options) from exc
     region = client.meta.region_name
     return StoppedTasks(tuple(found[arn] for arn in sorted(found)),
                         f"aws ecs {region} ({', '.join(names) or 'no cluster'})", ())

@@ -227,7 +227,7 @@ def fetch_authorization_details(options: AwsOptions) -> AuthorizationDetails:
         for number, page in enumerate(paginator.paginate(Filter=list(AUTHORIZATION_FILTER))):
             collector.add_page(page, number)
     except (BotoCoreError, ClientError) as exc:
-        raise source_error("IAM", exc) from exc
+        raise source_error("IAM", exc, options) from exc
     for arn, roles in collector.missing_policies().items():
         try:
             collector.add_policy(fetch_managed_policy(client, arn))

@@ -81,7 +81,7 @@ def fetch_trail_settings(
     try:
         trails = client.describe_trails(**kwargs).get("trailList", [])
     except (ClientError, BotoCoreError) as exc:
-        raise source_error("CloudTrail DescribeTrails", exc) from exc
+        raise source_error("CloudTrail DescribeTrails", exc, options) from exc
     by_arn = {t["TrailARN"]: t for t in trails if isinstance(t.get("TrailARN"), str)}
     if trail_names:
         # Keep only what was asked for (moto adds shadow trails regardless), and say what is
@@ -101,7 +101,8 @@ def fetch_trail_settings(
         try:
             document = clients[home].get_event_selectors(TrailName=arn)
         except (ClientError, BotoCoreError) as exc:
-            raise source_error(f"CloudTrail trail {arn} (GetEventSelectors)", exc) from exc
+            raise source_error(f"CloudTrail trail {arn} (GetEventSelectors)", exc,
+                               options) from exc
         try:
             settings.append(
                 parse_event_selectors(

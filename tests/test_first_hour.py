@@ -1,0 +1,97 @@
+"""What a new user trips over in the first hour (issue 14): inputs that do not exist, missing AWS
+credentials, files that are not CloudTrail, lock files left behind, the window as asked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from rightsizer.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_logs"
+IAM = str(SAMPLE / "iam" / "authorization-details.json")
+ECS = str(SAMPLE / "ecs" / "task-definitions.json")
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_ingest_of_a_missing_folder_is_a_usage_error_that_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    result = invoke("ingest", str(missing), "--db", str(tmp_path / "x.duckdb"))
+    assert result.exit_code == 2
+    assert result.stderr.count(str(missing)) == 1 and "no such file or folder" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no store, no lock file
+
+
+def test_run_with_missing_logs_is_a_usage_error_named_once(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    result = invoke("run", "--logs", str(missing), "--iam", IAM, "--ecs", ECS, "--db",
+                    str(tmp_path / "y.duckdb"), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert result.stderr.count(str(missing)) == 1
+    assert "ERROR rightsizer" not in result.stderr  # no raw logging line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag", ["--iam", "--ecs", "--trail"])
+def test_a_missing_input_file_is_a_usage_error_and_leaves_no_lock(tmp_path: Path,
+                                                                  flag: str) -> None:
+    args = {"--iam": IAM, "--ecs": ECS}
+    args[flag] = str(tmp_path / "missing.json")
+    result = invoke("run", "--logs", str(SAMPLE / "cloudtrail"), *[x for kv in args.items()
+                                                                  for x in kv],
+                    "--db", str(tmp_path / "z.duckdb"), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert f"{flag} {tmp_path / 'missing.json'}: no such file" in result.stderr
+    assert not list(tmp_path.glob("*.lock")) and not (tmp_path / "z.duckdb").exists()
+
+
+def test_missing_aws_credentials_is_a_usage_error_with_a_hint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    result = invoke("inventory", "--iam", "aws", "--ecs", ECS, "--db",
+                    str(tmp_path / "i.duckdb"))
+    assert result.exit_code == 2, result.output
+    assert "no AWS credentials" in result.stderr
+    assert "profile default" in result.stderr and "region eu-west-1" in result.stderr
+    assert "--profile" in result.stderr and "aws configure" in result.stderr
+
+
+def test_no_lock_file_is_left_after_a_run(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    assert invoke("ingest", str(SAMPLE / "cloudtrail"), "--db", str(db)).exit_code == 0
+    assert db.is_file() and not Path(f"{db}.lock").exists()
+
+
+def test_run_names_each_file_that_is_not_cloudtrail(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "notes.json").write_text(json.dumps({"hello": "world"}))
+    (logs / "other.json").write_text("[1, 2")
+    result = invoke("run", "--logs", str(logs), "--iam", IAM, "--ecs", ECS, "--db",
+                    str(tmp_path / "w.duckdb"), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 4, result.output
+    assert "notes.json" in result.stderr and "other.json" in result.stderr
+
+
+def test_the_window_is_printed_as_the_days_asked_for(tmp_path: Path) -> None:
+    result = invoke("run", "--logs", str(SAMPLE / "cloudtrail"), "--iam", IAM, "--ecs", ECS,
+                    "--db", str(tmp_path / "v.duckdb"), "--out", str(tmp_path / "out"),
+                    "--since", "2026-10-20", "--until", "2026-10-31")
+    assert result.exit_code == 0, result.output
+    assert "Window 2026-10-20 to 2026-10-31 (12 days" in result.stdout
