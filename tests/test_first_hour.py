@@ -95,3 +95,17 @@ def test_the_window_is_printed_as_the_days_asked_for(tmp_path: Path) -> None:
                     "--since", "2026-10-20", "--until", "2026-10-31")
     assert result.exit_code == 0, result.output
     assert "Window 2026-10-20 to 2026-10-31 (12 days" in result.stdout
+
+
+def test_the_sample_outputs_never_say_one_of_a_plural() -> None:
+    # "1 actions were refused" reads as a bug to a reviewer (issue 14).
+    import re
+
+    wrong = re.compile(r"(?<![\d,.])1 (actions|calls|kinds|grants|findings|queries|roles|days|"
+                       r"events|files|statements|sessions|resources|inputs)\b|"
+                       r"(?<![\d,.])1 \w+ were\b")
+    golden = ROOT / "tests" / "golden" / "sample"
+    found = [(path.name, match.group(0)) for path in sorted(golden.glob("*"))
+             if path.suffix in (".md", ".html", ".csv", ".json")
+             for match in wrong.finditer(path.read_text())]
+    assert found == []

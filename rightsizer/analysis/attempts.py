@@ -54,10 +54,11 @@ class StoppedTask:
 
 
 def succeeded_calls(rows: Iterable[UsageRow]) -> set[tuple[str, str]]:
-    """(role ARN, action) of every call that went through: evidence that a need is met."""
+    """(role ARN, action) of every call IAM authorized: evidence that a need is met. A call that
+    failed after authorization (``error``: CreateLogGroup on a group that exists) counts."""
     found: set[tuple[str, str]] = set()
     for row in rows:
-        if row.error_class == "ok":
+        if row.error_class in ("ok", "error"):
             mapping = event_actions(row.event_source, row.event_name)
             found.update((row.principal, action) for action in mapping.actions)
     return found

@@ -41,6 +41,7 @@ from rightsizer.iam.actions import event_actions
 from rightsizer.iam.observability import Observability, TrailSettings, observability
 from rightsizer.iam.resources import Call, DerivedResources, derive_resources
 from rightsizer.store.records import UsageRow
+from rightsizer.text import plural
 
 __all__ = [
     "KEPT",
@@ -221,7 +222,7 @@ def decide(
         if seen is not None and seen.calls:
             where = ", ".join(sorted(seen.regions)) or "unknown region"
             verdicts.append(Verdict(
-                action, "used", f"{seen.calls} calls ({where})", True, seen))
+                action, "used", f"{plural(seen.calls, 'call')} ({where})", True, seen))
             continue
         declared = needs.get(action.lower())
         if declared:
@@ -263,7 +264,8 @@ def decide(
             # policies: the proposal must not be the thing that takes it away.
             verdicts.append(Verdict(
                 action, "required_by_task_definition",
-                f"the task definition declares it and {seen.calls} calls succeeded, although "
+                f"the task definition declares it and {plural(seen.calls, 'call')} succeeded, "
+                "although "
                 "the role's own policies do not grant it", False, seen,
                 "; ".join(sorted(set(declared)))))
         elif seen.calls:

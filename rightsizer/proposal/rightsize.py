@@ -23,6 +23,7 @@ from rightsizer.iam.observability import Observability, TrailSettings
 from rightsizer.proposal.build import Replay, propose, prove
 from rightsizer.proposal.model import RoleProposal
 from rightsizer.store.records import UsageRow
+from rightsizer.text import plural
 
 __all__ = ["RoleResult", "Window", "rightsize"]
 
@@ -167,7 +168,7 @@ def rightsize(
         findings.append(
             Finding.of(
                 "DENIED_ATTEMPTS",
-                f"{len(denied)} actions were refused: "
+                f"{plural(len(denied), 'action')} {_were(len(denied))} refused: "
                 + ", ".join(v.action for v in denied[:10])
                 + (" ..." if len(denied) > 10 else ""),
             )
@@ -177,7 +178,7 @@ def rightsize(
         findings.append(
             Finding.of(
                 "USED_NOT_GRANTED",
-                f"{len(elsewhere)} actions succeeded without the role's own "
+                f"{plural(len(elsewhere), 'action')} succeeded without the role's own "
                 "policies granting them (resource policies?): "
                 + ", ".join(v.action for v in elsewhere[:10]),
             )
@@ -187,7 +188,8 @@ def rightsize(
         findings.append(
             Finding.of(
                 "UNMAPPED_EVENTS",
-                f"{len(unmapped)} kinds of events map to no IAM action: "
+                f"{plural(len(unmapped), 'kind')} of events "
+                f"map{'s' if len(unmapped) == 1 else ''} to no IAM action: "
                 + ", ".join(v.action for v in unmapped[:10]),
             )
         )
@@ -197,16 +199,18 @@ def rightsize(
             calls = verdict.evidence.calls if verdict.evidence else 0
             findings.append(Finding.of(
                 "DECLARED_NEED_GRANTED_ELSEWHERE",
-                f"{change.action}: {verdict.reason}; {calls} calls succeeded although the "
-                "role's own policies do not grant it: the proposal adds it, scoped to what the "
-                "task definition names, so that applying it cannot take it away"))
+                f"{change.action}: {verdict.reason}; {plural(calls, 'call')} succeeded "
+                "although the role's own policies do not grant it: the proposal adds it, "
+                "scoped to what the task definition names, so that applying it cannot take it "
+                "away"))
     findings += _needs_not_granted(role, grants, verdicts)
     if proposal is not None:
         wide = _account_wide(proposal, verdicts)
         if wide:
             findings.append(Finding.of(
                 "KEPT_GRANT_ACCOUNT_WIDE",
-                f"{len(wide)} actions kept without being seen still apply to every resource of "
+                f"{plural(len(wide), 'action')} kept without being seen still appl"
+                f"{'ies' if len(wide) == 1 else 'y'} to every resource of "
                 f"their type: {', '.join(wide[:10])}" + (" ..." if len(wide) > 10 else "")
                 + "; scope them by hand if the application's resources are known"))
     protected = [v for v in verdicts if v.verdict == "kept_unmapped"]
@@ -216,8 +220,8 @@ def rightsize(
         findings.append(
             Finding.of(
                 "UNMAPPED_EVENTS_KEPT_GRANTS",
-                f"{len(protected)} grants of {services} kept because events map to no IAM "
-                f"action: {', '.join(events[:10])}",
+                f"{plural(len(protected), 'grant')} of {services} kept because events map to "
+                f"no IAM action: {', '.join(events[:10])}",
             )
         )
     unique = {(f.code, f.message): f for f in findings}
@@ -232,6 +236,10 @@ def rightsize(
         notes=notes,
         sufficiency=sufficiency,
     )
+
+
+def _were(count: int) -> str:
+    return "was" if count == 1 else "were"
 
 
 def _account_wide(proposal: RoleProposal, verdicts: Sequence[Verdict]) -> list[str]:

@@ -341,3 +341,18 @@ def test_an_allow_under_conditions_the_call_did_not_meet_names_the_keys() -> Non
     failure = one(explain([attempt("ecr:BatchGetImage", REPO)], inv), "ecr:BatchGetImage")
     assert failure.cause.code == "CONDITION_NOT_MET"
     assert "aws:SourceVpce" in failure.cause.sentence and failure.fix is None
+
+
+def test_a_call_that_failed_after_authorization_shows_the_need_is_met() -> None:
+    # awslogs-create-group calls CreateLogGroup at each start; on a group that exists it fails
+    # with ResourceAlreadyExistsException, after IAM let it through: no failure to predict.
+    from datetime import date
+
+    from rightsizer.analysis.attempts import succeeded_calls
+    from rightsizer.store.records import UsageRow
+
+    row = UsageRow(EXEC, "logs.amazonaws.com", "CreateLogGroup", REGION, ACCOUNT, "{}", (),
+                   date(2026, 11, 20), "error", "", 3, WHEN, WHEN,
+                   "ResourceAlreadyExistsException")
+    assert (EXEC, "logs:CreateLogGroup") in succeeded_calls([row])
+    assert succeeded_calls([replace(row, error_class="denied")]) == set()
