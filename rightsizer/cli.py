@@ -368,6 +368,12 @@ def report(out: Path, pdf: bool) -> None:
     _run(action)
 
 
+def _in_report_order(result: Any) -> list[tuple[Any, dict[str, Any]]]:
+    """Each role's result with its summary entry, in the summary's (the report's) order."""
+    by_arn = {r.role.arn: r for r in result.roles}
+    return [(by_arn[entry["arn"]], entry) for entry in result.summary["roles"]]
+
+
 def _run_json(result: Any) -> dict[str, Any]:
     return {
         "out": str(result.out),
@@ -387,7 +393,7 @@ def _run_json(result: Any) -> dict[str, Any]:
             "evidence_sufficient": r.sufficiency.sufficient,
             "confidence": r.sufficiency.confidence,
             "findings": [f.as_json() for f in r.findings],
-        } for r, written in zip(result.roles, result.summary["roles"], strict=True)],
+        } for r, written in _in_report_order(result)],
         "problems": list(result.problems),
         "athena": ({"queries": len(result.ingest.athena_queries),
                     "bytes_scanned": result.ingest.athena_bytes_scanned,
@@ -409,7 +415,7 @@ def _print_run(result: Any) -> None:
     header = f"  {'role':<36} {'kinds':<15} {'granted':>7} {'used':>5} {'proposed':>8} " \
              f"{'cut':>5} {'confidence':<11} findings"
     _echo(header)
-    for r in result.roles:
+    for r, _ in _in_report_order(result):
         granted = len(r.grants.actions)
         proposed = len(r.proposed_actions)
         cut = f"{100 * (granted - proposed) / granted:.0f}%" if granted and r.proposal else "-"

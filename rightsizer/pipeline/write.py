@@ -115,6 +115,15 @@ def _role_json(result: RoleResult, policy_path: str | None,
     }
 
 
+def _report_order(result: RoleResult) -> tuple[int, int, str]:
+    """The order roles are listed in: the worst finding first (a critical role is read first),
+    then what the proposal removes (most first), then the name."""
+    worst = min((f.severity.rank for f in result.findings), default=99)
+    removed = (len(result.grants.actions) - len(result.proposed_actions)
+               if result.proposal is not None else 0)
+    return worst, -removed, result.role.name
+
+
 def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
               ingested: IngestSummary | None, logs: Sequence[str], evidence: TrailEvidence,
               events: int, settings: Settings, today: date,
@@ -126,7 +135,7 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
     from rightsizer.iam.catalog import catalog
 
     roles = []
-    for result in results:
+    for result in sorted(results, key=_report_order):
         folder = _role_folder(Path("roles"), result.role.name)
         path = (f"{folder.as_posix()}/policy.json"
                 if result.proposal is not None and folder is not None else None)

@@ -112,9 +112,25 @@ def test_html_has_every_role_and_every_section(html: str, summary: dict) -> None
             assert f"<h3>{heading}</h3>" in section, (role["name"], heading)
 
 
-def _role_section(html: str, index: int) -> str:
-    start = html.index(f'<section class="role" id="role-{index}"')
+def _role_section(html: str, which: int | str) -> str:
+    """A role's section, by its place in the report (1-based) or by its name."""
+    if isinstance(which, str):
+        heading = html.index(f'">{which} <span class="arn mono">')
+        start = html.rindex('<section class="role"', 0, heading)
+    else:
+        start = html.index(f'<section class="role" id="role-{which}"')
     return html[start:html.index("</section>", start)]
+
+
+def test_roles_are_listed_worst_first_then_by_what_is_removed(summary: dict) -> None:
+    # A compliance reviewer reads the critical role first (issue 14), not the 9th of 11.
+    from rightsizer.report.charts import role_counts
+    from rightsizer.report.common import _severity_rank, _worst
+
+    keys = [(_severity_rank(_worst(r) or "none"), -role_counts(r).removed)
+            for r in summary["roles"]]
+    assert keys == sorted(keys)
+    assert summary["roles"][0]["name"] == "reports-batch-task"  # its finding is critical
 
 
 def test_roles_appear_in_summary_order(html: str, summary: dict) -> None:
@@ -167,7 +183,7 @@ def test_html_has_the_four_charts_with_captions_and_alt_text(html: str) -> None:
 
 
 def test_verdict_table_shows_the_evidence(html: str) -> None:
-    section = _role_section(html, 1)  # ingest-eu-task
+    section = _role_section(html, "ingest-eu-task")
     assert "<code>dynamodb:PutItem</code>" in section
     assert "2026-09-28 02:52<br>2026-10-30 18:27" in section
     assert "arn:aws:dynamodb:eu-west-1:883921282152:table/ingest-batches</code> (35)" in section
@@ -182,34 +198,34 @@ def test_verdict_table_shows_the_evidence(html: str) -> None:
 
 
 def test_denied_attempts_and_kept_actions_are_listed(html: str) -> None:
-    section = _role_section(html, 2)  # notifier-task
+    section = _role_section(html, "notifier-task")
     assert "<h3>Refused attempts</h3>" not in section  # "Why it failed" says it, with the cause
     failed = section[section.index("<h3>Why it failed</h3>"):section.index("<h3>Who changed")]
     assert "<code>ec2:DescribeInstances</code>" in failed and "2 refused" in failed
     assert "<strong>NOT_NEEDED</strong>" in failed and "<em>none</em>: no grant" in failed
     changed = section[section.index("<h3>Who changed it</h3>"):]
     assert "<code>DetachRolePolicy</code>" in changed and "alice@acme.example" in changed
-    kept = _role_section(html, 1)
+    kept = _role_section(html, "ingest-eu-task")
     assert "<h3>Kept without being seen</h3>" in kept
     assert "does not select AWS::DynamoDB::Stream data events" in kept
 
 
 def test_the_replay_proof_in_plain_words(html: str) -> None:
-    orders = _role_section(html, 3)
+    orders = _role_section(html, "orders-api-task")
     assert ("Every one of the 402 calls the role made in the window is still allowed by the "
             "proposal.") in orders
-    execution = _role_section(html, 5)  # ecsTaskExecutionRole: its declared needs replayed too
+    execution = _role_section(html, "ecsTaskExecutionRole")  # declared needs replayed too
     assert ("Every one of the 176 calls the role made in the window is still allowed by the "
             "proposal.") in execution
-    legacy = _role_section(html, 8)  # notifier-task-legacy: it never ran, so no proposal
+    legacy = _role_section(html, "notifier-task-legacy")  # never ran: no proposal
     assert "No proposal was made" in legacy and "nothing was replayed" in legacy
 
 
 def test_calls_granted_elsewhere_are_said_apart(summary: dict[str, Any]) -> None:
     changed = copy.deepcopy(summary)
-    role = changed["roles"][4]
+    role = next(r for r in changed["roles"] if r["name"] == "ecsTaskExecutionRole")
     role["replay"].update(calls=166, allowed=166, granted_elsewhere=10)
-    section = _role_section(render_html(changed), 5)
+    section = _role_section(render_html(changed), "ecsTaskExecutionRole")
     assert ("Every one of the 166 calls the role made in the window that its own policies "
             "allowed is still allowed by the proposal.") in section
     assert "10 more calls succeeded through something other than" in section
@@ -236,7 +252,7 @@ def test_an_empty_proposal_has_nothing_to_replay_and_says_how_to_apply_it(
 
 
 def test_policy_and_diff_are_shown(html: str, role_files: tuple) -> None:
-    section = _role_section(html, 5)
+    section = _role_section(html, "ecsTaskExecutionRole")
     assert "9 statements, from <a href=\"roles/ecsTaskExecutionRole/policy.json\">" in section
     assert "&#34;Sid&#34;: &#34;Ecr2&#34;" in section  # the policy, escaped in a <pre>
     assert "58 actions removed: each with the reason in <code>diff.md</code>." in section
@@ -537,7 +553,7 @@ def test_write_reports_says_when_a_policy_file_is_missing(tmp_path: Path, summar
 
 def test_the_policy_shown_is_the_policy_file(html: str, role_files: tuple) -> None:
     """The <pre> is laid out more compactly than policy.json, but is the same document."""
-    section = _role_section(html, 5)
+    section = _role_section(html, "ecsTaskExecutionRole")
     shown = re.search(r"<pre><code>(.*?)</code></pre>", section, re.S)
     assert shown is not None
     policy = json.loads(unescape(shown.group(1)))
