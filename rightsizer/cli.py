@@ -441,10 +441,12 @@ def _print_run(result: Any) -> None:
 @click.option("--events", default=5000, show_default=True, type=click.IntRange(1),
               help="Distinct CloudTrail events of traffic to write (six changes to roles "
                    "come on top).")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Random seed: the same seed and options write the same bytes.")
 @click.option("--services", default=6, show_default=True, type=click.IntRange(1),
               help="ECS services (task definition families).")
-@click.option("--days", default=35, show_default=True, type=click.IntRange(1))
+@click.option("--days", default=35, show_default=True, type=click.IntRange(1),
+              help="Days of CloudTrail, ending 2026-11-01.")
 @click.option("--events-per-file", type=click.IntRange(1),
               help="Mean records per delivery file (default: ~5-minute files).")
 @click.option("--digest-hours", default=1, show_default=True, type=click.IntRange(1),

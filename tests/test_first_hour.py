@@ -109,3 +109,20 @@ def test_the_sample_outputs_never_say_one_of_a_plural() -> None:
              if path.suffix in (".md", ".html", ".csv", ".json")
              for match in wrong.finditer(path.read_text())]
     assert found == []
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    import click
+
+    def commands(group: click.Group, prefix: str = "rightsizer") -> Any:
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                yield from commands(command, f"{prefix} {name}")
+            else:
+                yield f"{prefix} {name}", command
+
+    silent = [(name, option.opts[0]) for name, command in commands(main)
+              for option in command.params
+              if isinstance(option, click.Option) and not (option.help or "").strip()]
+    assert silent == []
+    assert invoke("--version").output.startswith("rightsizer, version ")
