@@ -79,7 +79,6 @@ class ActionEvidence:
 
     action: str
     calls: int = 0  # successful or failed after authorization
-    ok_calls: int = 0
     denied_calls: int = 0
     first_seen: datetime | None = None
     last_seen: datetime | None = None
@@ -102,8 +101,6 @@ class ActionEvidence:
                 self.denied_codes.add(row.error_code)
             return
         self.calls += row.calls
-        if row.error_class == "ok":
-            self.ok_calls += row.calls
         self.first_seen = min(filter(None, (self.first_seen, row.first_seen)))
         self.last_seen = max(filter(None, (self.last_seen, row.last_seen)))
         if derived.known:
@@ -133,7 +130,6 @@ class Evidence:
 
     actions: dict[str, ActionEvidence]
     unmapped: tuple[UnmappedEvent, ...]
-    no_permission_calls: int
 
 
 def _call(row: UsageRow) -> Call:
@@ -150,14 +146,12 @@ def gather_evidence(rows: Iterable[UsageRow],
     (eventSource, eventName) to the distinct task sessions that made the call."""
     actions: dict[str, ActionEvidence] = {}
     unmapped: dict[str, list[int | str]] = {}
-    no_permission = 0
     derived_cache: dict[tuple[str, str, str, str, str, tuple[str, ...], str],
                         DerivedResources] = {}
     for row in rows:
         mapping = event_actions(row.event_source, row.event_name)
         if mapping.status == "no_permission":
-            no_permission += row.calls
-            continue
+            continue  # GetCallerIdentity and the like: nothing to grant or remove
         if mapping.status == "unmapped":
             key = f"{row.event_source}:{row.event_name}"
             entry = unmapped.setdefault(key, [0, mapping.rule])
@@ -183,7 +177,7 @@ def gather_evidence(rows: Iterable[UsageRow],
         actions=actions,
         unmapped=tuple(UnmappedEvent(k, int(v[0]), str(v[1]))
                        for k, v in sorted(unmapped.items())),
-        no_permission_calls=no_permission)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,6 @@ from rightsizer.store.records import (
     EcsAssumption,
     EventSpan,
     IamChangeEvent,
-    RoleActivity,
     TrailEvent,
     UsageRow,
 )
@@ -480,16 +479,6 @@ class Store:
                      first_seen=r[11].replace(tzinfo=UTC), last_seen=r[12].replace(tzinfo=UTC),
                      error_code=r[13])
             for r in rows)
-
-    def role_activity(self, since: datetime | None = None,
-                      until: datetime | None = None) -> tuple[RoleActivity, ...]:
-        """Per role: calls, distinct task sessions, first and last call in ``[since, until)``."""
-        rows = self._con.execute(sql("duckdb/analysis/role_activity"),
-                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
-        return tuple(RoleActivity(principal=p, calls=int(c), sessions=int(s),
-                                  first_seen=f.replace(tzinfo=UTC),
-                                  last_seen=last.replace(tzinfo=UTC))
-                     for p, c, s, f, last in rows)
 
     def call_sessions(self, since: datetime | None = None, until: datetime | None = None
                       ) -> dict[tuple[str, str, str], int]:

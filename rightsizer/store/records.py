@@ -103,15 +103,6 @@ class UsageRow:
 
 
 @dataclass(frozen=True, slots=True)
-class RoleActivity:
-    principal: str
-    calls: int
-    sessions: int
-    first_seen: datetime
-    last_seen: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class EventSpan:
     """What the store holds in a window: the first and last event, and how many."""
 
