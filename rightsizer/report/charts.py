@@ -24,7 +24,6 @@ from typing import Any
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
 __all__ = [
     "ACCESS_LEVELS",
@@ -225,7 +224,6 @@ def granted_used_proposed(summary: Mapping[str, Any]) -> Figure:
         ax.set_title(_capped_title("Permissions granted, used and proposed per role", len(shown),
                                    len(counts), "roles with the most granted"))
         values = [v for c in shown for v in (c.granted, c.used, c.proposed) if v > 0]
-        wide = bool(values) and max(values) / min(values) > 50
         height = 0.27
         for i, series in enumerate(("granted", "used", "proposed")):
             colour, hatch = _GUP_STYLE[series]
@@ -233,24 +231,30 @@ def granted_used_proposed(summary: Mapping[str, Any]) -> Figure:
             widths = [getattr(c, series) for c in shown]
             bars = ax.barh(ys, widths, height=height, color=colour, hatch=hatch,
                            edgecolor="#222222", linewidth=0.6, label=series)
-            labels = [_n(w) if series != "proposed" or c.has_proposal else "no proposal"
-                      for w, c in zip(widths, shown, strict=True)]
+            labels = [_bar_label(series, w, c) for w, c in zip(widths, shown, strict=True)]
             ax.bar_label(bars, labels=labels, padding=2, fontsize=6.5)
         ax.set_yticks(range(len(shown)), [_label(c.name) for c in shown])
         ax.invert_yaxis()  # the largest role on top
-        if wide:
-            ax.set_xscale("symlog", linthresh=1, linscale=0.4)
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _n(int(v))))
-            ax.set_xlabel("actions (log scale: the counts span a wide range)")
-        else:
-            ax.set_xlabel("actions")
+        # Linear, whatever the range: a log scale drew a 98% cut as a short step. The labels
+        # carry the small counts a linear bar cannot show, and the cut itself.
+        ax.set_xlabel("actions")
         ax.set_ylabel("role")
-        ax.set_xlim(0, max([*values, 1]) * (3 if wide else 1.15))
+        ax.set_xlim(0, max([*values, 1]) * 1.25)
         if not shown:
             ax.text(0.5, 0.5, "no roles", transform=ax.transAxes, ha="center", va="center")
         # Outside the plot, under it: never over a bar, whatever the number of roles.
         fig.legend(loc="outside lower center", ncols=3, frameon=False)
     return fig
+
+
+def _bar_label(series: str, width: int, counts: RoleCounts) -> str:
+    if series != "proposed":
+        return _n(width)
+    if not counts.has_proposal:
+        return "no proposal"
+    if counts.granted and counts.removed:
+        return f"{_n(width)} (-{round(100 * counts.removed / counts.granted)}%)"
+    return _n(width)
 
 
 def daily_activity(summary: Mapping[str, Any], role: str | None = None) -> Figure:
