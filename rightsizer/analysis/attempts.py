@@ -87,7 +87,7 @@ def attempts_from_usage(rows: Iterable[UsageRow]) -> list[Attempt]:
                                   row.error_code or "AccessDenied", context,
                                   account=row.account)
                 merged[key] = _merge(merged.get(key), attempt)
-    return list(merged.values())
+    return [merged[key] for key in sorted(merged)]  # usage rows come in no set order
 
 
 def attempts_from_assume_failures(rows: Iterable[AssumeRoleFailure]) -> list[Attempt]:
@@ -118,7 +118,7 @@ def attempts_from_stopped_tasks(tasks: Iterable[StoppedTask],
             key = (role, found.rule.code, found.action or "", attempt.resource)
             merged[key] = _merge(merged.get(key), attempt)
             break  # the first explained reason of a task is its cause
-    return list(merged.values())
+    return [merged[key] for key in sorted(merged)]  # usage rows come in no set order
 
 
 def _stopped_role(code: str, reason: str, td: TaskDefinition | None) -> str | None:

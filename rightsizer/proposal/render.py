@@ -49,6 +49,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
+from rightsizer.iam.catalog import AccessLevel, catalog
 from rightsizer.proposal.iac import (
     Call,
     Raw,
@@ -254,7 +255,7 @@ def render_diff(proposal: RoleProposal, *, summary_line: str = "") -> str:
         "",
         "## Removed",
         "",
-        *_table(("Action", "Why"), [(c.action, c.reason) for c in proposal.removed], "Nothing."),
+        *_removed_section(proposal),
         "",
         "## Kept",
         "",
@@ -301,6 +302,38 @@ def render_diff(proposal: RoleProposal, *, summary_line: str = "") -> str:
     out += [*_fenced("json", policy_json), ""]
     out += _apply_section(proposal, documents)
     return "\n".join(out) + "\n"
+
+
+def _removed_section(proposal: RoleProposal) -> list[str]:
+    """The removed actions grouped by service and IAM access level (harm first), then by
+    reason, with counts: one row a group instead of one row an action (hundreds, most with the
+    same reason). Every action is still named in its row."""
+    if not proposal.removed:
+        return ["Nothing."]
+    groups: dict[tuple[str, int, str, str], list[str]] = {}
+    for change in proposal.removed:
+        service = change.action.split(":", 1)[0]
+        rank, level = _level(change.action)
+        groups.setdefault((service, rank, level, change.reason), []).append(change.action)
+    rows = [(service, level, str(len(actions)), ", ".join(sorted(actions)), reason)
+            for (service, _, level, reason), actions in sorted(groups.items())]
+    levels: dict[str, int] = {}
+    for (_, rank, level, _), actions in groups.items():
+        levels[f"{rank}{level}"] = levels.get(f"{rank}{level}", 0) + len(actions)
+    by_level = "; ".join(f"{key[1:]} {count}" for key, count in sorted(levels.items()))
+    return [f"{plural(len(proposal.removed), 'action')} by access level: {by_level}.", "",
+            *_table(("Service", "Access level", "Count", "Actions", "Why"), rows, "Nothing.")]
+
+
+def _level(action: str) -> tuple[int, str]:
+    """(rank, label) of the action's IAM access level, harm first; unknown last."""
+    try:
+        info = catalog().action(action)
+    except (ValueError, KeyError):
+        info = None
+    if info is None:
+        return len(AccessLevel), "not in the catalog"
+    return info.access_level.rank, info.access_level.value.replace("_", " ")
 
 
 def _apply_section(proposal: RoleProposal, documents: Sequence[PolicyDocument]) -> list[str]:

@@ -435,6 +435,10 @@ def _table_rows(body: Sequence[str]) -> int:
     return max(len(rows) - 2, 0)
 
 
+# diff.md's first line under "Removed": "58 actions by access level: write 20; read 38."
+_REMOVED_LINE = re.compile(r"^(?P<count>[\d,]+ actions?) by access level: (?P<levels>.*)\.$")
+
+
 def _diff_html(text: str, *, policy_shown: bool) -> Markup:
     """``diff.md`` without what the report already shows: its title, the removed and kept
     tables (the verdicts and the unused list above; counted here), and the policy's JSON when
@@ -450,6 +454,10 @@ def _diff_html(text: str, *, policy_shown: bool) -> Markup:
         if title is None:
             kept = [line for line in body if not line.startswith("# ")]
             parts.append("\n".join(kept))
+        elif title == "Removed" and any(_REMOVED_LINE.match(line) for line in body):
+            found = next(m for m in map(_REMOVED_LINE.match, body) if m)
+            parts.append(f"## {title}\n\n{found['count']} removed ({found['levels']}): each "
+                         "with the reason in `diff.md`.")
         elif title in ("Removed", "Kept"):
             rows = _table_rows(body)
             what = "removed" if title == "Removed" else "kept"
