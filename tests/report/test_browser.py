@@ -167,3 +167,45 @@ def test_without_chromium_print_pdf_says_how_to_get_it(
     # A configuration problem: the CLI maps it to exit code 2.
     assert isinstance(raised.value, ConfigError)
     assert not (tmp_path / "clean.pdf").exists()
+
+
+# Every word of every table header cell (and of the roles table, whose cells are short words),
+# laid out: a word whose pieces sit on two lines was broken inside it ("grant|ed", "executi|on").
+_BROKEN_HEADER_WORDS = """(() => {
+  const broken = [];
+  for (const th of document.querySelectorAll("th, table.roles td")) {
+    const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.data.matchAll(/[^\\s-]+/g)) {  // a hyphen may end a line
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return broken;
+})()"""
+
+
+def test_no_table_header_breaks_inside_a_word_on_paper(chromium: str, tmp_path: Path) -> None:
+    # The sample report as printed: print media, the A4 text width (180 mm at 96 dpi).
+    from rightsizer.report.pdf import _Browser
+    from rightsizer.report.render import write_reports
+
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copytree(GOLDEN / "roles", out / "roles")
+    write_reports(out, json.loads((GOLDEN / "summary.json").read_text(encoding="utf-8")))
+    report = out / "report.html"
+    with _Browser(chromium, timeout=60, what=report) as browser:
+        page = browser.open_page()
+        browser.call("Emulation.setDeviceMetricsOverride", {
+            "width": 680, "height": 1000, "deviceScaleFactor": 1, "mobile": False},
+            session=page)
+        browser.call("Emulation.setEmulatedMedia", {"media": "print"}, session=page)
+        browser.load(page, report)
+        result = browser.call("Runtime.evaluate", {
+            "expression": _BROKEN_HEADER_WORDS, "returnByValue": True}, session=page)
+    assert result["result"]["value"] == []
