@@ -250,9 +250,13 @@ _TOKEN = re.compile(
     rf"|(?P<ulid>{_ALNUM_BEFORE}(?=[0-9A-Z]*\d)(?=[0-9A-Z]*[A-Z])[0-9A-HJKMNP-TV-Z]{{26}}"
     rf"{_ALNUM_AFTER})"
     # A short hex id (the head of a task id, a content hash): six or more hex digits mixing
-    # digits and letters, so that words spelled in hex letters (``deadbeef``, ``facade``) stay.
-    rf"|(?P<short_hex>{_ALNUM_BEFORE}(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{{6,15}}"
-    rf"{_ALNUM_AFTER}|{_ALNUM_BEFORE}(?=[0-9A-F]*\d)(?=[0-9A-F]*[A-F])[0-9A-F]{{6,15}}"
+    # digits and letters, so that short words spelled in hex letters (``facade``, ``defaced``)
+    # stay. Eight or more hex letters alone are an id too: one random 8-digit hex id in 2,600
+    # has no digit, and naming it exactly would refuse the next one; an English word of eight
+    # letters a to f hardly exists, and a name taken for an id only keeps a little more.
+    rf"|(?P<short_hex>{_ALNUM_BEFORE}(?:(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{{6,15}}"
+    rf"|[a-f]{{8,15}}){_ALNUM_AFTER}"
+    rf"|{_ALNUM_BEFORE}(?:(?=[0-9A-F]*\d)(?=[0-9A-F]*[A-F])[0-9A-F]{{6,15}}|[A-F]{{8,15}})"
     rf"{_ALNUM_AFTER})"
     r"|(?P<number>(?<!\d)\d{10,13}(?![0-9A-Za-z]))"
     # A candidate random id (base64, base62, base32): checked by _looks_random.
