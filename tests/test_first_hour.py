@@ -126,3 +126,18 @@ def test_every_option_of_every_command_says_what_it_does() -> None:
               if isinstance(option, click.Option) and not (option.help or "").strip()]
     assert silent == []
     assert invoke("--version").output.startswith("rightsizer, version ")
+
+
+def test_an_incremental_run_says_what_the_analysis_used(tmp_path: Path) -> None:
+    # The second run reads no new file: its provenance must still say what the analysis used.
+    args = ("run", "--logs", str(SAMPLE / "cloudtrail"), "--iam", IAM, "--ecs", ECS, "--db",
+            str(tmp_path / "u.duckdb"))
+    assert invoke(*args, "--out", str(tmp_path / "first")).exit_code == 0
+    assert invoke(*args, "--out", str(tmp_path / "second")).exit_code == 0
+    summary = json.loads((tmp_path / "second" / "summary.json").read_text())
+    assert summary["ingest"]["files_ingested"] == 0
+    assert summary["analysis_input"] == {"events": 2006, "files": 116, "ingest_runs": 1}
+    text = (tmp_path / "second" / "report.md").read_text()
+    assert "the analysis used 2,006 events in the window, from 116 files stored by 1 run" in text
+    html = (tmp_path / "second" / "report.html").read_text()
+    assert "the analysis used 2,006 events in the window, from 116 files stored by 1 run" in html

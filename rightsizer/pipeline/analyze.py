@@ -159,6 +159,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
         assumed_in_window = store.ecs_assumed_roles(since, end_exclusive)
         assume_failures = store.assume_role_failures(since, end_exclusive)
         iam_changes = store.iam_changes(since, end_exclusive)
+        files_used, runs_used = store.window_inputs(since, end_exclusive)
     start = since.replace(tzinfo=UTC) if since else span.first_event
     end = end_exclusive.replace(tzinfo=UTC) if end_exclusive else span.last_event
     if start is None or end is None:
@@ -210,7 +211,9 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     changes = role_changes(iam_changes, result_inventory)
     summary = summarize(window, results, result_inventory, summary_ingest, logs, evidence,
                         span.events, settings, today, coverage, failures=failures,
-                        changes=changes)
+                        changes=changes, analysis_input={"events": span.events,
+                                                         "files": files_used,
+                                                         "ingest_runs": runs_used})
     write_output(out, results, summary)
     render_reports(out, pdf=pdf, summary=summary)
     return RunResult(out=out, window=window, ingest=summary_ingest, inventory=result_inventory,

@@ -128,7 +128,8 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
               ingested: IngestSummary | None, logs: Sequence[str], evidence: TrailEvidence,
               events: int, settings: Settings, today: date,
               coverage: Coverage, *, failures: Sequence[Failure] = (),
-              changes: Mapping[str, Sequence[RoleChange]] | None = None) -> dict[str, object]:
+              changes: Mapping[str, Sequence[RoleChange]] | None = None,
+              analysis_input: Mapping[str, int] | None = None) -> dict[str, object]:
     from rightsizer import __version__
     from rightsizer.analysis.inventory import role_key
     from rightsizer.iam.actions import mapping_tables_version
@@ -162,6 +163,9 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
         },
         "ingest": _ingest_json(ingested),
         "events_in_window": events,
+        # What the analysis read, whichever runs stored it (an incremental run adds nothing).
+        "analysis_input": dict(analysis_input or {"events": events, "files": 0,
+                                                  "ingest_runs": 0}),
         "evidence": {
             "roles_judged": sum(r.sufficiency.sufficient for r in results),
             "roles_not_judged": sum(not r.sufficiency.sufficient for r in results),

@@ -210,6 +210,17 @@ def _role_view(index: int, role: Mapping[str, Any], policies: Mapping[str, str] 
     }
 
 
+def _analysis_input(summary: Mapping[str, Any]) -> str:
+    """"the analysis used 2,006 events in the window, from 116 files stored by 1 run"."""
+    used = summary.get("analysis_input") or {}
+    events = int(used.get("events", summary.get("events_in_window") or 0))
+    text = f"the analysis used {plural(events, 'event')} in the window"
+    if used.get("files"):
+        text += (f", from {plural(int(used['files']), 'file')} stored by "
+                 f"{plural(int(used.get('ingest_runs', 0)), 'run')}")
+    return text
+
+
 def _failure_view(failure: Mapping[str, Any]) -> dict[str, Any]:
     """One row of "Why it failed": what, how often, the cause, and the fix or why none."""
     fix = failure.get("fix") or None
@@ -281,6 +292,7 @@ def _base(summary: Mapping[str, Any], views: list[dict[str, Any]]) -> dict[str, 
         },
         "ingest": _ingest(summary),
         "events_in_window": summary.get("events_in_window"),
+        "analysis_input": _analysis_input(summary),
         "trails": [_trail_lines(t) for t in summary.get("trails") or ()],
         "trail_limits": _trail_limits(summary),
         "coverage": _coverage(summary),

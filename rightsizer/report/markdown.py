@@ -85,7 +85,7 @@ def render_markdown(summary: Mapping[str, Any], *,
             + (f", {_n(ingest['conflicting'])} of them an eventID repeated with other contents"
                if ingest["conflicting"] else "") + "), "
             f"{_n(len(ingest['bad']))} unreadable inputs; " if ingest else "")
-    out.append(f"- **Read** {read}{_n(ctx['events_in_window'])} events in the window")
+    out.append(f"- **Read** {read}in all, {md_text(ctx['analysis_input'])}")
     if ingest and ingest["athena"]:
         out.append(f"- **Athena** {_n(len(ingest['athena']))} usage queries, "
                    f"{_n(ingest['athena_bytes'])} bytes scanned, "

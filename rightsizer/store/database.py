@@ -447,6 +447,13 @@ class Store:
                                        first.replace(tzinfo=UTC), last.replace(tzinfo=UTC))
                      for arn, region, account, code, n, first, last in rows)
 
+    def window_inputs(self, since: datetime | None = None,
+                      until: datetime | None = None) -> tuple[int, int]:
+        """(files, ingest runs) the events of ``[since, until)`` came from."""
+        row = self._con.execute(sql("duckdb/analysis/window_inputs"),
+                                [_naive_utc(since), _naive_utc(until)]).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     def iam_changes(self, since: datetime | None = None,
                     until: datetime | None = None) -> tuple[IamChangeEvent, ...]:
         """Successful changes to IAM roles and managed policies in ``[since, until)``."""
