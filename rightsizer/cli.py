@@ -27,6 +27,7 @@ from rightsizer.cli_output import (
     _run,
     _say_error,
     _setup_logging,
+    _StageProgress,
     _state,
 )
 from rightsizer.cli_roles import explain, new_role
@@ -281,7 +282,9 @@ def run(config: Path | None, logs: tuple[str, ...], as_json: bool, **flags: Any)
         if settings.logging.format == "json" or settings.logging.level != "warning":
             _state["json_logs"] = settings.logging.format == "json"
             _setup_logging(_state["verbose"], settings.logging.format, settings.logging.level)
-        result = rightsizer.run_job(settings)
+        shown = sys.stderr.isatty() and not _state["json_logs"]
+        with _StageProgress(enabled=shown) as stages:
+            result = rightsizer.run_job(settings, progress=stages)
         if as_json:
             _print_json(_run_json(result))
         else:

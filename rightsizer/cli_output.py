@@ -23,7 +23,8 @@ import orjson
 from rightsizer.errors import ConfigError, PolicyError, RightsizerError, SourceError, StoreError
 from rightsizer.text import escape_controls
 
-__all__ = ["EXIT_BUG", "EXIT_DATA", "EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "_TextFormatter",
+__all__ = ["EXIT_BUG", "EXIT_DATA", "EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "_StageProgress",
+           "_TextFormatter",
            "_echo", "_one", "_print_json", "_run", "_say_error", "_setup_logging", "_state"]
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_FINDINGS, EXIT_DATA = 0, 1, 2, 3, 4
@@ -86,6 +87,9 @@ def _setup_logging(verbose: int, log_format: str = "text", level_name: str | Non
     else:
         handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # A job's JSON logs always say how long each stage of a run took.
+    logging.getLogger("rightsizer.stages").setLevel(
+        logging.INFO if log_format == "json" else level)
     # PyAthena logs a failed query with its whole traceback; rightsizer reports it in one line
     # (the table, the account, Athena's reason). -vv shows it.
     logging.getLogger("pyathena").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
@@ -111,7 +115,7 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("exit_code", "event"):
+        for key in ("exit_code", "event", "stage", "seconds"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
@@ -133,3 +137,36 @@ def _one(value: object) -> str:
 
 def _print_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+class _StageProgress:
+    """The stages of a run on a terminal's stderr, a bar each (rich); nothing when stderr is
+    not a terminal or the logs are JSON. Called as ``pipeline.stages.Progress``."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _StageProgress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self._progress = Progress("[progress.description]{task.description}", BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(),
+                                      console=Console(stderr=True), transient=True)
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        task = self._tasks.get(stage)
+        if task is None:
+            task = self._tasks[stage] = self._progress.add_task(stage, total=total)
+        self._progress.update(task, completed=done, total=total)

@@ -141,3 +141,28 @@ def test_an_incremental_run_says_what_the_analysis_used(tmp_path: Path) -> None:
     assert "the analysis used 2,006 events in the window, from 116 files stored by 1 run" in text
     html = (tmp_path / "second" / "report.html").read_text()
     assert "the analysis used 2,006 events in the window, from 116 files stored by 1 run" in html
+
+
+def test_run_reports_its_stages_in_order(tmp_path: Path) -> None:
+    import rightsizer
+
+    seen: list[tuple[str, int, int]] = []
+    rightsizer.run(logs=[str(SAMPLE / "cloudtrail")], iam=IAM, ecs=ECS,
+                   db=tmp_path / "p.duckdb", out=tmp_path / "out", workers=1,
+                   progress=lambda stage, done, total: seen.append((stage, done, total)))
+    stages = list(dict.fromkeys(stage for stage, _, _ in seen))
+    assert stages == ["ingest", "inventory", "usage query", "roles analyzed", "reports"]
+    roles = [(done, total) for stage, done, total in seen if stage == "roles analyzed"]
+    assert roles[-1] == (11, 11) and [d for d, _ in roles] == sorted(d for d, _ in roles)
+
+
+def test_json_logs_give_each_stage_its_duration(tmp_path: Path) -> None:
+    result = invoke("run", "--logs", str(SAMPLE / "cloudtrail"), "--iam", IAM, "--ecs", ECS,
+                    "--db", str(tmp_path / "j.duckdb"), "--out", str(tmp_path / "out"),
+                    "--log-format", "json")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    stages = {line["stage"]: line["seconds"] for line in lines if "stage" in line}
+    assert set(stages) == {"ingest", "inventory", "usage query", "roles analyzed", "reports"}
+    assert all(isinstance(s, float) and s >= 0 for s in stages.values())
+    assert "\x1b[" not in result.stderr  # no progress bar: stderr is not a terminal

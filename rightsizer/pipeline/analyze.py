@@ -13,6 +13,7 @@ from rightsizer.errors import ConfigError, SourceError
 from rightsizer.pipeline.ingest import IngestSummary, ingest
 from rightsizer.pipeline.inputs import require_inputs
 from rightsizer.pipeline.inventory import assumed_roles, inventory_inputs
+from rightsizer.pipeline.stages import Progress, stage
 from rightsizer.pipeline.trails import trail_evidence
 from rightsizer.pipeline.write import render_reports, summarize, write_output
 from rightsizer.sources.athena import AthenaOptions
@@ -88,11 +89,14 @@ def run(
     today: date | None = None,
     workers: int | None = None,
     pdf: bool = False,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Every stage: ingest ``logs`` (none: use the store as it is), inventory IAM and ECS,
     analyze every ECS role over the window in one pass over the store, propose, prove, and
     write the output folder (``summary.json``, ``roles/<RoleName>/...``, ``report.html``,
     ``report.md``, ``findings.csv``, and ``report.pdf`` with ``pdf`` when Chromium is there).
+    ``progress`` hears each stage as it goes (``pipeline.stages``): ingest, inventory, usage
+    query, roles analyzed, reports.
 
     ``logs`` may name ``athena://DATABASE.TABLE`` sources: their queries read
     ``athena_accounts`` with ``athena``'s options, and bring home the roles ECS was seen
@@ -105,7 +109,8 @@ def run(
         return _run(logs=logs, iam=iam, ecs=ecs, out=Path(out), db=db, since=since,
                     until=until, settings=settings, trail_files=trail_files, aws=aws,
                     s3_options=s3_options, athena=athena, athena_accounts=athena_accounts,
-                    principals=principals, today=today, workers=workers, pdf=pdf)
+                    principals=principals, today=today, workers=workers, pdf=pdf,
+                    progress=progress)
 
 
 def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db: str | Path,
@@ -113,7 +118,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
          trail_files: Sequence[str | Path], aws: AwsOptions | None,
          s3_options: S3Options | None, athena: AthenaOptions | None,
          athena_accounts: Sequence[str], principals: Sequence[str], today: date | None,
-         workers: int | None, pdf: bool) -> RunResult:
+         workers: int | None, pdf: bool, progress: Progress | None = None) -> RunResult:
     from rightsizer.analysis.evidence import Coverage, judge_evidence, role_footprint
     from rightsizer.analysis.explain import (
         attempts_from_assume_failures,
@@ -139,13 +144,18 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
             # these, which IAM's trust policies and the task definitions name.
             known = build_inventory(authorization, task_definitions, ())
             wanted += [role.arn for role in known.ecs_roles]
-        summary_ingest = ingest(logs, db, scope=scope, s3_options=s3_options, athena=athena,
-                                athena_accounts=athena_accounts, principals=wanted,
-                                today=today, workers=workers)
-    result_inventory = build_inventory(authorization, task_definitions, assumed_roles(db))
+        with stage("ingest", progress, total=0) as reading:
+            summary_ingest = ingest(logs, db, scope=scope, s3_options=s3_options,
+                                    athena=athena, athena_accounts=athena_accounts,
+                                    principals=wanted, today=today, workers=workers,
+                                    progress=lambda files, _bytes: reading.advance(files),
+                                    on_total=reading.add_total)
+    with stage("inventory", progress):
+        result_inventory = build_inventory(authorization, task_definitions, assumed_roles(db))
     if not Path(db).exists():
         raise ConfigError(f"{db}: no store: give --logs to ingest CloudTrail first")
     end_exclusive = until + timedelta(days=1) if until else None
+    querying = stage("usage query", progress)
     with Store(db, read_only=True) as store:
         seen_data = store.data_events(since, end_exclusive)
         trail_events = store.trail_events(None, end_exclusive)
@@ -160,6 +170,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
         assume_failures = store.assume_role_failures(since, end_exclusive)
         iam_changes = store.iam_changes(since, end_exclusive)
         files_used, runs_used = store.window_inputs(since, end_exclusive)
+    querying.finish()
     start = since.replace(tzinfo=UTC) if since else span.first_event
     end = end_exclusive.replace(tzinfo=UTC) if end_exclusive else span.last_event
     if start is None or end is None:
@@ -185,6 +196,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
         counts[(source, name)] = max(counts.get((source, name), 0), n)
     cache: dict[str, Observability] = {}
     results = []
+    analyzing = stage("roles analyzed", progress, total=len(result_inventory.ecs_roles))
     for role in result_inventory.ecs_roles:
         key = role_key(role.arn)
         rows = rows_by_role.get(key, [])
@@ -202,6 +214,9 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
             exclusions=settings.exclusions, window=window,
             min_window_days=settings.min_window_days, today=today, sufficiency=sufficiency,
             observability_cache=cache))
+        analyzing.advance()
+    analyzing.finish()
+    reporting = stage("reports", progress)
     # Why calls failed and who changed the roles: from the same rows, for the report.
     succeeded = succeeded_calls(usage) | {(a.role_arn, "sts:AssumeRole")
                                           for a in assumed_in_window}
@@ -216,6 +231,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
                                                          "ingest_runs": runs_used})
     write_output(out, results, summary)
     render_reports(out, pdf=pdf, summary=summary)
+    reporting.finish()
     return RunResult(out=out, window=window, ingest=summary_ingest, inventory=result_inventory,
                      roles=tuple(results), settings=settings, trails=tuple(trails),
                      trails_assumed=evidence.origin == "inferred",

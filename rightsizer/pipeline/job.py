@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from rightsizer.errors import ConfigError
 from rightsizer.pipeline.analyze import RunResult, run
+from rightsizer.pipeline.stages import Progress
 from rightsizer.sources import athena
 from rightsizer.sources.athena import AthenaOptions
 from rightsizer.sources.aws import AwsOptions
@@ -29,7 +30,8 @@ _RUN_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{4}Z(-\d+)?$")  # see _run_order
 LATEST = "latest"
 
 
-def run_job(settings: Settings, *, now: datetime | None = None) -> RunResult:
+def run_job(settings: Settings, *, now: datetime | None = None,
+            progress: Progress | None = None) -> RunResult:
     """``rightsizer run`` as a scheduled job: everything from ``settings`` (sources, window,
     store, output, thresholds). With ``output.dated`` the run writes ``FOLDER/<UTC stamp>/``,
     then points ``FOLDER/latest`` at it (only once it is complete) and removes the oldest
@@ -68,6 +70,7 @@ def run_job(settings: Settings, *, now: datetime | None = None) -> RunResult:
         "aws": aws, "s3_options": s3_options, "athena": athena_options,
         "athena_accounts": settings.athena.accounts, "principals": settings.athena.principals,
         "today": now.date(), "workers": settings.run.workers, "pdf": settings.run.pdf,
+        "progress": progress,
     }
     folder = Path(settings.output.folder)
     if not settings.output.dated:
