@@ -158,22 +158,26 @@ def ingest(sources: tuple[str, ...], config: Path | None, accounts: tuple[str, .
 
 
 @main.command()
-@click.option("--iam", "iam_source", required=True, metavar="FILE|aws",
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML settings, as for run ([sources] iam, ecs; [store] path; [aws]); "
+                   "default $RIGHTSIZER_CONFIG. Flags override it.")
+@click.option("--iam", "iam_source", metavar="FILE|aws",
               help="`aws iam get-account-authorization-details` output, or `aws` to read the "
                    "account live.")
-@click.option("--ecs", "ecs_source", required=True, metavar="FILE|aws",
+@click.option("--ecs", "ecs_source", metavar="FILE|aws",
               help="Task definitions (describe-task-definition output, a list, "
                    "{\"taskDefinitions\": [...]}, or a folder of them), or `aws` to read "
                    "them live.")
-@click.option("--db", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
-              help="The store: its events show which roles ECS assumed.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help=f"The store: its events show which roles ECS assumed (default {DEFAULT_DB}).")
 @click.option("--profile", help="AWS profile for live reads.")
 @click.option("--aws-region", "aws_regions", multiple=True,
               help="Region for live reads; repeat to read task definitions of several regions.")
 @click.option("--endpoint-url", help="Endpoint for live reads (a proxy, a VPC endpoint, moto).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def inventory(iam_source: str, ecs_source: str, db: str, profile: str | None,
-              aws_regions: tuple[str, ...], endpoint_url: str | None, as_json: bool) -> None:
+def inventory(config: Path | None, iam_source: str | None, ecs_source: str | None,
+              db: str | None, profile: str | None, aws_regions: tuple[str, ...],
+              endpoint_url: str | None, as_json: bool) -> None:
     """List the account's roles: which are ECS task principals, their kinds, the task
     definitions that use them, what those declare they need, and findings.
 
@@ -183,9 +187,19 @@ def inventory(iam_source: str, ecs_source: str, db: str, profile: str | None,
     def action() -> int:
         from rightsizer.sources.aws import AwsOptions
 
-        options = AwsOptions(profile=profile, region=aws_regions[0] if aws_regions else None,
-                             endpoint_url=endpoint_url)
-        result = rightsizer.inventory(iam_source, ecs_source, db, aws=options,
+        given: dict[str, object] = {"sources.iam": iam_source, "sources.ecs": ecs_source,
+                                    "store.path": db, "aws.profile": profile,
+                                    "aws.endpoint_url": endpoint_url,
+                                    "aws.region": aws_regions[0] if aws_regions else None}
+        settings = _settings(config, {k: v for k, v in given.items() if v is not None})
+        for name in ("iam", "ecs"):
+            if not getattr(settings.sources, name):
+                raise ConfigError(f"sources.{name} is not set: give --{name} FILE|aws, or "
+                                  f"[sources] {name} = ... in --config")
+        options = AwsOptions(profile=settings.aws.profile, region=settings.aws.region,
+                             endpoint_url=settings.aws.endpoint_url)
+        result = rightsizer.inventory(settings.sources.iam, settings.sources.ecs,
+                                      settings.store.path, aws=options,
                                       ecs_regions=aws_regions)
         if as_json:
             _print_json(result.as_json())

@@ -166,3 +166,15 @@ def test_json_logs_give_each_stage_its_duration(tmp_path: Path) -> None:
     assert set(stages) == {"ingest", "inventory", "usage query", "roles analyzed", "reports"}
     assert all(isinstance(s, float) and s >= 0 for s in stages.values())
     assert "\x1b[" not in result.stderr  # no progress bar: stderr is not a terminal
+
+
+def test_inventory_takes_the_run_configuration(tmp_path: Path) -> None:
+    # The same rightsizer.toml a scheduled run reads (issue 14): sources and store from it.
+    config = tmp_path / "rightsizer.toml"
+    config.write_text(f'[sources]\niam = "{IAM}"\necs = "{ECS}"\n\n'
+                      f'[store]\npath = "{tmp_path / "c.duckdb"}"\n')
+    result = invoke("inventory", "--config", str(config), "--json")
+    assert result.exit_code == 0, result.output
+    assert len([r for r in json.loads(result.stdout)["roles"] if r["ecs"]]) == 11
+    missing = invoke("inventory", "--json")
+    assert missing.exit_code == 2 and "sources.iam is not set" in missing.stderr
