@@ -189,6 +189,10 @@ def test_stopped_tasks_live_through_moto(account: tuple[Any, Path], moto_server:
                  str(ecs_file), "--tasks", "aws", "--cluster", "explain-live", "--region",
                  "us-east-1", "--endpoint-url", moto_server, "--json")
     assert out.exit_code == 0, out.output
+    # The reason matched its rule (no route to the registry): no IAM change helps, whatever the
+    # role (named by the task definition only, so in the inventory without policies).
     [failure] = [f for f in json.loads(out.stdout)["failures"] if f["source"] == "stopped_task"]
-    assert failure["cause"]["code"] in ("ECR_NO_ROUTE", "ROLE_NOT_IN_IAM_DATA")
+    assert failure["cause"]["code"] == "ECR_NO_ROUTE"
+    assert "no IAM change helps" in failure["no_fix"]
+    assert failure["detail"] == reason and failure["stopped_tasks"] == 1
     assert failure["role"] == "live-exec" and failure["fix"] is None

@@ -10,12 +10,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-import orjson
-
+from rightsizer.analysis.verdicts import usage_call
 from rightsizer.iam.actions import event_actions
 from rightsizer.iam.ecs import TaskDefinition
 from rightsizer.iam.ecs_failures import FailureRule, match_stopped_reason
-from rightsizer.iam.resources import Call, derive_resources
+from rightsizer.iam.resources import derive_resources
 from rightsizer.iam.trust import ASSUME_ROLE
 from rightsizer.store.records import AssumeRoleFailure, UsageRow
 
@@ -73,10 +72,7 @@ def attempts_from_usage(rows: Iterable[UsageRow]) -> list[Attempt]:
         mapping = event_actions(row.event_source, row.event_name)
         if mapping.status != "mapped":
             continue
-        call = Call(event_source=row.event_source, event_name=row.event_name,
-                    region=row.region or None, account=row.account or None,
-                    request_parameters=orjson.loads(row.request_key) if row.request_key
-                    else None, resources=tuple({"ARN": arn} for arn in row.resource_arns))
+        call = usage_call(row)
         context = _service_context(row.invoked_by, row.region)
         for action in mapping.actions:
             derived = derive_resources(action, call)

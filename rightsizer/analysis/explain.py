@@ -55,9 +55,9 @@ from rightsizer.analysis.attempts import (
     succeeded_calls,
 )
 from rightsizer.analysis.inventory import Inventory, InventoryRole, role_key
-from rightsizer.iam.ecs import Need
+from rightsizer.iam.ecs import Need, ecr_pull_statement
 from rightsizer.iam.evaluate import Decision, Request, evaluate
-from rightsizer.iam.patterns import matches
+from rightsizer.iam.patterns import matches, sample_match
 from rightsizer.iam.policy import Policy, parse_policy
 from rightsizer.iam.trust import ASSUME_ROLE, ECS_TASKS, ecs_trust_policy, service_trust
 
@@ -321,8 +321,7 @@ def _refused_elsewhere(attempt: Attempt, role: InventoryRole, decision: Decision
     account = attempt.account or _account(role.arn)
     allowed = ", ".join(decision.decided_by)
     if action.startswith("ecr:") and owner and owner != account:
-        statement = {"Sid": "AllowPull", "Effect": "Allow", "Principal": {"AWS": role.arn},
-                     "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}
+        statement = ecr_pull_statement(role.arn)
         return _failure(attempt, role.name, Cause(
             "REPOSITORY_POLICY", f"the repository is in account {owner}, and its repository "
             f"policy does not allow {role.name} (its own policies allow it: {allowed})"),
@@ -547,7 +546,7 @@ def _declarer(role: InventoryRole) -> str:
 
 def _sample(pattern: str) -> str:
     """A resource the pattern matches that no one wrote a grant for (a fresh task's stream)."""
-    return pattern.replace("?", "x").replace("*", _FRESH)
+    return sample_match(pattern, _FRESH)
 
 
 def _elsewhere(resource: str) -> str:

@@ -132,7 +132,8 @@ class Evidence:
     unmapped: tuple[UnmappedEvent, ...]
 
 
-def _call(row: UsageRow) -> Call:
+def usage_call(row: UsageRow) -> Call:
+    """The facts of a usage row that derive its resources (shared with ``attempts``)."""
     params = orjson.loads(row.request_key) if row.request_key else None
     return Call(
         event_source=row.event_source, event_name=row.event_name, region=row.region or None,
@@ -162,7 +163,7 @@ def gather_evidence(rows: Iterable[UsageRow],
                          row.resource_arns, row.request_key)
             derived = derived_cache.get(cache_key)
             if derived is None:
-                derived = derive_resources(action, _call(row))
+                derived = derive_resources(action, usage_call(row))
                 derived_cache[cache_key] = derived
             evidence = actions.get(action)
             if evidence is None:

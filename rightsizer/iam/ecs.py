@@ -118,6 +118,17 @@ _INDEX = re.compile(r"\[(\d+)\]")
 _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 
 
+# What pulling an image takes on its repository (push-time BatchCheckLayerAvailability is not).
+ECR_PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+
+def ecr_pull_statement(role_arn: str, sid: str = "AllowPull") -> dict[str, Any]:
+    """The statement a repository policy needs so that ``role_arn`` of another account may pull
+    (https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-policy-examples.html)."""
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": role_arn},
+            "Action": list(ECR_PULL_ACTIONS)}
+
+
 @dataclass(frozen=True, slots=True)
 class Need:
     """One permission a role needs because the task definition says so."""
@@ -350,7 +361,7 @@ def _image_needs(image: str, field: str, container: str) -> list[Need]:
         # Pull actions only: BatchCheckLayerAvailability is push-time (DOMAIN.md line 42).
         Need(
             "execution",
-            ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+            ECR_PULL_ACTIONS,
             ecr.repository_arn,
             what,
             field,

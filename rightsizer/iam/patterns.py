@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["compile_pattern", "has_wildcard", "matches"]
+__all__ = ["compile_pattern", "has_wildcard", "matches", "sample_match"]
 
 
 def has_wildcard(pattern: str) -> bool:
@@ -37,3 +37,9 @@ def matches(pattern: str, value: str, *, ignore_case: bool) -> bool:
     if not has_wildcard(pattern):
         return pattern.lower() == value.lower() if ignore_case else pattern == value
     return compile_pattern(pattern, ignore_case).fullmatch(value) is not None
+
+
+def sample_match(pattern: str, fill: str) -> str:
+    """A value the IAM pattern matches: each ``?`` an ``x``, each ``*`` ``fill`` (a fresh task
+    id, say: a resource no one wrote a grant for by name)."""
+    return pattern.replace("?", "x").replace("*", fill)

@@ -52,8 +52,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rightsizer import aws_names
-from rightsizer.iam.ecs import Need, RoleKind, TaskDefinition
+from rightsizer.iam.ecs import Need, RoleKind, TaskDefinition, ecr_pull_statement
 from rightsizer.iam.evaluate import Request, evaluate
+from rightsizer.iam.patterns import sample_match
 from rightsizer.iam.policy import Condition, parse_policy
 from rightsizer.iam.trust import ecs_trust_policy
 from rightsizer.proposal.build import group_statements
@@ -391,9 +392,8 @@ def _resource_changes(needs: Sequence[Need], account: str, partition: str, name:
             resource=need.resource, account=owner,
             what=(f"repository {repository} is in account {owner}: its repository policy must "
                   f"allow {role_arn} to pull (aws ecr set-repository-policy in {owner})"),
-            statement={"Sid": "AllowPull" + re.sub(r"[^A-Za-z0-9]", "", name)[:60],
-                       "Effect": "Allow", "Principal": {"AWS": role_arn},
-                       "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]})
+            statement=ecr_pull_statement(
+                role_arn, "AllowPull" + re.sub(r"[^A-Za-z0-9]", "", name)[:60]))
     return [changes[key] for key in sorted(changes)]
 
 
@@ -420,11 +420,6 @@ def prove_new_role(role: NewRole, fresh_task: str = _FRESH_TASK) -> tuple[str, .
     return tuple(failures)
 
 
-def _sample(pattern: str, fresh_task: str) -> str:
-    # "-??????" is Secrets Manager's random suffix; "*" a task id, a stream or an object key.
-    return pattern.replace("?", "x").replace("*", fresh_task)
-
-
 def _needed_requests(role: NewRole, fresh_task: str) -> list[Request]:
     requests: list[Request] = []
     kms = [s for s in role.statements if "kms:Decrypt" in s.actions]
@@ -437,7 +432,8 @@ def _needed_requests(role: NewRole, fresh_task: str) -> list[Request]:
                                         context_complete=True)
                                 for key in statement.resources for service in services)
             continue
-        resource = need.resource if need.resource == "*" else _sample(need.resource, fresh_task)
+        resource = (need.resource if need.resource == "*"  # takes no resource: stays "*"
+                    else sample_match(need.resource, fresh_task))
         requests.extend(Request(action, resource, context_complete=True)
                         for action in need.actions)
     return requests
