@@ -8,33 +8,39 @@ from __future__ import annotations
 
 import os
 import sys
-from collections import Counter
-from collections.abc import Callable
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 import rightsizer
+from rightsizer.cli_inputs import DEFAULT_DB, ingest, inventory
+from rightsizer.cli_options import (
+    REGION_CHANGED_IN,
+    athena_options,
+    athena_query_options,
+    aws_options,
+    deprecated_option,
+    load_cli_settings,
+    output_options,
+)
 from rightsizer.cli_output import (
     EXIT_DATA,
     EXIT_FINDINGS,
     EXIT_OK,
     _echo,
     _one,
-    _print_json,
+    _print,
     _run,
     _say_error,
+    _say_warning,
     _setup_logging,
+    _size,
     _StageProgress,
     _state,
 )
 from rightsizer.cli_roles import explain, new_role
-from rightsizer.errors import ConfigError
 from rightsizer.text import plural
-
-DEFAULT_DB = "rightsizer.duckdb"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,171 +53,6 @@ def main(verbose: int) -> None:
     _setup_logging(verbose)
 
 
-def _athena_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Where Athena queries run: the same three flags on every command that runs them."""
-    for option in reversed((
-            click.option("--workgroup", help="Athena workgroup (default: primary)."),
-            click.option("--output-location",
-                         help="S3 location of Athena's results (default: the workgroup's)."),
-            click.option("--athena-region", help="Region Athena runs in (default: the AWS "
-                                                 "region)."))):
-        command = option(command)
-    return command
-
-
-def _athena_query_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """What the usage queries bring home and how many run at once (ingest, run)."""
-    command = click.option("--athena-concurrency", type=click.IntRange(1, 20),
-                           help="Athena queries in flight, one per account (default 4).")(command)
-    return click.option("--principal", "principals", multiple=True,
-                        help="A role ARN to bring home from Athena besides the roles ECS was "
-                             "seen assuming (repeatable).")(command)
-
-
-# `ingest` flags and the settings they set, for --config and RIGHTSIZER_* (see _RUN_FLAGS).
-_INGEST_FLAGS = {
-    "db": "store.path", "since": "window.since", "until": "window.until",
-    "profile": "aws.profile", "endpoint_url": "aws.endpoint_url", "workers": "run.workers",
-    "workgroup": "athena.workgroup", "output_location": "athena.output_location",
-    "athena_region": "athena.region", "principals": "athena.principals",
-    "athena_concurrency": "athena.concurrency",
-}
-
-
-@main.command()
-@click.argument("sources", nargs=-1)
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML settings (default: $RIGHTSIZER_CONFIG): its [sources] logs and athena "
-                   "when no SOURCE is given, [store], [athena], [aws]; flags override it.")
-@click.option("--db", type=click.Path(dir_okay=False),
-              help=f"The DuckDB store (default {DEFAULT_DB}).")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day of the window (UTC).")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day of the window (UTC).")
-@click.option("--account", "accounts", multiple=True,
-              help="Only this account (repeatable); for Athena, the accounts to query.")
-@click.option("--region", "regions", multiple=True,
-              help="Only this region's logs (repeatable); see --s3-region for the bucket's.")
-@click.option("--profile", help="AWS profile for s3:// and athena:// sources.")
-@click.option("--s3-region", help="Region of the S3 client.")
-@click.option("--endpoint-url", help="Endpoint for s3:// (S3-compatible) and athena:// sources.")
-@click.option("--workers", type=click.IntRange(1, 64), help="Reader processes (default: cores).")
-@_athena_options
-@_athena_query_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def ingest(sources: tuple[str, ...], config: Path | None, accounts: tuple[str, ...],
-           regions: tuple[str, ...], s3_region: str | None, as_json: bool,
-           **flags: Any) -> None:
-    """Read CloudTrail from SOURCE... (files, folders, s3://bucket/prefix) into the store, or
-    aggregate it in Athena (athena://DATABASE.TABLE, one query per --account) and store the
-    aggregates. Without SOURCE, the configuration's [sources] logs and athena.
-
-    Files already read (same path and size/mtime, or same S3 ETag) are not read again; every
-    event is stored once. Athena days already read after they settled are not asked again;
-    the bytes each query scanned and their cost are printed and kept in the store. Exit 4 when
-    some input could not be read (the rest is stored)."""
-
-    def action() -> int:
-        given: dict[str, object] = {_INGEST_FLAGS[k]: v for k, v in flags.items()}
-        given["athena.accounts"] = accounts
-        settings = _settings(config, given)
-        chosen = sources or (*settings.sources.logs, *settings.sources.athena)
-        if not chosen:
-            raise ConfigError("nothing to ingest: give a SOURCE, or [sources] logs / athena "
-                              "in the configuration")
-        db = settings.store.path
-        scope = rightsizer.Scope(
-            since=settings.window.since, until=settings.window.until,
-            accounts=frozenset(accounts), regions=frozenset(regions))
-        if scope.since and scope.until and scope.since > scope.until:
-            raise ConfigError(f"--since {scope.since} is after --until {scope.until}")
-        s3_options = None
-        if any(s.startswith("s3://") for s in chosen):
-            from rightsizer.sources.s3 import S3Options
-
-            s3_options = S3Options(profile=settings.aws.profile, region=s3_region,
-                                   endpoint_url=settings.aws.endpoint_url)
-        athena = None
-        if any(s.startswith("athena://") for s in chosen):
-            from rightsizer.sources.athena import AthenaOptions
-
-            athena = AthenaOptions(
-                workgroup=settings.athena.workgroup,
-                output_location=settings.athena.output_location,
-                region=settings.athena_region, profile=settings.aws.profile,
-                endpoint_url=settings.aws.endpoint_url, price_per_tb=settings.athena.price_per_tb,
-                concurrency=settings.athena.concurrency)
-        sources_read, principals, workers = chosen, settings.athena.principals, settings.run.workers
-        with _Progress(enabled=not as_json and sys.stdout.isatty()) as bar:
-            summary = rightsizer.ingest(sources_read, db, scope=scope, s3_options=s3_options,
-                                        athena=athena, athena_accounts=settings.athena.accounts,
-                                        principals=principals, workers=workers,
-                                        progress=bar.advance, on_total=bar.add_total)
-        if as_json:
-            _print_json(summary.as_json())
-        else:
-            _print_ingest(summary, db)
-        for bad in summary.bad_inputs:
-            _say_error(f"bad input: {bad.path}: {bad.reason}")
-        return EXIT_OK if summary.ok else EXIT_DATA
-
-    _run(action)
-
-
-@main.command()
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML settings, as for run ([sources] iam, ecs; [store] path; [aws]); "
-                   "default $RIGHTSIZER_CONFIG. Flags override it.")
-@click.option("--iam", "iam_source", metavar="FILE|aws",
-              help="`aws iam get-account-authorization-details` output, or `aws` to read the "
-                   "account live.")
-@click.option("--ecs", "ecs_source", metavar="FILE|aws",
-              help="Task definitions (describe-task-definition output, a list, "
-                   "{\"taskDefinitions\": [...]}, or a folder of them), or `aws` to read "
-                   "them live.")
-@click.option("--db", type=click.Path(dir_okay=False),
-              help=f"The store: its events show which roles ECS assumed (default {DEFAULT_DB}).")
-@click.option("--profile", help="AWS profile for live reads.")
-@click.option("--aws-region", "aws_regions", multiple=True,
-              help="Region for live reads; repeat to read task definitions of several regions.")
-@click.option("--endpoint-url", help="Endpoint for live reads (a proxy, a VPC endpoint, moto).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def inventory(config: Path | None, iam_source: str | None, ecs_source: str | None,
-              db: str | None, profile: str | None, aws_regions: tuple[str, ...],
-              endpoint_url: str | None, as_json: bool) -> None:
-    """List the account's roles: which are ECS task principals, their kinds, the task
-    definitions that use them, what those declare they need, and findings.
-
-    Exit 4 when some input (a policy, a role entry, a task definition) could not be read; the
-    rest is still listed."""
-
-    def action() -> int:
-        from rightsizer.sources.aws import AwsOptions
-
-        given: dict[str, object] = {"sources.iam": iam_source, "sources.ecs": ecs_source,
-                                    "store.path": db, "aws.profile": profile,
-                                    "aws.endpoint_url": endpoint_url,
-                                    "aws.region": aws_regions[0] if aws_regions else None}
-        settings = _settings(config, {k: v for k, v in given.items() if v is not None})
-        for name in ("iam", "ecs"):
-            if not getattr(settings.sources, name):
-                raise ConfigError(f"sources.{name} is not set: give --{name} FILE|aws, or "
-                                  f"[sources] {name} = ... in --config")
-        options = AwsOptions(profile=settings.aws.profile, region=settings.aws.region,
-                             endpoint_url=settings.aws.endpoint_url)
-        result = rightsizer.inventory(settings.sources.iam, settings.sources.ecs,
-                                      settings.store.path, aws=options,
-                                      ecs_regions=aws_regions)
-        if as_json:
-            _print_json(result.as_json())
-        else:
-            _print_inventory(result)
-        for problem in result.problems:
-            _say_error(f"bad input: {problem.what}: {problem.reason}")
-        return EXIT_DATA if result.problems else EXIT_OK
-
-    _run(action)
-
-
 # `run` flags and the settings they set (rightsizer/settings.py). Every flag defaults to None
 # (not given), so that it overrides the environment and the file only when given.
 _RUN_FLAGS = {
@@ -219,7 +60,8 @@ _RUN_FLAGS = {
     "out": "output.folder", "db": "store.path", "since": "window.since",
     "until": "window.until", "days": "window.days", "dated": "output.dated",
     "keep": "output.keep", "fail_on_findings": "run.fail_on_findings",
-    "fail_on": "findings.fail_on", "profile": "aws.profile", "aws_region": "aws.region",
+    "fail_on": "findings.fail_on", "profile": "aws.profile", "region": "aws.region",
+    "ecs_regions": "aws.ecs_regions", "aws_region": "aws.region",
     "endpoint_url": "aws.endpoint_url", "workgroup": "athena.workgroup",
     "output_location": "athena.output_location", "athena_region": "athena.region",
     "accounts": "athena.accounts", "principals": "athena.principals",
@@ -261,20 +103,22 @@ _RUN_FLAGS = {
               help="Exit 3 when a role has findings at the --fail-on severity or worse.")
 @click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low", "info"]),
               help="The severity for --fail-on-findings (default: high).")
-@click.option("--profile", help="AWS profile for live reads, s3:// logs and Athena.")
-@click.option("--aws-region", help="Region for live reads.")
-@click.option("--endpoint-url", help="Endpoint for live reads, s3:// logs and Athena.")
-@_athena_options
+@aws_options("live reads, s3:// logs and Athena")
+@click.option("--ecs-region", "ecs_regions", multiple=True, metavar="REGION",
+              help="With --ecs aws: a region whose task definitions to read (repeatable; "
+                   "default: --region).")
+@deprecated_option("--aws-region", "--region")
+@athena_options
 @click.option("--account", "accounts", multiple=True,
               help="An account whose partitions Athena reads (repeatable).")
-@_athena_query_options
+@athena_query_options
 @click.option("--workers", type=click.IntRange(1, 64), help="Reader processes (default: cores).")
 @click.option("--pdf/--no-pdf", default=None,
               help="Also print report.pdf with headless Chromium.")
 @click.option("--log-format", type=click.Choice(["text", "json"]),
               help="Logs on stderr as text or one JSON object a line (default: text).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def run(config: Path | None, logs: tuple[str, ...], as_json: bool, **flags: Any) -> None:
+@output_options
+def run(config: Path | None, logs: tuple[str, ...], output: str, **flags: Any) -> None:
     """Ingest, inventory, analyze and propose in one go, and write the output folder: the
     scheduled job. Settings come from defaults < --config FILE < RIGHTSIZER_* environment <
     these flags (see README, "Running it on a schedule").
@@ -290,19 +134,17 @@ def run(config: Path | None, logs: tuple[str, ...], as_json: bool, **flags: Any)
             _state["json_logs"] = True
             _setup_logging(_state["verbose"], "json")
         given: dict[str, object] = {_RUN_FLAGS[k]: v for k, v in flags.items()}
+        given["aws.region"] = flags["region"] or flags["aws_region"]
         given["sources.logs"] = tuple(s for s in logs if not s.startswith("athena://"))
         given["sources.athena"] = tuple(s for s in logs if s.startswith("athena://"))
-        settings = _settings(config, given)
+        settings = load_cli_settings(config, given)
         if settings.logging.format == "json" or settings.logging.level != "warning":
             _state["json_logs"] = settings.logging.format == "json"
             _setup_logging(_state["verbose"], settings.logging.format, settings.logging.level)
         shown = sys.stderr.isatty() and not _state["json_logs"]
         with _StageProgress(enabled=shown) as stages:
             result = rightsizer.run_job(settings, progress=stages)
-        if as_json:
-            _print_json(_run_json(result))
-        else:
-            _print_run(result)
+        _print(output, lambda: _run_json(result), lambda: _print_run(result))
         for problem in result.problems:
             _say_error(f"bad input: {problem}")
         if result.problems:
@@ -325,7 +167,8 @@ def run(config: Path | None, logs: tuple[str, ...], as_json: bool, **flags: Any)
 
 # `athena setup` flags whose setting is not athena.<flag>.
 _SETUP_FLAGS = {"athena_region": "athena.region", "profile": "aws.profile",
-                "endpoint_url": "aws.endpoint_url"}
+                "region": "aws.region", "endpoint_url": "aws.endpoint_url",
+                "log_regions": "athena.regions"}
 
 
 @main.group()
@@ -344,12 +187,12 @@ def athena() -> None:
 @click.option("--organization-id", help="o-... for an organization trail.")
 @click.option("--account", "accounts", multiple=True,
               help="The account of a single-account trail.")
-@click.option("--region", "regions", multiple=True, help="A region the trail logs (repeatable).")
+@click.option("--log-region", "log_regions", multiple=True, metavar="REGION",
+              help="A region the trail logs (repeatable).")
 @click.option("--projection-start", type=click.DateTime(["%Y-%m-%d"]),
               help="First delivery day to project (default 2020-01-01).")
-@_athena_options
-@click.option("--profile", help="AWS profile (with --apply).")
-@click.option("--endpoint-url", help="Athena endpoint (with --apply).")
+@athena_options
+@aws_options("Athena (with --apply)")
 @click.option("--apply", is_flag=True, help="Create the database and table in Athena.")
 def athena_setup(config: Path | None, table: str | None, apply: bool, **flags: Any) -> None:
     """Print (or with --apply create) the CloudTrail table with partition projection: account
@@ -359,7 +202,12 @@ def athena_setup(config: Path | None, table: str | None, apply: bool, **flags: A
         given: dict[str, object] = {_SETUP_FLAGS.get(k, f"athena.{k}"): v
                                     for k, v in flags.items()}
         given["sources.athena"] = (table,) if table else ()
-        settings = _settings(config, given)
+        if flags["region"] and not apply:
+            # Before 0.2.0 `athena setup --region` listed the trail's regions.
+            _say_warning(f"--region {flags['region']} sets the region of Athena's API, which "
+                         "only --apply calls; the regions the trail logs are --log-region "
+                         f"(athena setup --region meant them before {REGION_CHANGED_IN})")
+        settings = load_cli_settings(config, given)
         setup = rightsizer.athena_setup(settings, apply=apply)
         for statement in setup.statements:
             _echo(statement.rstrip().rstrip(";") + ";\n")
@@ -494,98 +342,9 @@ def simulate(out: Path, events: int, seed: int, services: int, days: int,
     _run(action)
 
 
-def _day(value: Any) -> date | None:
-    return value.date() if value is not None else None
-
-
-def _settings(config: Path | None, given: dict[str, object]) -> Any:
-    """The layered settings: defaults < ``config`` (or $RIGHTSIZER_CONFIG) < RIGHTSIZER_*
-    environment < the flags given (dotted setting names; click's datetimes become days)."""
-    from rightsizer.settings import load_settings
-
-    flags = {k: _day(v) if isinstance(v, datetime) else v for k, v in given.items()}
-    return load_settings(config, env=os.environ, flags=flags)
-
-
-def _print_ingest(summary: rightsizer.IngestSummary, db: str) -> None:
-    _echo(f"Read {summary.files_ingested:,} new files of {summary.files_seen:,} seen "
-               f"({summary.files_already_ingested:,} already ingested) in "
-               f"{summary.seconds:.1f} s into {db}")
-    _echo(f"  {summary.events_ingested:,} new events, "
-               f"{summary.events_duplicate:,} duplicates not stored")
-    if summary.events_conflicting:
-        _echo(f"  {summary.events_conflicting:,} of them repeat an eventID with other contents: "
-              "the first read is kept, the others are in the store's event_id_conflicts")
-    reasons = Counter(s.reason for s in summary.files_skipped)
-    for reason, n in reasons.most_common():
-        _echo(f"  skipped {n:,}: {_one(reason)}")
-    for query in summary.athena_queries:
-        _echo(f"  {query.source} account {query.account} {query.since}..{query.until}: "
-                   f"{query.rows:,} rows, {_size(query.bytes_scanned)} scanned, "
-                   f"{query.cost_usd:.4f} USD (query {query.query_id})")
-    if summary.athena_queries:
-        _echo(f"  Athena: {_size(summary.athena_bytes_scanned)} scanned in "
-                   f"{len(summary.athena_queries)} queries, {summary.athena_cost_usd:.4f} USD")
-    if summary.bad_inputs:
-        _echo(f"  {len(summary.bad_inputs):,} bad inputs (listed on stderr)")
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"
-
-
-def _print_inventory(result: Any) -> None:
-    ecs_roles = result.ecs_roles
-    _echo(f"{len(result.roles)} roles, {len(ecs_roles)} ECS principals, "
-               f"{len(result.task_definitions)} task definitions "
-               f"(IAM catalog {result.catalog_version})")
-    for role in ecs_roles:
-        kinds = "+".join(role.kinds) or "kind unknown"
-        _echo(f"  {_one(role.name)}  [{kinds}]  {len(role.families)} families, "
-                   f"{len(role.needs)} declared needs, {len(role.findings)} findings")
-        for finding in role.findings:
-            _echo(f"    {finding.severity.value.upper():8} {finding.code}: "
-                  f"{_one(finding.message)}")
-
-
-class _Progress:
-    """A rich progress bar on a terminal; nothing otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-            self._progress = Progress("[progress.description]{task.description}", BarColumn(),
-                                      MofNCompleteColumn(), TimeRemainingColumn(),
-                                      transient=True)
-            self._progress.__enter__()
-            self._task = self._progress.add_task("reading files", total=0)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
-
-    def add_total(self, n: int) -> None:
-        if self._progress is not None:
-            total = self._progress.tasks[0].total or 0
-            self._progress.update(self._task, total=total + n)
-
-    def advance(self, files: int, _bytes: int) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task, files)
-
-
 # Commands kept in modules of their own, so that this one stays the command group and the
 # commands of the pipeline's main path.
+main.add_command(ingest)
+main.add_command(inventory)
 main.add_command(new_role)
 main.add_command(explain)

@@ -24,8 +24,8 @@ from rightsizer.errors import ConfigError, PolicyError, RightsizerError, SourceE
 from rightsizer.text import escape_controls
 
 __all__ = ["EXIT_BUG", "EXIT_DATA", "EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "_StageProgress",
-           "_TextFormatter",
-           "_echo", "_one", "_print_json", "_run", "_say_error", "_setup_logging", "_state"]
+           "_TextFormatter", "_echo", "_one", "_print", "_print_json", "_run", "_say_error",
+           "_say_warning", "_setup_logging", "_size", "_state", "format_text"]
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_FINDINGS, EXIT_DATA = 0, 1, 2, 3, 4
 
@@ -42,6 +42,14 @@ def _say_error(message: str, exit_code: int | None = None) -> None:
         log.error(message, extra=extra)
     else:
         _echo(f"rightsizer: {_one(message)}", err=True)
+
+
+def _say_warning(message: str) -> None:
+    """A warning: ``rightsizer: warning: ...`` on stderr, or a JSON log line."""
+    if _state["json_logs"]:
+        log.warning(message)
+    else:
+        _echo(f"rightsizer: warning: {_one(message)}", err=True)
 
 
 # The library's typed errors and their exit codes, most specific first.
@@ -137,6 +145,94 @@ def _one(value: object) -> str:
 
 def _print_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _size(n: float) -> str:
+    """A byte count for a person: ``512 B``, ``1.5 MiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def _print(output: str, data: Callable[[], Any], table: Callable[[], None]) -> None:
+    """A command's result as ``--output`` asks: ``json``, ``text`` (the same object, tab
+    separated, as the AWS CLI prints it) or ``table`` (``table()``: the layout for a person)."""
+    if output == "json":
+        _print_json(data())
+    elif output == "text":
+        sys.stdout.write(format_text(orjson.loads(orjson.dumps(data()))))
+    else:
+        table()
+
+
+def format_text(data: Any) -> str:
+    """``data`` as the AWS CLI's ``--output text`` prints it (its ``awscli/text.py``; see
+    https://docs.aws.amazon.com/cli/latest/userguide/cli-usage-output-format.html): a dict's
+    scalars on one line, tab separated, in key order, after the upper-cased key that holds it;
+    a list of dicts one line each with the union of their scalar keys. Every value is escaped
+    (``escape_controls``), so that a tab or a line break inside one cannot shift a column or
+    forge a line."""
+    lines: list[str] = []
+    _text_item(data, lines, None, None)
+    return "".join(line + "\n" for line in lines)
+
+
+def _text_scalar(value: Any) -> str:
+    return escape_controls(str(value))
+
+
+def _text_item(item: Any, lines: list[str], identifier: str | None,
+               scalar_keys: list[str] | None) -> None:
+    if isinstance(item, dict):
+        _text_dict(item, lines, identifier, scalar_keys)
+    elif isinstance(item, list):
+        _text_list(item, lines, identifier)
+    else:
+        lines.append(_text_scalar(item))
+
+
+def _text_list(items: list[Any], lines: list[str], identifier: str | None) -> None:
+    if not items:
+        return
+    if any(isinstance(el, dict) for el in items):
+        keys = sorted({k for el in items if isinstance(el, dict) for k, v in el.items()
+                       if not isinstance(v, dict | list)})
+        for element in items:
+            _text_item(element, lines, identifier, keys)
+    elif any(isinstance(el, list) for el in items):
+        scalars = [el for el in items if not isinstance(el, dict | list)]
+        if scalars:
+            _text_scalars(scalars, lines, identifier)
+        for element in items:
+            if isinstance(element, dict | list):
+                _text_item(element, lines, identifier, None)
+    else:
+        _text_scalars(items, lines, identifier)
+
+
+def _text_scalars(items: list[Any], lines: list[str], identifier: str | None) -> None:
+    if identifier is not None:
+        lines.extend(f"{identifier.upper()}\t{_text_scalar(item)}" for item in items)
+    else:
+        lines.append("\t".join(_text_scalar(item) for item in items))
+
+
+def _text_dict(item: dict[str, Any], lines: list[str], identifier: str | None,
+               scalar_keys: list[str] | None) -> None:
+    if scalar_keys is None:
+        scalars = [_text_scalar(v) for k, v in sorted(item.items())
+                   if not isinstance(v, dict | list)]
+        nested = [(k, v) for k, v in sorted(item.items()) if isinstance(v, dict | list)]
+    else:
+        scalars = [_text_scalar(item.get(k, "")) for k in scalar_keys]
+        nested = [(k, item[k]) for k in sorted(set(item) - set(scalar_keys))]
+    if scalars:
+        lines.append("\t".join([identifier.upper(), *scalars] if identifier is not None
+                                else scalars))
+    for key, value in nested:
+        _text_item(value, lines, key, None)
 
 
 class _StageProgress:

@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 import rightsizer
-from rightsizer.cli_output import EXIT_DATA, EXIT_OK, _echo, _print_json, _run, _say_error
+from rightsizer.cli_options import aws_options, output_options
+from rightsizer.cli_output import EXIT_DATA, EXIT_OK, _echo, _print, _run, _say_error
 
 __all__ = ["explain", "new_role"]
 
@@ -34,10 +35,10 @@ __all__ = ["explain", "new_role"]
                                "definitions not registered yet.")
 @click.option("--profile", help="AWS profile for --ecs aws.")
 @click.option("--endpoint-url", help="ECS endpoint for --ecs aws.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@output_options
 def new_role(ecs_source: str, families: tuple[str, ...], out: Path, tags: tuple[str, ...],
              kms_keys: tuple[str, ...], account: str | None, region: str | None,
-             profile: str | None, endpoint_url: str | None, as_json: bool) -> None:
+             profile: str | None, endpoint_url: str | None, output: str) -> None:
     """Least-privilege roles for a service that has never run, from its task definitions: the
     execution role and, where the containers need AWS, a task role skeleton, each as
     policy.json, trust.json, role.cfn.yaml, role.tf, commands.sh and console.md.
@@ -56,10 +57,7 @@ def new_role(ecs_source: str, families: tuple[str, ...], out: Path, tags: tuple[
         result = rightsizer.new_roles(
             ecs_source, out, families=families, tags=tags, kms_keys=kms_keys,
             account=None if live else account, region=None if live else region, aws=options)
-        if as_json:
-            _print_json(result.as_json())
-        else:
-            _print_roles(result)
+        _print(output, result.as_json, lambda: _print_roles(result))
         for problem in result.problems:
             _say_error(f"bad input: {problem.what}: {problem.reason}")
         return EXIT_DATA if result.problems else EXIT_OK
@@ -96,14 +94,12 @@ def _print_roles(result: Any) -> None:
               help="With --tasks aws: a cluster to read (repeatable; default: all).")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC).")
-@click.option("--profile", help="AWS profile for live reads.")
-@click.option("--region", help="The API region for live reads.")
-@click.option("--endpoint-url", help="Endpoint for live reads.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@aws_options("live reads")
+@output_options
 def explain(db: str, iam_source: str, ecs_source: str, tasks_source: str | None,
             clusters: tuple[str, ...], since: datetime | None, until: datetime | None,
             profile: str | None, region: str | None, endpoint_url: str | None,
-            as_json: bool) -> None:
+            output: str) -> None:
     """Why ECS roles' calls were refused and tasks failed to start, and the smallest fix.
 
     Reads the store's refused calls and ECS's failed AssumeRole calls, the roles' policies, the
@@ -121,10 +117,7 @@ def explain(db: str, iam_source: str, ecs_source: str, tasks_source: str | None,
             until=until.replace(tzinfo=UTC) + timedelta(days=1) if until else None,
             aws=AwsOptions(profile=profile, region=region, endpoint_url=endpoint_url),
             clusters=clusters)
-        if as_json:
-            _print_json(result.as_json())
-        else:
-            _print_failures(result)
+        _print(output, result.as_json, lambda: _print_failures(result))
         for problem in result.problems:
             _say_error(f"bad input: {problem.what}: {problem.reason}")
         return EXIT_DATA if result.problems else EXIT_OK

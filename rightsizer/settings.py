@@ -23,7 +23,9 @@ The file (``rightsizer run --config FILE``, or ``$RIGHTSIZER_CONFIG``), every ke
 
     [aws]
     profile = "..."                 # default none
-    region = "eu-west-1"            # default none
+    region = "eu-west-1"            # default none: AWS_REGION, AWS_DEFAULT_REGION, the profile's
+    ecs_regions = []                # regions whose task definitions to read live (default:
+                                    #  region); e.g. ["eu-west-1", "us-east-1"]
     endpoint_url = "https://..."    # default none; http:// or https://
 
     [athena]
@@ -39,7 +41,7 @@ The file (``rightsizer run --config FILE``, or ``$RIGHTSIZER_CONFIG``), every ke
     organization_id = "o-abc123defg"  # default none; o-[a-z0-9]{10,32}; setup needs it when
                                     #  layout = "organization" (loading does not)
     accounts = []                   # 12-digit account ids, as strings
-    regions = []                    # e.g. ["eu-west-1", "us-east-1"]
+    regions = []                    # the regions the trail logs, e.g. ["eu-west-1", "us-east-1"]
     projection_start = 2024-01-01   # first day of the partition projection; default none
     principals = []                 # role ARNs to include besides those ECS was seen assuming
 
@@ -157,6 +159,7 @@ class SourcesSettings:
 class AwsSettings:
     profile: str | None = None
     region: str | None = None
+    ecs_regions: tuple[str, ...] = ()
     endpoint_url: str | None = None
 
 
@@ -282,7 +285,9 @@ SETTING_KEYS: tuple[SettingKey, ...] = (
        _nonempty, flag="--trail"),
     _K("aws", "profile", "str", None, "an AWS profile name", _nonempty, flag="--profile"),
     _K("aws", "region", "str", None, "an AWS region like eu-west-1", _matches(names.REGION),
-       flag="--aws-region"),
+       flag="--region"),
+    _K("aws", "ecs_regions", "list", (), "an AWS region like eu-west-1", _matches(names.REGION),
+       flag="--ecs-region"),
     _K("aws", "endpoint_url", "str", None, "an http:// or https:// URL",
        _matches(r"https?://\S+"), flag="--endpoint-url"),
     _K("athena", "workgroup", "str", "primary", "an Athena workgroup name",
@@ -307,7 +312,7 @@ SETTING_KEYS: tuple[SettingKey, ...] = (
     _K("athena", "accounts", "list", (), "a 12-digit account id", _matches(names.ACCOUNT_ID),
        flag="--account"),
     _K("athena", "regions", "list", (), "an AWS region like eu-west-1", _matches(names.REGION),
-       flag="--region"),
+       flag="--log-region"),
     _K("athena", "projection_start", "date", None, "a date (2024-01-01)",
        flag="--projection-start"),
     _K("athena", "principals", "list", (), "a role ARN (arn:aws:iam::123456789012:role/name)",

@@ -181,7 +181,7 @@ class ThroughAthena:
 def ingest_args(db: Path, bucket: str, endpoint: str, *extra: str) -> list[str]:
     return ["ingest", TABLE, "--db", str(db), "--workgroup", "primary",
             "--output-location", f"s3://{bucket}/results/", "--endpoint-url", endpoint,
-            "--athena-region", REGION, "--athena-concurrency", "1", "--json", *extra]
+            "--region", REGION, "--athena-concurrency", "1", "--json", *extra]
 
 
 @pytest.fixture(scope="module")
@@ -436,7 +436,7 @@ def test_a_failed_query_is_a_named_bad_input_and_the_stored_rows_stay(
 def test_athena_ingest_needs_accounts_and_a_table_name(moto_server: str, tmp_path: Path) -> None:
     db = str(tmp_path / "x.duckdb")
     code, _, err = invoke("ingest", TABLE, "--db", db, "--endpoint-url", moto_server,
-                          "--athena-region", REGION)
+                          "--region", REGION)
     assert code == 2
     assert "--account" in err and TABLE in err
     code, _, err = invoke("ingest", "athena://cloudtrail", "--db", db, "--account",
@@ -448,7 +448,7 @@ def test_athena_ingest_needs_accounts_and_a_table_name(moto_server: str, tmp_pat
 # -- 5. athena setup ----------------------------------------------------------------------------
 
 SETUP = ("athena", "setup", "--table", TABLE, "--layout", "organization", "--organization-id",
-         "o-abcdefghij", "--bucket", "org-trail", "--region", "eu-west-1", "--region",
+         "o-abcdefghij", "--bucket", "org-trail", "--log-region", "eu-west-1", "--log-region",
          "us-east-1", "--projection-start", "2024-01-01")
 
 
@@ -476,7 +476,7 @@ def test_athena_setup_apply_creates_the_database(fresh_account: str, moto_server
     _, bucket = s3_bucket
     printed = invoke(*SETUP)[1]
     code, out, err = invoke(*SETUP, "--apply", "--endpoint-url", moto_server,
-                            "--output-location", f"s3://{bucket}/ddl/", "--athena-region", REGION)
+                            "--output-location", f"s3://{bucket}/ddl/", "--region", REGION)
     assert code == 0, err
     assert out == printed
     recorded = executions(moto_server)
@@ -503,7 +503,7 @@ def test_athena_setup_rejects_a_bad_bucket_and_two_accounts() -> None:
     assert code == 2 and "Bad_Bucket" in err
     code, _, err = invoke("athena", "setup", "--table", TABLE, "--layout", "account",
                           "--account", "111122223333", "--account", "444455556666",
-                          "--bucket", "org-trail", "--region", "eu-west-1")
+                          "--bucket", "org-trail", "--log-region", "eu-west-1")
     assert code == 2 and "exactly one account" in err
 
 
@@ -523,7 +523,7 @@ def test_run_with_an_athena_source_asks_for_the_inventory_roles_and_proposes_the
     code, printed, err = invoke(
         "run", "--logs", TABLE, *accounts, "--athena-concurrency", "1", "--workgroup", "primary",
         "--output-location", f"s3://{bucket}/results/", "--endpoint-url", moto_server,
-        "--athena-region", REGION, "--iam", IAM, "--ecs", ECS, "--trail", TRAIL,
+        "--region", REGION, "--iam", IAM, "--ecs", ECS, "--trail", TRAIL,
         "--db", str(tmp_path / "run.duckdb"), "--out", str(out), *local.window_args, "--json")
     assert code == 0, err
     result = orjson.loads(printed)

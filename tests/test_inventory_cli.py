@@ -172,7 +172,7 @@ def live_account(moto_server: str) -> Iterator[str]:
 
 def test_live_account(live_account: str, moto_server: str, tmp_path: Path) -> None:
     code, out, err = invoke("inventory", "--iam", "aws", "--ecs", "aws",
-                            "--endpoint-url", moto_server, "--aws-region", "eu-west-1",
+                            "--endpoint-url", moto_server, "--region", "eu-west-1",
                             "--db", str(tmp_path / "x.duckdb"), "--json")
     assert code == 0, err
     roles = roles_by_name(out)

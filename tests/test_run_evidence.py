@@ -44,7 +44,7 @@ def us_only_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample with only us-east-1's logs read: eu-west-1 and ap-southeast-2 never were."""
     db = tmp_path_factory.mktemp("us-only") / "sample.duckdb"
     code, _, err = invoke("ingest", str(SAMPLE / "cloudtrail"), "--db", str(db),
-                          "--region", "us-east-1", "--workers", "1")
+                          "--log-region", "us-east-1", "--workers", "1")
     assert code == 0, err
     return db
 
@@ -215,7 +215,7 @@ def test_trail_aws_reads_the_trails_live(store: Path, tmp_path: Path, moto_serve
     out = tmp_path / "out"
     code, _, err = invoke("run", "--iam", IAM, "--ecs", ECS, "--db", str(store), "--out",
                           str(out), "--trail", "aws", "--endpoint-url", moto_server,
-                          "--aws-region", "us-east-1")
+                          "--region", "us-east-1")
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sources"]["trails_origin"] == "live"

@@ -133,7 +133,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
 
     settings = settings or Settings()
     today = today or datetime.now(UTC).date()
-    authorization, task_definitions = inventory_inputs(iam, ecs, aws)
+    authorization, task_definitions = inventory_inputs(iam, ecs, aws, settings.aws.ecs_regions)
     summary_ingest = None
     if logs:
         scope = Scope(since=since.date() if since else None,

@@ -450,7 +450,8 @@ def table_ddl(layout: TableLayout) -> str:
         if not pattern.fullmatch(value):
             raise ConfigError(f"athena setup: {name} {value!r} is not valid")
     if not layout.regions:
-        raise ConfigError("athena setup: give the trail's regions (athena.regions)")
+        raise ConfigError("athena setup: give the regions the trail logs (--log-region, or "
+                          "athena.regions in the configuration)")
     if layout.organization:
         name = "athena/create_table_organization"
     else:

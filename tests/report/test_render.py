@@ -402,7 +402,7 @@ def test_markdown_escapes_injected_markup(hostile: dict) -> None:
 
 def test_markdown_has_provenance_summary_and_each_role(summary: dict, role_files: tuple) -> None:
     markdown = render_markdown(summary, policies=role_files[0])
-    assert "- **Tool** 0.1.0, **catalog** 0.1.202610271" in markdown
+    assert "- **Tool** 0.2.0, **catalog** 0.1.202610271" in markdown
     assert "- **Window** 2026-09-27T00:17:15Z to 2026-10-31T18:30:50Z (34.76 days)" in markdown
     assert "- **Trail** org-trail: management events read and write" in markdown
     for role in summary["roles"]:
