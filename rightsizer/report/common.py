@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import datetime, time, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from rightsizer.analysis.evidence import CONFIDENCE_LEVELS
 from rightsizer.report.charts import LEVEL_LABELS, unused_by_level
 from rightsizer.text import plural
 
@@ -111,7 +113,26 @@ def _window(summary: Mapping[str, Any]) -> dict[str, Any]:
     minimum = window.get("min_window_days")
     short = days is not None and minimum is not None and float(days) < float(minimum)
     return {"start": window.get("start"), "end": window.get("end"), "days": days,
-            "min_days": minimum, "short": short}
+            "min_days": minimum, "short": short,
+            "text": _window_text(window.get("start"), window.get("end"))}
+
+
+def _window_text(start: str | None, end: str | None) -> str:
+    """The window as the days a person reads, first and last inclusive, as the CLI prints it:
+    ``2026-09-27 to 2026-10-31 (35 days, UTC)``; when it starts or ends inside a day (the
+    store's first and last events), the times too. ``end`` is exclusive."""
+    try:
+        first = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+        stop = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+    except ValueError:
+        return f"{start or '?'} to {end or '?'}"
+    last = stop - timedelta(microseconds=1)
+    days = (last.date() - first.date()).days + 1
+    text = f"{first:%Y-%m-%d} to {last:%Y-%m-%d} ({plural(days, 'day')}, UTC"
+    midnight = time(0, 0)
+    if first.time() != midnight or stop.time() != midnight:
+        text += f"; from {first:%H:%M} on the first day to {stop:%H:%M} on the last"
+    return text + ")"
 
 
 def _coverage(summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -137,11 +158,68 @@ def _sufficiency(role: Mapping[str, Any]) -> dict[str, Any] | None:
                        "why": "; ".join(place.get("why") or ()),
                        "hours": place.get("hours_delivered"), "events": place.get("events"),
                        "gaps": gaps})
+    confidence = str(found.get("confidence") or "?")
     return {"sufficient": bool(found.get("sufficient")),
-            "confidence": str(found.get("confidence") or "?"),
-            "line": f"seen on {days} of {window} days, in {sessions} task sessions",
+            "confidence": confidence,
+            "how_sure": _how_sure(role, confidence, days, window, sessions),
             "missing": [str(m) for m in found.get("missing") or ()],
             "places": places}
+
+
+# Why a kept permission was kept, in words, by the summary list that holds it.
+_KEPT_LISTS = (("kept_required", "the task definition needs"),
+               ("kept_excluded", "excluded by the configuration"),
+               ("kept_unmapped", "its service had calls rightsizer could not map"),
+               ("kept_insufficient_evidence", "the logs cannot prove unused"))
+
+
+def _how_sure(role: Mapping[str, Any], confidence: str, days: Any, window: Any,
+              sessions: Any) -> list[str]:
+    """How sure the proposal is, this role's figures in words: how much of the window it was
+    active in, how many task sessions and calls, what the level needs, what was generalized
+    from how many observed resources, and what was kept without being seen and why."""
+    days, window, sessions = int(days or 0), int(window or 0), int(sessions or 0)
+    calls = int((role.get("replay") or {}).get("calls", 0))
+    lines = [f"Active on {days:,} of {plural(window, 'day')} in the window "
+             f"({_pct(days, window)}), in {plural(sessions, 'task session')}, with "
+             f"{plural(calls, 'call')} replayed against the proposal."]
+    levels = dict((level, (d, n)) for level, d, n in CONFIDENCE_LEVELS)
+    if confidence == "high":
+        d, n = levels["high"]
+        lines.append(f"High: at least {plural(d, 'active day')} and "
+                     f"{plural(n, 'task session')}.")
+    elif confidence in ("medium", "low"):
+        above = "high" if confidence == "medium" else "medium"
+        d, n = levels[above]
+        short = [f"{plural(days, 'active day')} (not {d})" if days < d else "",
+                 f"{plural(sessions, 'task session')} (not {n})" if sessions < n else ""]
+        lines.append(f"{above.capitalize()} would need at least {plural(d, 'active day')} "
+                     f"and {plural(n, 'task session')}; this role had "
+                     + " and ".join(x for x in short if x) + ". A path its tasks rarely take "
+                     "is more likely to have been missed: apply in a test environment first.")
+    generalized = list(role.get("generalized") or ())
+    if generalized:
+        observed = [int(g.get("observed", 0)) for g in generalized]
+        each = f" ({', '.join(f'{n:,}' for n in observed)})" if len(observed) > 1 else ""
+        lines.append(f"{plural(len(generalized), 'resource pattern')} "
+                     f"{'generalizes' if len(generalized) == 1 else 'generalize'} "
+                     f"{plural(sum(observed), 'observed resource')}{each}: a new resource of the "
+                     "same shape is allowed; every other resource is named as it was seen.")
+    else:
+        lines.append("Nothing was generalized: every resource is named as it was seen.")
+    kept: Counter[str] = Counter(
+        _reason_kind(k.get("action", ""), k.get("reason", ""))
+        for k in role.get("kept_unobservable") or ())
+    for key, why in _KEPT_LISTS:
+        kept[why] += len(role.get(key) or ())
+    total = sum(kept.values())
+    if total:
+        lines.append(f"{plural(total, 'permission')} kept without being seen: " + "; ".join(
+            f"{n:,} {TIMES} {why}" for why, n in sorted(kept.items(), key=lambda i: (-i[1], i[0]))
+            if n) + ".")
+    else:
+        lines.append("Nothing was kept without being seen.")
+    return lines
 
 
 def _trail_lines(trail: Mapping[str, Any]) -> dict[str, Any]:

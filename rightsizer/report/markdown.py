@@ -68,12 +68,10 @@ def render_markdown(summary: Mapping[str, Any], *,
     out.append(f"- **Tool** {md_text(ctx['tool_version'])}, **catalog** "
                f"{md_text(ctx['catalog_version'])}, **mapping** "
                f"{md_text(ctx['mapping_version'])}, **as of** {md_text(ctx['as_of'])}")
-    days = window["days"]
-    line = (f"- **Window** {md_text(window['start'] or '?')} to {md_text(window['end'] or '?')}"
-            + (f" ({days:g} days)" if days is not None else ""))
+    line = f"- **Window** {md_text(window['text'])}"
     if window["short"]:
-        line += (f": **shorter than the {window['min_days']:g} days asked for**; rarely used "
-                 "permissions may look unused")
+        line += (f": **{window['days']:g} days, shorter than the {window['min_days']:g} days "
+                 "asked for**; rarely used permissions may look unused")
     out.append(line)
     out.append("- **Sources** logs " + (", ".join(md_code(x) for x in sources["logs"]) or "none")
                + f"; IAM {md_code(sources['iam'] or '?')}; ECS {md_code(sources['ecs'] or '?')}"
@@ -173,8 +171,8 @@ def render_markdown(summary: Mapping[str, Any], *,
                        f"**{md_text(change['widened'])}**: {md_text(change['why'])}")
         evidence = view["sufficiency"]
         if evidence and evidence["sufficient"]:
-            out.append(f"- **Evidence** confidence {md_text(evidence['confidence'])}: "
-                       f"{md_text(evidence['line'])}")
+            out.append(f"- **How sure** {md_text(evidence['confidence'])}: "
+                       + md_text(" ".join(evidence["how_sure"])))
         elif evidence:
             out.append("- **Evidence** not enough to remove anything, every grant kept: "
                        + md_text("; ".join(evidence["missing"])))

@@ -142,8 +142,9 @@ def test_roles_appear_in_summary_order(html: str, summary: dict) -> None:
 def test_provenance_comes_first(html: str, summary: dict) -> None:
     first = html[:html.index('id="h-summary"')]
     for value in (summary["tool_version"], summary["catalog_version"],
-                  summary["mapping_version"], summary["as_of"], "2026-09-27 00:17 UTC",
-                  "2026-10-31 18:30 UTC", "34.76 days", "at least 30 asked for",
+                  summary["mapping_version"], summary["as_of"],
+                  "2026-09-27 to 2026-10-31 (35 days, UTC; from 00:17 on the first day to 18:30 "
+                  "on the last)", "at least 30 days asked for",
                   "sample_logs/cloudtrail", "file sample_logs/iam/authorization-details.json",
                   "file sample_logs/ecs/task-definitions.json",
                   "file sample_logs/trail/event-selectors.json", "org-trail",
@@ -305,7 +306,7 @@ def test_short_window_and_inferred_trails_are_flagged(summary: dict) -> None:
     assert "12.5 days, shorter than the 30 days asked for" in page
     markdown = render_markdown(changed)
     assert "Warning: the trail settings are inferred from the logs, not read." in markdown
-    assert "**shorter than the 30 days asked for**" in markdown
+    assert "**12.5 days, shorter than the 30 days asked for**" in markdown
 
 
 def test_trail_changes_and_contradictions_are_shown(summary: dict) -> None:
@@ -403,7 +404,8 @@ def test_markdown_escapes_injected_markup(hostile: dict) -> None:
 def test_markdown_has_provenance_summary_and_each_role(summary: dict, role_files: tuple) -> None:
     markdown = render_markdown(summary, policies=role_files[0])
     assert "- **Tool** 0.2.0, **catalog** 0.1.202610271" in markdown
-    assert "- **Window** 2026-09-27T00:17:15Z to 2026-10-31T18:30:50Z (34.76 days)" in markdown
+    assert ("- **Window** 2026-09-27 to 2026-10-31 (35 days, UTC; from 00:17 on the first day to "
+            "18:30 on the last)") in markdown
     assert "- **Trail** org-trail: management events read and write" in markdown
     for role in summary["roles"]:
         assert f"\n## {markdown_report.md_text(role['name'])}\n" in markdown
@@ -577,3 +579,54 @@ def test_an_athena_run_says_what_it_scanned_and_cost(summary: dict[str, Any]) ->
     assert "- **Athena** 1 usage queries, 123,456,789 bytes scanned, 0.0006 USD" in text
     # Without Athena, nothing is said about it.
     assert "Athena" not in render_html(summary, policies={}, diffs={}).split("Account summary")[0]
+
+
+@pytest.mark.parametrize(("figures", "expected"), [
+    # (active days, window days, sessions, calls, confidence)
+    ((30, 35, 2, 81, "medium"),
+     ["Active on 30 of 35 days in the window (86%), in 2 task sessions, with 81 calls replayed",
+      "High would need at least 7 active days and 5 task sessions; this role had 2 task "
+      "sessions (not 5)."]),
+    ((1, 35, 1, 1, "low"),
+     ["Active on 1 of 35 days in the window (3%), in 1 task session, with 1 call replayed",
+      "this role had 1 active day (not 3) and 1 task session (not 2)"]),
+    ((14, 35, 16, 176, "high"),
+     ["High: at least 7 active days and 5 task sessions."]),
+])
+def test_how_sure_gives_each_roles_own_figures(figures: tuple, expected: list[str]) -> None:
+    from rightsizer.report.common import _sufficiency
+
+    days, window, sessions, calls, confidence = figures
+    role = {
+        "evidence_sufficiency": {"sufficient": True, "confidence": confidence,
+                                 "active_days": days, "window_days": window,
+                                 "sessions": sessions, "footprint": []},
+        "replay": {"calls": calls},
+        "generalized": [{"pattern": "arn:aws:s3:::b/*", "observed": 59},
+                        {"pattern": "arn:aws:s3:::c/*", "observed": 9}],
+        "kept_unobservable": [{"action": "dynamodb:DescribeEndpoints",
+                               "reason": "needs no permission: https://docs.aws.amazon.com/x"}],
+        "kept_required": [{"action": "logs:CreateLogGroup", "reason": "awslogs-create-group"}],
+    }
+    text = " ".join(_sufficiency(role)["how_sure"])
+    for part in expected:
+        assert part in text
+    assert "2 resource patterns generalize 68 observed resources (59, 9)" in text
+    assert ("2 permissions kept without being seen: 1 × needs no permission; 1 × the task "
+            "definition needs.") in text
+
+
+@pytest.mark.parametrize(("start", "end", "expected"), [
+    # Whole days (--since 2026-10-20 --until 2026-10-31): the end is the next midnight, excluded.
+    ("2026-10-20T00:00:00Z", "2026-11-01T00:00:00Z", "2026-10-20 to 2026-10-31 (12 days, UTC)"),
+    ("2026-10-31T00:00:00Z", "2026-11-01T00:00:00Z", "2026-10-31 to 2026-10-31 (1 day, UTC)"),
+    # The store's first and last events.
+    ("2026-09-27T00:17:15Z", "2026-10-31T18:30:50Z",
+     "2026-09-27 to 2026-10-31 (35 days, UTC; from 00:17 on the first day to 18:30 on the last)"),
+    ("not a time", None, "not a time to ?"),
+])
+def test_the_window_reads_as_the_days_asked_for(start: str, end: str | None,
+                                                expected: str) -> None:
+    from rightsizer.report.common import _window
+
+    assert _window({"window": {"start": start, "end": end}})["text"] == expected
