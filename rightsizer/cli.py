@@ -1,6 +1,6 @@
 """The ``rightsizer`` command: argument handling, printing and exit codes, nothing more.
 
-Exit codes (DESIGN.md): 0 done; 1 bug; 2 usage or configuration error; 3 findings (with
+Exit codes: 0 done; 1 bug; 2 usage or configuration error; 3 findings (with
 ``--fail-on-findings``); 4 data error (some input unreadable, everything readable processed).
 """
 

@@ -76,8 +76,8 @@ def deprecated_option(flag: str, replacement: str, *names: str, **kwargs: Any
             _say_warning(f"{flag} is deprecated and goes in {_REMOVED_IN}: use {replacement}")
         return value
 
-    return click.option(flag, *names, callback=warn, hidden=True, help=f"Deprecated: {replacement}.",
-                        **kwargs)
+    return click.option(flag, *names, callback=warn, hidden=True,
+                        help=f"Deprecated: {replacement}.", **kwargs)
 
 
 def output_options(command: Callable[..., Any]) -> Callable[..., Any]:

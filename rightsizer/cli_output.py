@@ -3,7 +3,7 @@ character that a CloudTrail string or a task definition may carry escaped (it co
 screen, retitle it or forge a line), JSON for scripts, logs as text or as one JSON object a
 line, and the exit code each of the library's errors ends with.
 
-Exit codes (DESIGN.md): 0 done; 1 bug; 2 usage or configuration error; 3 findings (with
+Exit codes: 0 done; 1 bug; 2 usage or configuration error; 3 findings (with
 ``--fail-on-findings``); 4 data error (some input unreadable, everything readable processed).
 """
 

@@ -1,4 +1,4 @@
-"""Typed exceptions of the library. Only the CLI maps them to exit codes (DESIGN.md, Exit codes)."""
+"""Typed exceptions of the library. Only the CLI maps them to exit codes (README, "Exit codes")."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 --   account    enum of the one account, so that usage.sql reads both layouts alike;
 --   region     enum of the trail's regions;
 --   timestamp  the delivery date folder, yyyy/MM/dd, from {projection_start} until now.
--- A projected partition with no files returns no rows, not an error (DOMAIN.md section 8).
+-- A projected partition with no files returns no rows, not an error.
 -- Placeholders in braces are filled by `rightsizer athena setup` with validated values (Athena
 -- DDL takes no parameters): see rightsizer/sources/athena.py table_ddl.
 -- https://docs.aws.amazon.com/athena/latest/ug/create-cloudtrail-table-partition-projection.html

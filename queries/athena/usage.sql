@@ -5,7 +5,7 @@
 -- queries/duckdb/inventory/ecs_assumed_roles.sql reads locally). Only this comes home.
 --
 -- Cost is bytes scanned and gzip JSON has no column pruning, so the partition filter is the lever
--- (DOMAIN.md section 8): `account` (injected for organization trails: it must be given) and the
+--: `account` (injected for organization trails: it must be given) and the
 -- delivery date `timestamp` ('yyyy/MM/dd'). A file is delivered on or after the day its events
 -- happened, so the window [since, until) reads the partitions from since's day to until's day
 -- (one day of slack for events of the last day delivered after midnight), then filters eventtime.

@@ -1,8 +1,7 @@
 """Evidence sufficiency: can the logs read prove anything unused for this role? Pure.
 
-A grant is removed only when recorded evidence shows it unused (DESIGN.md, "Evidence before
-removal"). Not seeing a call proves nothing where no logs were read, so a role is judged only
-when
+A grant is removed only when recorded evidence shows it unused. Not seeing a call proves nothing
+where no logs were read, so a role is judged only when
 
 - the logs cover every place (account and region) it runs in: the regions of the task
   definitions that use it, of ECS assuming it, and of its own calls, over the window; a place

@@ -5,8 +5,7 @@ patterns expanded through the catalog; NotAction as every catalog action but tho
 permissions boundary (when there is one) allows it too, and no Deny without conditions takes it
 on every resource. For each granted action the statements that grant it are kept: their Resource
 patterns bound what a proposal may ever allow, and their conditions travel with it.
-(IAM policy evaluation logic: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html;
-DOMAIN.md section 7.)
+(IAM policy evaluation logic: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html.)
 """
 
 from __future__ import annotations

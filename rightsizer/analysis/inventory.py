@@ -1,7 +1,7 @@
 """The inventory: which roles are ECS task principals, how they are used, what they need, and what
 is wrong with them before any CloudTrail is read.
 
-An ECS principal (DESIGN.md, "Domain rules") is a role that
+An ECS principal is a role that
 
 - ``ecs-tasks.amazonaws.com`` may assume by its trust policy, or
 - the ECS service was seen assuming (sts AssumeRole ``invokedBy: ecs-tasks.amazonaws.com``), or
@@ -36,7 +36,7 @@ from rightsizer.text import shown
 
 __all__ = ["Inventory", "InventoryRole", "Problem", "RoleUse", "build_inventory", "role_key"]
 
-# What the ECS agent / Fargate does with an execution role (DOMAIN.md sections 1 and 6): pull from
+# What the ECS agent / Fargate does with an execution role: pull from
 # ECR, write awslogs, read secrets and parameters and decrypt them. S3 reads are theirs only for
 # environment files and FireLens configuration, which the task definitions declare.
 EXECUTION_SERVICES = frozenset({"ecr", "logs", "secretsmanager", "ssm", "kms"})

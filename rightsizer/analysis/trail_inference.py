@@ -1,10 +1,9 @@
 """What the trails record, when nobody said: inferred from the logs themselves. Pure.
 
-Not seen is unused only where calls of that kind were being recorded (DESIGN.md, "Evidence
-before removal"). Without selectors (no ``--trail``, no ``[[trails]]``), rightsizer used to
-assume the console's default (management events only) and so kept every data-event action, even
-when the logs it had just read held the role's S3 and DynamoDB data events. The logs are evidence
-of the selectors:
+Not seen is unused only where calls of that kind were being recorded. Without selectors (no
+``--trail``, no ``[[trails]]``), rightsizer used to assume the console's default (management events
+only) and so kept every data-event action, even when the logs it had just read held the role's S3
+and DynamoDB data events. The logs are evidence of the selectors:
 
 - a data event of type T on resource R, read or write, shows that the trail records data events
   of T on R in that class: a selector per (T, scope, class) seen, the scope an S3 bucket

@@ -8,7 +8,7 @@ Verdicts (the issue's vocabulary, ``summary.json`` spells them the same):
   (``logs:PutLogEvents`` on its awslogs group).
 - ``not_observable``: kept: CloudTrail could not have shown it in this window (never logged, a
   data event no trail selects, a source the trail excludes), with the reason. Not seen is not
-  unused (DOMAIN.md section 4).
+  unused.
 - ``excluded``: kept: the configuration says to keep it (with its reason, until its expiry).
 - ``unused``: granted, observable, never used in the window: the proposal removes it.
 - ``denied_attempt``: the role tried and was refused: reported, never added.
@@ -17,13 +17,13 @@ Verdicts (the issue's vocabulary, ``summary.json`` spells them the same):
 - ``unmapped_event``: an event rightsizer cannot map to an IAM action: reported.
 - ``kept_unmapped``: kept: not seen as such, but the role made calls of its service that
   rightsizer cannot map to an action (an operation newer than the catalog, say), and any of the
-  service's grants may have served them (DOMAIN.md section 5: unknown events never cost a grant).
+  service's grants may have served them (unknown events never cost a grant).
 - ``insufficient_evidence``: kept: not seen, but the logs read cannot prove it unused (a region
   or days of the role's not read, or no sign of the role at all: ``evidence.py``); the role gets
   no proposal.
 
 Calls a service makes for the role (``invokedBy: secretsmanager.amazonaws.com`` on
-``kms:Decrypt``) are the role's own use (DOMAIN.md section 2).
+``kms:Decrypt``) are the role's own use.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What IAM action(s) a CloudTrail event needed: (eventSource, eventName) -> ``service:Action``.
 
 CloudTrail records the API operation, not the IAM action it was authorized against, and the two
-differ often enough to matter (DOMAIN.md section 5): ``HeadObject`` needs ``s3:GetObject``,
+differ often enough to matter: ``HeadObject`` needs ``s3:GetObject``,
 ``ListObjectsV2`` needs ``s3:ListBucket``, ``Invoke`` needs ``lambda:InvokeFunction``,
 ``monitoring.amazonaws.com`` is the ``cloudwatch`` prefix, Lambda appends API versions to its event
 names (``GetFunction20150331v2``), KMS ``ReEncrypt`` needs two actions, and ``GetCallerIdentity``
@@ -12,7 +12,7 @@ anything that no rule covers is reported as unmapped, never guessed.
 Rules, first match wins:
 
 1. ``data/no_permission.csv``: calls that need no permission (STS ``GetCallerIdentity`` and
-   ``GetSessionToken``, DynamoDB ``DescribeEndpoints``; DOMAIN.md section 4).
+   ``GetSessionToken``, DynamoDB ``DescribeEndpoints``;).
 2. ``data/event_actions.csv``: explicit mappings, each with its source.
 3. ``data/service_prefixes.csv``: hosts whose IAM prefix is not their first label.
 4. Default: ``prefix:eventName`` when the catalog knows it, spelled as IAM spells it.
@@ -56,11 +56,11 @@ MappingStatus = Literal["mapped", "no_permission", "unmapped"]
 
 _HOST_SUFFIX = ".amazonaws.com"
 
-# Lambda records management events under versioned names: ``UpdateFunctionCode20150331v2``,
-# ``CreateFunction20150331``, ``ListTags20170331`` (real records in DataDog's Stratus Red Team
-# detonation logs, docs/attack-techniques/AWS/aws.persistence.lambda-overwrite-code.md; DOMAIN.md
-# section 5). The suffix is an 8-digit API date, optionally with ``vN``. Stripped only when the
-# exact name matches nothing and the remainder does, so no real action name is ever cut.
+# Lambda records management events under versioned names: ``UpdateFunctionCode20150331v2``, #
+# ``CreateFunction20150331``, ``ListTags20170331`` (real records in DataDog's Stratus Red Team #
+# detonation logs, docs/attack-techniques/AWS/aws.persistence.lambda-overwrite-code.md). The suffix
+# is an 8-digit API date, optionally with ``vN``. Stripped only when the # exact name matches
+# nothing and the remainder does, so no real action name is ever cut.
 _VERSION_SUFFIX = re.compile(
     r"^(?P<base>[A-Za-z][A-Za-z0-9]*?)(?P<suffix>(?:19|20)\d{6}(?:v\d+)?)$"
 )

@@ -1,11 +1,13 @@
 """What a task definition says its roles need, before CloudTrail shows anything.
 
 Why: the execution role works before the container starts (pull the image, open the log stream,
-fetch secrets) and some of that never reaches CloudTrail (``logs:PutLogEvents``, DOMAIN.md section
-4), or happens rarely (a task starts once a month). The task definition declares it, so these
-needs are kept by rule with the field that declares them as evidence. Pure: no I/O, no boto3.
+fetch secrets) and some of that never reaches CloudTrail (``logs:PutLogEvents``), or happens rarely
+(a task starts once a month). The task definition declares it, so these needs are kept by rule with
+the field that declares them as evidence. Pure: no I/O, no boto3.
 
-Needs (DOMAIN.md section 6, lines 99-110; execution role unless said):
+Needs (the ECS developer guide, "Amazon ECS task execution IAM role",
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html;
+execution role unless said):
 
 - ``image`` in a private ECR registry, ``ACCT.dkr.ecr[-fips].REGION.amazonaws.com[.cn]/REPO``
   (and the dual-stack ``ACCT.dkr-ecr[-fips].REGION.on.aws``), with ``:tag``, ``@sha256:...``, both
@@ -40,19 +42,19 @@ Needs (DOMAIN.md section 6, lines 99-110; execution role unless said):
 Not derived, on purpose:
 
 - ``ecr:BatchCheckLayerAvailability``: AWS's managed ``AmazonECSTaskExecutionRolePolicy`` grants
-  it (DOMAIN.md line 14), but it is a push-time call that a pull never makes (DOMAIN.md line 42).
+  it, but it is a push-time call that a pull never makes.
 - Most of the task role's needs: the application's calls are what CloudTrail shows. What the
   task definition does declare for it (EFS with IAM authorization, FireLens outputs, AWS's
-  sidecars) is in ``task_needs.py``. ECS Exec (DOMAIN.md line 108) is switched on per service
+  sidecars) is in ``task_needs.py``. ECS Exec is switched on per service
   or RunTask (``enableExecuteCommand``), not in the task definition.
 - ECR pull-through cache (a first pull may also need ``ecr:CreateRepository`` and
   ``ecr:BatchImportUpstreamImage``): the image URI does not say whether a cache rule applies.
 
 Role references: ``executionRoleArn`` / ``taskRoleArn`` may be a full ARN or a bare role name
-(DOMAIN.md line 22). A bare name becomes ``arn:PARTITION:iam::ACCOUNT:role/NAME`` with the task's
-account: a name carries no path, so for a role that lives under a path (``/ecs/``) this ARN is
-not the one IAM prints. Role names are unique in an account whatever the path, so match such an
-ARN to IAM's roles by name.
+(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html). A
+bare name becomes ``arn:PARTITION:iam::ACCOUNT:role/NAME`` with the task's account: a name carries
+no path, so for a role that lives under a path (``/ecs/``) this ARN is not the one IAM prints. Role
+names are unique in an account whatever the path, so match such an ARN to IAM's roles by name.
 
 Documentation relied on:
 
@@ -114,7 +116,7 @@ _ECR_IMAGE = re.compile(
 
 _INDEX = re.compile(r"\[(\d+)\]")
 
-# Secrets Manager adds "-" and 6 random characters to a secret's name (DOMAIN.md line 110).
+# Secrets Manager adds "-" and 6 random characters to a secret's name.
 _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 
 
@@ -358,7 +360,7 @@ def _image_needs(image: str, field: str, container: str) -> list[Need]:
         return []  # public or third-party registry: pulling needs no IAM permission
     what = f"image {image} in container {container}"
     return [
-        # Pull actions only: BatchCheckLayerAvailability is push-time (DOMAIN.md line 42).
+        # Pull actions only: BatchCheckLayerAvailability is push-time.
         Need(
             "execution",
             ECR_PULL_ACTIONS,
@@ -446,7 +448,7 @@ def _secrets_manager_needs(value: str, field: str, what: str, context: _Context)
         if len(parts) < 7 or parts[2] != "secretsmanager" or parts[5] != "secret" or not parts[6]:
             raise ValueError(f"{field} {value!r} is not a Secrets Manager secret ARN")
         # Cut after the 7th field: json-key, version-stage and version-id select inside the
-        # secret, the permission is on the secret (DOMAIN.md line 103).
+        # secret, the permission is on the secret.
         name, resource = parts[6], ":".join(parts[:7])
     else:
         # repositoryCredentials may name a secret of the task's own region by name.

@@ -1,6 +1,6 @@
 """Whether a role's identity-based policies (capped by its permissions boundary) allow one request.
 
-Why: "granted" is the left half of every verdict rightsizer gives (DOMAIN.md section 7). It must be
+Why: "granted" is the left half of every verdict rightsizer gives. It must be
 IAM's answer, not a keyword search: an explicit Deny wins, NotAction/NotResource grant by
 exclusion, actions match case-insensitively and ARNs case-sensitively, and a boundary caps what the
 identity policies allow. Where the answer hangs on condition keys CloudTrail did not record, the

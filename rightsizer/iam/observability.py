@@ -3,7 +3,7 @@
 Some permissions never reach CloudTrail (``logs:PutLogEvents``), some are checked inside another
 call (``iam:PassRole``), some are data events that a trail records only when it selects them
 (``s3:GetObject``), and management events can be cut by a trail's read/write choice or by
-``ExcludeManagementEventSources`` (KMS). DOMAIN.md section 4 lists the classes; the per-action
+``ExcludeManagementEventSources`` (KMS). The per-action
 table is ``data/observability.csv`` with a citation per row (the CloudTrail data-events table,
 https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-data-events-with-cloudtrail.html,
 and the service guides). An action without a row is a management event: CloudTrail logs management
@@ -37,7 +37,6 @@ So:
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -164,20 +163,6 @@ def _row_for(action: str, rows: Sequence[_Row] | None = None) -> _Row | None:
     return best
 
 
-_PRIVATE_NOTE = re.compile(r"DOMAIN\.md(?: section \d+)?(?:,? lines? [\d-]+)?")
-
-
-def public_source(source: str) -> str:
-    """A table row's source as reports may show it: the public pages it cites, without the
-    project's own notes (DOMAIN.md), which readers of a report cannot open."""
-    cleaned = _PRIVATE_NOTE.sub("", source)
-    cleaned = re.sub(r"\(\s*\)", "", cleaned)
-    cleaned = re.sub(r"\s*;(\s*;)+", ";", cleaned)
-    cleaned = re.sub(r"\s{2,}", " ", cleaned).strip(" ;")
-    cleaned = re.sub(r"^\((https?://[^)]+)\)$", r"\1", cleaned)
-    return cleaned or "the AWS documentation"
-
-
 @cache
 def data_event_types() -> frozenset[str]:
     """The resource types a trail's data selectors can name, as far as the table knows them."""
@@ -202,7 +187,7 @@ def action_visibility(action: str) -> ActionVisibility:
         read_only = row.read_only
     if row is None:
         return ActionVisibility(key, Visibility.MANAGEMENT, None, _DEFAULT_SOURCE, read_only)
-    return ActionVisibility(key, row.visibility, row.data_resource_type, public_source(row.source),
+    return ActionVisibility(key, row.visibility, row.data_resource_type, row.source,
                             read_only)
 
 
@@ -218,7 +203,7 @@ class Observability:
     reason: str
 
 
-# IAM prefixes whose events come from hosts not named after the prefix (DOMAIN.md section 5).
+# IAM prefixes whose events come from hosts not named after the prefix.
 _EVENT_SOURCES = {
     "cloudwatch": ("monitoring.amazonaws.com",),
     "ses": ("email.amazonaws.com",),

@@ -1,7 +1,7 @@
 """IAM wildcard patterns: ``*`` matches any run of characters, ``?`` exactly one.
 
 Action names match case-insensitively, resource ARNs case-sensitively (IAM User Guide, "IAM JSON
-policy elements: Action" and "...: Resource"; DOMAIN.md section 7). Compiled patterns are cached:
+policy elements: Action" and "...: Resource";). Compiled patterns are cached:
 the same few hundred patterns are matched against every event of a role.
 """
 

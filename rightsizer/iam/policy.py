@@ -5,7 +5,7 @@ and URL-encoded JSON (``aws iam get-role`` and ``get-account-authorization-detai
 ``%7B%22Version%22...``), and every element that may hold one value may also hold a list
 (``Statement``, ``Action``, ``Resource``, ``Principal`` values, ``Condition`` values). Everything
 downstream wants one shape, so this module flattens them once and refuses, with a message naming
-the policy and the statement, what it cannot read (DOMAIN.md section 7).
+the policy and the statement, what it cannot read.
 
 Grammar relied on (IAM User Guide):
 - https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html

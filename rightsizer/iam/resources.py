@@ -26,15 +26,17 @@ Service rules and their sources:
 - logs: ``logGroupName`` / ``logGroupIdentifier`` (+ ``logStreamName``). ``CreateLogStream`` and
   ``PutLogEvents`` are authorized on the log-stream ARN, ``CreateLogGroup`` on the log-group ARN:
   whichever resource type the catalog lists for the action and the record has parameters for.
-- secretsmanager: ``secretId`` (``secretIdList``): an ARN is cut after its 7th field (DOMAIN.md
-  section 6, a ``valueFrom`` may carry ``:json-key:stage:id``); a name or a partial ARN gets
-  ``-??????`` for the 6-character suffix Secrets Manager appends, as the Secrets Manager user guide
-  recommends for policies ("Permissions policy examples": ``-??????`` matches the suffix;
-  "Finding a secret from a partial ARN":
+- secretsmanager: ``secretId`` (``secretIdList``): an ARN is cut after its 7th field (a
+  ``valueFrom`` may carry ``:json-key:stage:id``,
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html);
+  a name or a partial ARN gets ``-??????`` for the 6-character suffix Secrets Manager appends, as
+  the Secrets Manager user guide recommends for policies ("Permissions policy examples": ``-??????``
+  matches the suffix; "Finding a secret from a partial ARN":
   https://docs.aws.amazon.com/secretsmanager/latest/userguide/troubleshoot.html#ARN_secretnamehyphen).
   Like Secrets Manager itself, an ARN ending in ``-`` and 6 letters or digits is taken as complete.
-- ssm: ``name`` / ``names`` / ``path`` -> ``parameter/NAME`` without the leading slash (DOMAIN.md
-  section 6); a ``:version`` or ``:label`` selector is dropped (IAM authorizes the parameter).
+- ssm: ``name`` / ``names`` / ``path`` -> ``parameter/NAME`` without the leading slash
+  (https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-parameter-access.html);
+  a ``:version`` or ``:label`` selector is dropped (IAM authorizes the parameter).
 - sqs: ``queueUrl`` in every documented host form, or ``queueName`` (+ ``queueOwnerAWSAccountId``).
 - s3: ``resources[]`` (``AWS::S3::Object`` for object actions, ``AWS::S3::Bucket`` for bucket
   actions, chosen by the action's catalog resource types), else ``bucketName`` (+ ``key``). For the
@@ -282,7 +284,7 @@ def _secretsmanager(ctx: _Context) -> _Outcome:
     arns, guessed_suffix = [], False
     for secret in ids:
         if _arn_fields(secret):
-            cut = ":".join(secret.split(":")[:7])  # drop :json-key:stage:id (DOMAIN.md section 6)
+            cut = ":".join(secret.split(":")[:7])  # drop :json-key:stage:id
             if not _SECRET_SUFFIX.search(cut):
                 cut, guessed_suffix = f"{cut}-??????", True
             arns.append(cut)

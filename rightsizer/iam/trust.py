@@ -1,7 +1,7 @@
 """Trust policies: may a service (``ecs-tasks.amazonaws.com``) assume this role, and how safely?
 
 ECS assumes task and execution roles as the service principal ``ecs-tasks.amazonaws.com`` with
-``sts:AssumeRole`` (DOMAIN.md section 1). A role trusted by ``ec2.amazonaws.com`` instead, or
+``sts:AssumeRole``. A role trusted by ``ec2.amazonaws.com`` instead, or
 only for ``sts:AssumeRoleWithWebIdentity``, cannot be used by ECS: a classic misconfiguration.
 AWS recommends an ``aws:SourceAccount`` and/or ``aws:SourceArn`` condition on that trust against
 the confused-deputy problem (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html,

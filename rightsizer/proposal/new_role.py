@@ -440,7 +440,7 @@ def _needed_requests(role: NewRole, fresh_task: str) -> list[Request]:
 
 
 def _foreign_requests(role: NewRole) -> list[Request]:
-    """AmazonECSTaskExecutionRolePolicy's actions (DOMAIN.md section 1) where nothing needs them."""
+    """AmazonECSTaskExecutionRolePolicy's actions where nothing needs them."""
     region = role.regions[0] if role.regions else "us-east-1"
     head = f"arn:{role.partition}"
     other_repo = f"{head}:ecr:{region}:{role.account}:repository/rightsizer-proof/not-declared"

@@ -1,6 +1,6 @@
 """Text renderings of a RoleProposal: policy.json, policy.cfn.yaml, policy.tf and diff.md.
 
-Why: DESIGN.md's output folder promises, per role, the proposed policy as JSON, CloudFormation and
+Why: the output folder holds, per role, the proposed policy as JSON, CloudFormation and
 Terraform to put in a pull request, and a ``diff.md`` a reviewer can read and act on. Each function
 returns text (no I/O here); equal proposals give byte-identical text, so a scheduled run changes
 a file only when the proposal changed.

@@ -289,7 +289,7 @@ def _needs_not_granted(role: InventoryRole, grants: Grants,
 # role, and needs all four actions (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
 # ecs-exec.html, "IAM permissions required for ECS Exec"). It is switched on per service or
 # RunTask, not in the task definition: a role seen opening any channel uses ECS Exec, and the
-# data channels are never logged (DOMAIN.md section 4), so all four are needed.
+# data channels are never logged, so all four are needed.
 ECS_EXEC_ACTIONS = ("ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
                     "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel")
 

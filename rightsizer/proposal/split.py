@@ -1,7 +1,7 @@
 """Split a proposal's statements into managed policies that IAM will accept.
 
 Why: a role's least-privilege policy can name hundreds of ARNs, and IAM refuses a managed policy
-larger than 6,144 characters (DOMAIN.md section 7). Rather than widen ARNs to ``*`` to make it fit,
+larger than 6,144 characters. Rather than widen ARNs to ``*`` to make it fit,
 the statements are packed into as few documents as possible, each within the limit; a statement
 that is too big on its own is cut into several by its Resource list, then by its Action list.
 

@@ -1,6 +1,6 @@
 """Print report.html to PDF, and check it in a real browser, with headless Chromium.
 
-Why a browser: the compliance reviewer prints report.html (DESIGN.md, "Who uses it"), and only a
+Why a browser: the compliance reviewer prints report.html, and only a
 browser shows what they will see: the print stylesheet, page breaks, inline charts, and whether a
 script throws or the page reaches for the network (report.html must be self-contained).
 

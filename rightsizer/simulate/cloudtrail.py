@@ -1,6 +1,6 @@
 """Writes records the way an organization trail delivers them to S3, plus hourly digest files.
 
-Layout (DOMAIN.md §3):
+Layout:
     AWSLogs/o-XXXXXXXXXX/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/
         ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_UNIQUE16.json.gz
     AWSLogs/o-XXXXXXXXXX/ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/

@@ -33,10 +33,10 @@ CREDENTIAL_LIFETIME = 6 * 3600
 REFRESH_AFTER = CREDENTIAL_LIFETIME - 1800
 
 _ECS_SERVICE = aws_service(ECS_TASKS)
-# The Fargate agent's own SDK calls; its exact user agent is not documented (DOMAIN.md §2).
+# The Fargate agent's own SDK calls; its exact user agent is not documented.
 AGENT_UA = "aws-sdk-go/1.55.5 (go1.22.8; linux; amd64) Fargate/1.4.0"
 SSM_AGENT_UA = "aws-sdk-go/1.55.5 (go1.22.8; linux; amd64) amazon-ssm-agent/3.3.1142.0"
-# `exec-env/AWS_ECS_FARGATE` is what marks calls from inside a task (DOMAIN.md §2).
+# `exec-env/AWS_ECS_FARGATE` is what marks calls from inside a task.
 APP_UA = {
     "java": "aws-sdk-java/2.28.16 Linux/5.10.226-214.880.amzn2.x86_64 OpenJDK_64-Bit_Server_VM/"
     "21.0.4+7-LTS Java/21.0.4 vendor/Amazon.com_Inc. exec-env/AWS_ECS_FARGATE io/sync "
@@ -268,7 +268,7 @@ class EcsTraffic:
 
     def ecr_layer(self, task: Task, target: tuple[Container, str], sec: int) -> Record:
         c, layer = target
-        # Layer downloads sometimes show "AWS Internal" as their source (DOMAIN.md §2).
+        # Layer downloads sometimes show "AWS Internal" as their source.
         internal = self.rng.random() < 0.3
         return self._exec_call(
             task, sec, "ecr.amazonaws.com", "GetDownloadUrlForLayer",

@@ -3,7 +3,7 @@ home.
 
 The table (``queries/athena/create_table_*.sql``) is the official CloudTrail layout
 (``org.apache.hive.hcatalog.data.JsonSerDe`` over ``CloudTrailInputFormat``) with partition
-projection on ``account``, ``region`` and the delivery date ``timestamp`` (DOMAIN.md section 8).
+projection on ``account``, ``region`` and the delivery date ``timestamp``.
 ``queries/athena/usage.sql`` aggregates one account's window per query: the account partition of
 an organization trail is *injected*, so each query must name one, and Athena reads only the
 objects of the partitions it names. Queries of several accounts run a few at a time.

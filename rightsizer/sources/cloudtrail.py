@@ -1,7 +1,7 @@
 """CloudTrail file contents: every shape, turned into spool lines the store bulk-loads.
 
 The store reads events with DuckDB's newline-delimited JSON reader, which parses in C++ at
-several times the speed of any Python parser (DOMAIN.md section 3, measured). Its input is the
+several times the speed of any Python parser (measured). Its input is the
 *spool*: one event per line, tagged with the index of its file in the chunk,
 ``{"__s": N, "eventVersion": ...}``.
 

@@ -1,9 +1,10 @@
 """ECS task definitions, raw: from `aws ecs describe-task-definition` output or live from ECS.
 
-Why: a task definition names the two roles of a task (DOMAIN.md section 1) and declares what the
-execution role must be allowed before the container starts, which CloudTrail may never show
-(DOMAIN.md section 6). This module only finds the ``taskDefinition`` objects and keeps them as
-ECS returned them; ``rightsizer.iam.ecs`` reads what they mean.
+Why: a task definition names the two roles of a task and declares what the execution role must be
+allowed before the container starts, which CloudTrail may never show
+(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html). This
+module only finds the ``taskDefinition`` objects and keeps them as ECS returned them;
+``rightsizer.iam.ecs`` reads what they mean.
 
 Inputs:
 
@@ -23,7 +24,7 @@ Inputs:
 Errors: a source that cannot be used at all (a missing path, a file that is not JSON or holds no
 task definition, an AWS error on the listing) raises ``SourceError``. One entry that is not a task
 definition, one file of a folder that cannot be read, one revision whose describe fails: each is a
-``BadInput`` naming it and why, and the rest is returned (exit code 4 after the run, DESIGN.md).
+``BadInput`` naming it and why, and the rest is returned (exit code 4 after the run).
 When one ARN comes twice (two files, or a revision listed under two statuses while it changed)
 the first one read is kept.
 

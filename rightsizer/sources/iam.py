@@ -7,7 +7,7 @@ place that knows policy semantics also owns the decoding. boto3 and the AWS CLI 
 already URL-decoded (as dicts); other tools emit the RFC 3986 URL-encoded text the API itself
 returns. Both are kept as they came.
 
-What is read (DOMAIN.md section 7, lines 120-124): ``RoleDetailList`` (``AssumeRolePolicyDocument``,
+What is read: ``RoleDetailList`` (``AssumeRolePolicyDocument``,
 inline ``RolePolicyList``, ``AttachedManagedPolicies``, ``PermissionsBoundary``) and ``Policies``
 with ``PolicyVersionList``, of which only the default version counts: a policy's other versions
 grant nothing. Users and groups are skipped: rightsizer is about ECS roles.
@@ -18,17 +18,18 @@ Inputs:
   "IsTruncated": false}``, which is also what the CLI prints after following every page), a JSON
   list of such pages, or pages written one after another (``--max-items`` / ``--starting-token``
   runs appended to one file; each but the last ends in ``NextToken``);
-- the live API: the ``get_account_authorization_details`` paginator with
-  ``Filter=["Role", "LocalManagedPolicy", "AWSManagedPolicy"]``. Both policy filters, or AWS managed
-  policies such as ``AmazonECSTaskExecutionRolePolicy`` are missing from the answer (DOMAIN.md
-  section 7). A policy attached to a role but absent from the listing (it was attached between two
-  pages) is fetched on its own with ``get_policy`` + ``get_policy_version``.
+- the live API: the ``get_account_authorization_details`` paginator with ``Filter=["Role",
+  "LocalManagedPolicy", "AWSManagedPolicy"]``. Both policy filters, or AWS managed policies such as
+  ``AmazonECSTaskExecutionRolePolicy`` are missing from the answer
+  (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountAuthorizationDetails.html). A
+  policy attached to a role but absent from the listing (it was attached between two pages) is
+  fetched on its own with ``get_policy`` + ``get_policy_version``.
 
 Errors. A source that cannot be used at all (a missing file, not JSON, JSON that is not this
 command's output, an AWS error on the listing) raises ``SourceError``. One entry of the wrong shape
 (a role without ``RoleName``/``Arn``, a policy whose default version is missing) becomes a
 ``BadInput`` naming the entry and the reason, and everything else is still returned: exit code 4
-after the run (DESIGN.md, Exit codes). A role with one unreadable part is left out whole, so no
+after the run. A role with one unreadable part is left out whole, so no
 verdict is drawn from half of its grants.
 
 Documentation relied on:
@@ -80,7 +81,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Both managed-policy filters: without AWSManagedPolicy the AWS managed policies attached to
-# roles are not listed (DOMAIN.md section 7, line 122).
+# roles are not listed.
 AUTHORIZATION_FILTER = ("Role", "LocalManagedPolicy", "AWSManagedPolicy")
 
 # arn:aws:iam::aws:policy/... in every partition (aws, aws-cn, aws-us-gov, ...).
@@ -266,7 +267,7 @@ def fetch_managed_policy(client: BaseClient, arn: str) -> ManagedPolicyDetails:
 
 def caller_account(options: AwsOptions) -> str | None:
     """The account of the credentials, for the source label when no ARN read tells it (shared
-    with ``sources.ecs``). ``sts:GetCallerIdentity`` needs no permission (DOMAIN.md section 4)."""
+    with ``sources.ecs``). ``sts:GetCallerIdentity`` needs no permission."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:

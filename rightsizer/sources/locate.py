@@ -3,7 +3,7 @@
 A source names files (a file, a folder, or an S3 prefix); this module turns it into the log
 objects to read and the ones to skip, with the reason for each skip. It reads no file content.
 
-Delivery layout (DOMAIN.md section 3):
+Delivery layout:
 ``[PREFIX/]AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/FILE``; the date is the
 *delivery* date, so a file can hold events of the day before. ``CloudTrail-Digest/`` and
 ``CloudTrail-Insight/`` hold no API events.
@@ -29,7 +29,7 @@ _LAYOUT = re.compile(
     r"(?:(?P<region>[a-z0-9-]+)/(?:(?P<y>\d{4})/(?:(?P<m>\d{2})/(?:(?P<d>\d{2})/)?)?)?)?"
 )
 
-# Folders whose files are not API events (DOMAIN.md section 3).
+# Folders whose files are not API events.
 NOT_EVENTS = {
     "CloudTrail-Digest": "CloudTrail digest file (integrity hashes, not events)",
     "CloudTrail-Insight": "CloudTrail Insights event (not an API call)",

@@ -4,7 +4,7 @@ This is the only module that talks to S3. It turns ``s3://bucket/prefix`` into t
 read (``LogObject``), the ones deliberately not read (``Skipped``) and the listings that failed
 (``BadInput``), then fetches object bodies with a bounded number of GETs in flight.
 
-Listing by the layout (DOMAIN.md section 3). A trail bucket holds years of files, so when the prefix
+Listing by the layout. A trail bucket holds years of files, so when the prefix
 holds ``AWSLogs/`` (or points inside it) the layout is walked one level at a time with
 ``Delimiter="/"`` listings, whose ``CommonPrefixes`` are the sub-folders:
 ``AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/``. Accounts and regions outside the scope are pruned

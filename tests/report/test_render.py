@@ -612,8 +612,8 @@ def test_how_sure_gives_each_roles_own_figures(figures: tuple, expected: list[st
     for part in expected:
         assert part in text
     assert "2 resource patterns generalize 68 observed resources (59, 9)" in text
-    assert ("2 permissions kept without being seen: 1 × needs no permission; 1 × the task "
-            "definition needs.") in text
+    assert ("2 permissions kept without being seen: 1 \u00d7 needs no permission; 1 \u00d7 the "
+            "task definition needs.") in text
 
 
 @pytest.mark.parametrize(("start", "end", "expected"), [

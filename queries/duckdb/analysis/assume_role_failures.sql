@@ -1,4 +1,4 @@
--- ECS failing to assume a task's role (DOMAIN.md section 2): sts AssumeRole made by the
+-- ECS failing to assume a task's role: sts AssumeRole made by the
 -- AWSService identity invokedBy ecs-tasks.amazonaws.com that failed, one row per role, region,
 -- account and error code. The role ARN is the one in the request. A trust policy that does not
 -- let ECS in shows here before any task of the role makes a call.

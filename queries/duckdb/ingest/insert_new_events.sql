@@ -1,5 +1,5 @@
 -- Move the pending events that the store does not hold yet into `events`, each eventID once
--- (CloudTrail delivers at least once, DOMAIN.md section 3); the first file read keeps it.
+-- (CloudTrail delivers at least once); the first file read keeps it.
 -- Repeated eventIDs are few, so only they are ranked: a window over every row costs a sort.
 INSERT INTO events BY NAME
 WITH candidates AS (

@@ -2,7 +2,7 @@
 -- in `pending` (see create_pending.sql). Parameters: $spool (path), $spool_no (its number in
 -- the transaction), $secret_keys (redact.SQL_PREFILTER). A line DuckDB cannot parse is skipped
 -- (ignore_errors): the caller compares the events read per file with the number it wrote, and reads a file that differs
--- again carefully. Fields come and go between eventVersions (DOMAIN.md section 3): every field
+-- again carefully. Fields come and go between eventVersions: every field
 -- is optional and a value of an unexpected type reads as NULL.
 INSERT INTO pending BY NAME
 WITH lines AS (
@@ -11,7 +11,7 @@ WITH lines AS (
         $spool,
         format = 'newline_delimited',
         ignore_errors = true,
-        maximum_object_size = 16777216,  -- one event is at most 256 KB (DOMAIN.md section 3)
+        maximum_object_size = 16777216,  -- one event is at most 256 KB
         columns = {
             '__s': 'INTEGER',
             eventID: 'VARCHAR', eventTime: 'VARCHAR', eventSource: 'VARCHAR',
@@ -50,7 +50,7 @@ SELECT
     r.eventName AS event_name,
     r.awsRegion AS aws_region,
     coalesce(r.recipientAccountId, r.userIdentity.accountId) AS account,
-    -- The role is sessionIssuer.arn: the sts assumed-role ARN drops the role's path (DOMAIN.md 2),
+    -- The role is sessionIssuer.arn: the sts assumed-role ARN drops the role's path,
     -- so a record without sessionIssuer names no principal rather than a wrong one.
     CASE
         WHEN r.userIdentity."type" = 'AssumedRole'

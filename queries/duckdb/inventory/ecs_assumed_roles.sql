@@ -1,4 +1,4 @@
--- Roles the ECS service was seen assuming for tasks (DOMAIN.md section 2): sts AssumeRole made by
+-- Roles the ECS service was seen assuming for tasks: sts AssumeRole made by
 -- the AWSService identity invokedBy ecs-tasks.amazonaws.com, successful, one row per role.
 -- The role ARN is the one in the request (it keeps the role's path); roleSessionName is the task ID.
 -- Athena sends the same per day (athena_usage, kind 'ecs_assume'; sessions: the largest day's).
