@@ -67,7 +67,6 @@ __all__ = [
     "Resolution",
     "Segment",
     "condition_keys",
-    "evaluate_condition",
     "evaluate_normalized",
     "is_known_operator",
     "normalize_context",
@@ -377,15 +376,9 @@ def _all(values: Iterable[bool | None]) -> bool | None:
 # --- evaluation --------------------------------------------------------------------------------
 
 
-def evaluate_condition(
-    cond: Condition, context: Mapping[str, tuple[str, ...]], *, complete: bool
-) -> bool | None:
-    """Whether the request described by ``context`` satisfies ``cond``; None when unknown."""
-    return evaluate_normalized(cond, normalize_context(context), complete=complete)
-
-
 def evaluate_normalized(cond: Condition, context: Context, *, complete: bool) -> bool | None:
-    """``evaluate_condition`` for a context already passed through ``normalize_context``."""
+    """Whether the request described by ``context`` (passed through ``normalize_context``)
+    satisfies ``cond``; None when unknown."""
     parsed = _parse_operator(cond.operator)
     if parsed is None:
         return None

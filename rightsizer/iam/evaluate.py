@@ -53,7 +53,7 @@ from rightsizer.iam.conditions import (
 from rightsizer.iam.patterns import matches
 from rightsizer.iam.policy import Policy, Statement
 
-__all__ = ["UNKNOWN_RESOURCE_KEY", "Decision", "Request", "evaluate", "statement_matches"]
+__all__ = ["UNKNOWN_RESOURCE_KEY", "Decision", "Request", "evaluate"]
 
 # Named in Decision.unknown_keys when the answer depends on the resource the request did not name.
 UNKNOWN_RESOURCE_KEY = "resource"
@@ -89,18 +89,6 @@ class Decision:
     conditional: bool  # the answer depends on keys (or the resource) the request did not carry
     decided_by: tuple[str, ...]
     unknown_keys: tuple[str, ...]  # sorted; only those that make this answer conditional
-
-
-def statement_matches(stmt: Statement, action: str, resource: str) -> bool:
-    """Whether the statement's Action/NotAction and Resource/NotResource cover the call.
-
-    Conditions are not looked at. Policy variables in Resource cannot be resolved here (no
-    context) and match nothing, unless they carry a default. For ``resource == "*"`` a NotResource
-    statement counts as matching: it may apply (see the module docstring)."""
-    if not _action_matches(stmt, action):
-        return False
-    applies, _ = _resource_applies(stmt, resource, {}, complete=True)
-    return applies is not False
 
 
 def evaluate(

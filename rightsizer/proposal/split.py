@@ -104,12 +104,16 @@ def split_statements(
             "(IAM quota, default 10, at most 20 on request); use wider resource patterns or split "
             "the role"
         )
-    if len(bins) == 1:
-        return (PolicyDocument(name=base_name, statements=tuple(bins[0])),)
-    return tuple(
-        PolicyDocument(name=f"{base_name}-{number}", statements=tuple(content))
-        for number, content in enumerate(bins, start=1)
-    )
+    names = [base_name] if len(bins) == 1 else [f"{base_name}-{n}" for n in range(1, len(bins) + 1)]
+    documents = tuple(PolicyDocument(name=name, statements=tuple(content))
+                      for name, content in zip(names, bins, strict=True))
+    for document in documents:
+        # The packing counts pieces; this counts the document IAM will be given. A document
+        # over the limit would fail only when applied, in production: stop here instead.
+        if policy_size(document.as_json()) > limit:
+            raise ValueError(f"policy {document.name}: {policy_size(document.as_json())} "
+                             f"characters, over IAM's limit of {limit}")
+    return documents
 
 
 def _fit(statement: ProposedStatement, budget: int, taken: set[str]) -> list[ProposedStatement]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import os
 import select
 import shutil
@@ -45,7 +46,9 @@ from typing import Any
 
 from rightsizer.errors import ConfigError
 
-__all__ = ["BrowserError", "BrowserMissing", "console_errors", "find_chromium", "print_pdf"]
+__all__ = ["BrowserError", "BrowserMissing", "find_chromium", "print_pdf"]
+
+log = logging.getLogger(__name__)
 
 ENV_VAR = "RIGHTSIZER_CHROMIUM"
 # Names the browser goes by on Debian/Ubuntu, Fedora, Google's packages, and Homebrew links.
@@ -89,18 +92,34 @@ def find_chromium() -> str | None:
     return None
 
 
-def print_pdf(html: Path, pdf: Path, *, chromium: str | None = None, timeout: float = 120) -> Path:
+def print_pdf(html: Path, pdf: Path, *, chromium: str | None = None, timeout: float = 120,
+              on_page_error: Callable[[str], None] | None = None) -> Path:
     """Print the local file ``html`` to ``pdf`` (A4, backgrounds, no header/footer); return pdf.
 
-    Requests to anything but ``file:``/``data:`` URLs are blocked, so printing never touches the
-    network. The PDF is written only once it is complete and starts with ``%PDF``.
+    While it loads, the page is watched: every error it logs goes to ``on_page_error`` (default:
+    a warning in the log), in order, each message once. Reported: uncaught exceptions,
+    ``console.error``/``console.assert`` calls, errors the browser logs itself (CSP, markup it
+    refuses), local files that fail to load, and every attempt to fetch a URL that is not
+    ``file:``/``data:`` ("the report fetched https://..."): the report must be self-contained.
+    Such requests are blocked, never sent, so printing never touches the network. The PDF is
+    written only once it is complete and starts with ``%PDF``.
 
     Raises BrowserMissing when no Chromium is found, BrowserError when it fails or times out."""
     html = _existing(html)
     pdf = Path(pdf)
-    with _Browser(_resolve(chromium), timeout=timeout, what=html) as browser:
-        page = browser.open_page()
+    report = on_page_error or (lambda message: log.warning("%s: %s", html, message))
+    seen: set[str] = set()
+
+    def record(event: dict[str, Any]) -> None:
+        message = _describe(event)
+        if message and message not in seen:
+            seen.add(message)
+            report(message)
+
+    with _Browser(_resolve(chromium), timeout=timeout, what=html, on_event=record) as browser:
+        page = browser.open_page(observe=True)
         browser.load(page, html)
+        browser.settle()
         # Fonts can finish after the load event; printing before would lay out with fallbacks.
         browser.call(
             "Runtime.evaluate",
@@ -128,29 +147,6 @@ def print_pdf(html: Path, pdf: Path, *, chromium: str | None = None, timeout: fl
     partial.write_bytes(data)
     partial.replace(pdf)
     return pdf
-
-
-def console_errors(html: Path, *, chromium: str | None = None, timeout: float = 60) -> list[str]:
-    """Open the local file ``html`` in headless Chromium; return the errors it logged, in order.
-
-    Reported: uncaught exceptions, ``console.error``/``console.assert`` calls, errors the browser
-    logs itself (CSP, bad markup it refuses), local files that fail to load, and every attempt to
-    fetch a URL that is not ``file:``/``data:`` ("the report fetched https://..."), since the
-    report must be self-contained. Such requests are blocked, never sent. Identical messages are
-    reported once. An empty list means the page loaded cleanly."""
-    html = _existing(html)
-    errors: dict[str, None] = {}  # an ordered set: first occurrence wins
-
-    def record(event: dict[str, Any]) -> None:
-        message = _describe(event)
-        if message:
-            errors.setdefault(message, None)
-
-    with _Browser(_resolve(chromium), timeout=timeout, what=html, on_event=record) as browser:
-        page = browser.open_page(observe=True)
-        browser.load(page, html)
-        browser.settle()
-    return list(errors)
 
 
 # --------------------------------------------------------------------------------------------

@@ -527,9 +527,6 @@ class Store:
                                     request=parsed if isinstance(parsed, dict) else {}))
         return tuple(found)
 
-    def checkpoint(self) -> None:
-        self._con.execute("CHECKPOINT")
-
 
 _COUNTS = {name: f"SELECT count(*) FROM {name}"
            for name in ("events", "ingested_files", "bad_inputs", "ingest_runs", "athena_usage",

@@ -6,7 +6,7 @@ import pytest
 
 from rightsizer.iam.conditions import (
     condition_keys,
-    evaluate_condition,
+    evaluate_normalized,
     is_known_operator,
     normalize_context,
     resolve_variables,
@@ -225,7 +225,8 @@ def test_operator_table(
     complete: bool,
     expected: bool | None,
 ) -> None:
-    result = evaluate_condition(Condition(operator, key, values), context, complete=complete)
+    result = evaluate_normalized(Condition(operator, key, values), normalize_context(context),
+                                 complete=complete)
     assert result is expected
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from rightsizer.iam.evaluate import Decision, Request, evaluate, statement_matches
+from rightsizer.iam.evaluate import Decision, Request, evaluate
 from rightsizer.iam.policy import Policy, parse_policy
 
 BUCKET = "arn:aws:s3:::bucket"
@@ -162,29 +162,6 @@ def test_not_resource_star_never_matches() -> None:
     p = policy({"Effect": "Allow", "Action": "*", "NotResource": "*"})
     assert decide(Request("s3:ListAllMyBuckets"), p).effect == "implicit_deny"
     assert decide(Request("s3:GetObject", OBJECT), p).effect == "implicit_deny"
-
-
-def test_statement_matches_ignores_conditions() -> None:
-    (stmt,) = policy(
-        allow(
-            "s3:Get*", "arn:aws:s3:::bucket/*", Condition={"Bool": {"aws:SecureTransport": "true"}}
-        )
-    ).statements
-    assert statement_matches(stmt, "s3:getobject", OBJECT)
-    assert not statement_matches(stmt, "s3:PutObject", OBJECT)
-    assert not statement_matches(stmt, "s3:GetObject", "arn:aws:s3:::BUCKET/key")
-    assert not statement_matches(stmt, "s3:GetObject", "*")
-    (nr,) = policy({"Effect": "Allow", "Action": "s3:*", "NotResource": OBJECT}).statements
-    assert statement_matches(nr, "s3:GetObject", "*")  # may apply: the resource is unknown
-    assert not statement_matches(nr, "s3:GetObject", OBJECT)
-
-
-def test_trust_statement_without_resource_matches_any_resource() -> None:
-    (stmt,) = policy(
-        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:*"},
-        kind="trust",
-    ).statements
-    assert statement_matches(stmt, "sts:AssumeRole", "arn:aws:iam::1:role/x")
 
 
 # --- permissions boundary ----------------------------------------------------------------------

@@ -362,3 +362,16 @@ def test_property_every_document_fits_and_the_grant_is_unchanged(
     assert pairs(all_statements(documents)) == pairs(statements)
     names = [d.name for d in documents]
     assert names == (["p"] if len(documents) == 1 else [f"p-{i}" for i in range(1, len(names) + 1)])
+
+
+def test_a_document_the_packing_miscounted_is_refused_not_written(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The packing counts pieces; the documents themselves are measured again before they are
+    returned, so an arithmetic slip can never hand IAM a policy it would refuse on apply."""
+    import rightsizer.proposal.split as split
+
+    monkeypatch.setattr(split, "_statement_size", lambda _statement: 1)  # undercount everything
+    statements = [stmt(f"S{i}", ["s3:GetObject"], [f"arn:aws:s3:::bucket-{i}/*"])
+                  for i in range(40)]
+    with pytest.raises(ValueError, match=r"over IAM's limit of 600"):
+        split_statements(statements, base_name="app", limit=SMALL)

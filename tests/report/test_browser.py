@@ -19,7 +19,6 @@ from rightsizer.errors import ConfigError
 from rightsizer.report.pdf import (
     BrowserError,
     BrowserMissing,
-    console_errors,
     find_chromium,
     print_pdf,
 )
@@ -55,6 +54,13 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     page = tmp_path / name
     page.write_text(text, encoding="utf-8")
     return page
+
+
+def console_errors(page: Path, *, chromium: str) -> list[str]:
+    """The errors the page logs while print_pdf prints it."""
+    errors: list[str] = []
+    print_pdf(page, page.with_suffix(".pdf"), chromium=chromium, on_page_error=errors.append)
+    return errors
 
 
 def test_console_errors_reports_exception_console_error_and_remote_fetch(
@@ -209,3 +215,14 @@ def test_no_table_header_breaks_inside_a_word_on_paper(chromium: str, tmp_path: 
         result = browser.call("Runtime.evaluate", {
             "expression": _BROKEN_HEADER_WORDS, "returnByValue": True}, session=page)
     assert result["result"]["value"] == []
+
+
+def test_printing_warns_of_each_page_error_by_default(
+    chromium: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    page = _write(tmp_path, "broken.html", _BROKEN_HTML)
+    with caplog.at_level("WARNING", logger="rightsizer.report.pdf"):
+        print_pdf(page, tmp_path / "broken.pdf", chromium=chromium)
+    warned = [r.getMessage() for r in caplog.records]
+    assert f"{page}: the report fetched https://example.invalid/x.png" in warned
+    assert len(warned) == 3
