@@ -205,8 +205,9 @@ def chromium() -> str:
     if found is None:
         if os.environ.get("CI"):
             pytest.fail(
-                "Chromium is missing but CI is set: .ci/run should have installed it "
-                "(apt-get install chromium), or set RIGHTSIZER_CHROMIUM=/path/to/chrome"
+                "Chromium is missing but CI is set: scripts/install-test-tools.sh (run by "
+                ".ci/run) should have installed it (apt-get install chromium), or set "
+                "RIGHTSIZER_CHROMIUM=/path/to/chrome"
             )
         pytest.skip(
             "Chromium not found (install it: apt-get install chromium, or set "
@@ -226,7 +227,7 @@ def simulate() -> Callable[[list[dict[str, Any]]], list[str]]:
     installed = (EVALUATOR / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir()
     if not node or not installed:
         message = ("node and @cloud-copilot/iam-simulate are needed: npm install --prefix "
-                   "tests/reference_evaluator (.ci/run does it)")
+                   "tests/reference_evaluator (scripts/install-test-tools.sh does it)")
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

@@ -32,6 +32,7 @@ from typing import Any
 
 from rightsizer.analysis.inventory import InventoryRole
 from rightsizer.store.records import CoverageRow, EcsAssumption, UsageRow
+from rightsizer.text import plural
 
 __all__ = [
     "GAP_SURPRISE",
@@ -226,8 +227,8 @@ class Sufficiency:
         return tuple((place, gap) for place in self.footprint for gap in place.gaps)
 
     def describe_confidence(self) -> str:
-        return (f"seen on {self.active_days} of {self.window_days} days, in {self.sessions} "
-                f"task sessions: {self.confidence} confidence")
+        return (f"seen on {self.active_days} of {plural(self.window_days, 'day')}, in "
+                f"{plural(self.sessions, 'task session')}: {self.confidence} confidence")
 
     def as_json(self) -> dict[str, Any]:
         return {"sufficient": self.sufficient, "missing": list(self.missing),

@@ -32,7 +32,7 @@ from rightsizer.iam.trust import ECS_TASKS, ServiceTrust, open_trust, service_tr
 from rightsizer.sources.ecs import TaskDefinitions
 from rightsizer.sources.iam import AuthorizationDetails, RoleDetails
 from rightsizer.store.records import EcsAssumption
-from rightsizer.text import shown
+from rightsizer.text import plural, shown
 
 __all__ = ["Inventory", "InventoryRole", "Problem", "RoleUse", "build_inventory", "role_key"]
 
@@ -363,7 +363,8 @@ def _evidence(trust: ServiceTrust | None, uses: list[RoleUse],
         evidence.append(f"trust policy: {trust.reason}")
     if assumed is not None:
         evidence.append(
-            f"ECS assumed it {assumed.assumptions} times in {assumed.sessions} task sessions "
+            f"ECS assumed it {plural(assumed.assumptions, 'time')} in "
+            f"{plural(assumed.sessions, 'task session')} "
             f"({assumed.first_seen:%Y-%m-%d} to {assumed.last_seen:%Y-%m-%d})")
     for kind in ("execution", "task"):
         families = sorted({u.family for u in uses if u.kind == kind})

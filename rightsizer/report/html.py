@@ -70,7 +70,14 @@ def _env() -> jinja2.Environment:
     env.filters["n"] = _n
     env.filters["ts"] = _ts
     env.filters["g"] = lambda x: DASH if x is None else f"{float(x):g}"
+    env.filters["breakable"] = _breakable
     return env
+
+
+def _breakable(value: Any) -> Markup:
+    """A finding code that may wrap at its underscores only, never inside a word
+    (``DECLARED_NEED_GRANTED_ELSEWHE|RE`` in a narrow column)."""
+    return Markup("_<wbr>").join(escape(part) for part in str(value).split("_"))
 
 
 def _verdict_row(verdict: Mapping[str, Any]) -> dict[str, Any]:

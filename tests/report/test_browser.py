@@ -179,10 +179,11 @@ def test_without_chromium_print_pdf_says_how_to_get_it(
 # laid out: a word whose pieces sit on two lines was broken inside it ("grant|ed", "executi|on").
 _BROKEN_HEADER_WORDS = """(() => {
   const broken = [];
-  for (const th of document.querySelectorAll("th, table.roles td")) {
+  for (const th of document.querySelectorAll("th, table.roles td, table.findings td code")) {
     const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      for (const m of node.data.matchAll(/[^\\s-]+/g)) {  // a hyphen may end a line
+      // A hyphen may end a line, and a finding code may wrap at an underscore.
+      for (const m of node.data.matchAll(/[^\\s_-]+/g)) {
         const range = document.createRange();
         range.setStart(node, m.index);
         range.setEnd(node, m.index + m[0].length);
