@@ -130,5 +130,6 @@ def test_confidence_grows_with_days_and_sessions(days: int, sessions: int, level
                                          for d in range(days)],
                             sessions=sessions, seen=True)
     assert result.confidence == level
-    assert f"seen on {days} of 30 days, in {sessions} task sessions" in \
+    noun = "task session" if sessions == 1 else "task sessions"
+    assert f"seen on {days} of 30 days, in {sessions} {noun}" in \
         result.describe_confidence()
