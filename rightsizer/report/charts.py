@@ -25,6 +25,8 @@ from typing import Any
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
+from rightsizer.text import plural
+
 __all__ = [
     "ACCESS_LEVELS",
     "ALT_KINDS",
@@ -187,10 +189,6 @@ def _top(rows: Sequence[RoleCounts], key: Any) -> list[RoleCounts]:
 
 def _n(value: int) -> str:
     return f"{value:,}"
-
-
-def _count(value: int, noun: str) -> str:
-    return f"{value:,} {noun}{'' if value == 1 else 's'}"
 
 
 def _pct(part: int, whole: int) -> str:
@@ -359,7 +357,7 @@ def reduction(summary: Mapping[str, Any]) -> Figure:
     fig = _figure(1.9)
     with mpl.rc_context(_STYLE):
         ax = fig.add_subplot()
-        ax.set_title(f"Permissions across {_count(len(counts), 'role')}: {_n(granted - after)} of "
+        ax.set_title(f"Permissions across {plural(len(counts), 'role')}: {_n(granted - after)} of "
                      f"{_n(granted)} removed ({_pct(granted - after, granted)})")
         bars = ax.barh([0, 1], [granted, after], height=0.6,
                        color=[_GUP_STYLE["granted"][0], _GUP_STYLE["proposed"][0]],
@@ -435,12 +433,12 @@ def chart_alt_text(kind: str, summary: Mapping[str, Any], role: str | None = Non
         granted = sum(c.granted for c in counts)
         after = sum(c.after for c in counts)
         unchanged = sum(1 for c in counts if not c.has_proposal)
-        text = (f"Across {_count(len(counts), 'role')}, {_n(granted)} permissions are granted and "
+        text = (f"Across {plural(len(counts), 'role')}, {_n(granted)} permissions are granted and "
                 f"{_n(after)} remain after the proposals: {_n(granted - after)} removed "
                 f"({_pct(granted - after, granted)}).")
         if unchanged:
-            text += (f" {_n(unchanged)} role{'s' if unchanged != 1 else ''} without a proposal "
-                     "count as unchanged.")
+            text += (f" {plural(unchanged, 'role')} without a proposal "
+                     f"{'counts' if unchanged == 1 else 'count'} as unchanged.")
         return text
     if kind == "granted_used_proposed":
         shown = _top(counts, lambda c: c.granted)
