@@ -121,7 +121,7 @@ _RUN_FLAGS = {
 def run(config: Path | None, logs: tuple[str, ...], output: str, **flags: Any) -> None:
     """Ingest, inventory, analyze and propose in one go, and write the output folder: the
     scheduled job. Settings come from defaults < --config FILE < RIGHTSIZER_* environment <
-    these flags (see README, "Running it on a schedule").
+    these flags (see docs/schedule.md).
 
     Exit 2 for a bad setting or while another run holds the store; exit 3 with
     --fail-on-findings when a role has findings at the configured severity; exit 4 when some

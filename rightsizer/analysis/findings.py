@@ -28,7 +28,7 @@ class Severity(StrEnum):
         return self.rank <= other.rank
 
 
-# code -> (severity, what it means). The table is the documentation (README "Findings").
+# code -> (severity, what it means). The table is the documentation (docs/inventory.md, "Findings").
 CODES: dict[str, tuple[Severity, str]] = {
     "ADMIN_LIKE_GRANT": (
         Severity.CRITICAL,

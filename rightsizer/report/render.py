@@ -1,8 +1,8 @@
 """The reports of an output folder, rendered from ``summary.json`` alone (plus the per-role
 ``policy.json`` and ``diff.md`` the run wrote beside it).
 
-Why from the summary and not from live objects: ``summary.json`` is the contract (README,
-"summary.json"), so ``rightsizer report OUT`` can render a folder written by an earlier run, and the
+Why from the summary and not from live objects: ``summary.json`` is the contract (docs/run.md,
+"Output"), so ``rightsizer report OUT`` can render a folder written by an earlier run, and the
 reports can never say something the machine-readable result does not.
 
 - ``report.html``: one self-contained file for a compliance reviewer: inline CSS and inline SVG

@@ -534,10 +534,10 @@ _COUNTS = {name: f"SELECT count(*) FROM {name}"
 
 
 def damaged_store_hint(path: Path) -> str:
-    """What to do with a store that cannot be opened (README, "The store is damaged")."""
+    """What to do with a store that cannot be opened (docs/store.md, "The store is damaged")."""
     return (f"If the store is damaged (a truncated copy, a disk that filled while it was "
             f"written), move {path} and {path.name}.wal aside and run again: the store holds "
-            "nothing the logs cannot give again, and the next run reads them all (README, "
+            "nothing the logs cannot give again, and the next run reads them all (docs/store.md, "
             "'The store is damaged')")
 
 
