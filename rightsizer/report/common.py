@@ -16,7 +16,8 @@ from rightsizer.text import plural
 
 DASH = "\u2013"  # an en dash: "no value" in a table cell
 TIMES = "\u00d7"  # a multiplication sign: "3 x never logged"
-SEVERITIES = ("critical", "high", "medium", "low", "info")  # docs/inventory.md "Findings": worst first
+# Worst first, as docs/inventory.md "Findings" orders them.
+SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 # Verdicts in the order a reader wants them: what the role did, what is kept without being seen,
 # what it was refused, what could not be mapped.
