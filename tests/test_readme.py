@@ -98,3 +98,17 @@ _OTHER_TOOLS = {"--cask", "--capabilities", "--accounts", "--events-per-day", "-
 def test_every_flag_the_pages_name_exists(page: Path) -> None:
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", page.read_text(encoding="utf-8")))
     assert named - _options() - _OTHER_TOOLS == set()
+
+
+def test_the_runtime_dependencies_hold_no_test_or_lint_tool() -> None:
+    """The image installs the runtime dependencies only (Dockerfile): pytest and the linters
+    belong to the dev extra, which the README's test command installs."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    names = {re.split(r"[<>=\[ ]", d)[0].lower() for d in project["dependencies"]}
+    dev = {re.split(r"[<>=\[ ]", d)[0].lower() for d in project["optional-dependencies"]["dev"]}
+    for tool in ("pytest", "ruff", "moto", "hypothesis", "import-linter"):
+        assert tool not in names and tool in dev, tool
+    for core in ("boto3", "pandas", "pyathena", "duckdb", "matplotlib"):
+        assert core in names, core
