@@ -80,7 +80,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             stored = time.perf_counter()
             usage = store.usage()
             read = time.perf_counter()
-            store.checkpoint()
         size = (Path(tmp) / "load.duckdb").stat().st_size
     figures = {"result_rows": len(records), "usage_rows": len(usage),
                "parse_s": parsed - began, "store_s": stored - parsed, "read_s": read - stored,
