@@ -18,10 +18,12 @@ from pathlib import Path
 import pyarrow as pa
 
 from rightsizer.errors import ConfigError, SourceError, StoreError
+from rightsizer.pipeline.digests import ingest_digests
 from rightsizer.pipeline.inputs import require_inputs
 from rightsizer.sources import athena, locate, reader, s3
 from rightsizer.sources.athena import AthenaOptions
-from rightsizer.sources.locate import BadInput, LogObject, Scope, Skipped
+from rightsizer.sources.digests import DIGEST_FOLDER
+from rightsizer.sources.locate import NOT_EVENTS, BadInput, LogObject, Scope, Skipped
 from rightsizer.sources.s3 import S3Options
 from rightsizer.store.database import (
     FIRST_EVENT,
@@ -73,6 +75,8 @@ class IngestSummary:
     run_id: str = ""
     sources: tuple[str, ...] = field(default_factory=tuple)
     athena_queries: tuple[AthenaQueryReport, ...] = ()
+    # CloudTrail digest files read and stored for the integrity check (they hold no events).
+    digest_files_read: int = 0
 
     @property
     def ok(self) -> bool:
@@ -120,6 +124,8 @@ class _Tally:
     skipped: list[PathReason] = field(default_factory=list)
     bad: list[PathReason] = field(default_factory=list)
     athena: list[AthenaQueryReport] = field(default_factory=list)
+    digest_folders: list[str] = field(default_factory=list)
+    digests: int = 0
 
 
 def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None,
@@ -173,6 +179,7 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
             run_id=run_id,
             sources=tuple(sources),
             athena_queries=tuple(tally.athena),
+            digest_files_read=tally.digests,
         )
         store.finish_run(run_id, summary.as_json())
     return summary
@@ -310,6 +317,7 @@ def _ingest_source(source: str, store: Store, scope: Scope, s3_options: S3Option
                    spool_root: Path, progress: ProgressCallback | None,
                    on_total: Callable[[int], None] | None, chunk_files: int,
                    commit_events: int) -> None:
+    folders = len(tally.digest_folders)
     try:
         listing, fetcher_factory = _open_source(source, scope, s3_options)
         to_read = list(_new_objects(listing, store, run_id, tally, seen_uris))
@@ -343,7 +351,11 @@ def _ingest_source(source: str, store: Store, scope: Scope, s3_options: S3Option
                         "event_id_conflicts table", committed.events_conflicting)
         tally.conflicting += committed.events_conflicting
         if exhausted:
-            return
+            break
+    # The digests beside the logs, for the integrity check: they are read, not ingested.
+    read, bad = ingest_digests(tally.digest_folders[folders:], store, scope, s3_options, run_id)
+    tally.digests += read
+    tally.bad.extend(PathReason(b.uri, b.reason) for b in bad)
 
 
 def _load(spooled: reader.Spooled, store: Store, run_id: str, tally: _Tally, spool_root: Path,
@@ -358,6 +370,7 @@ def _load(spooled: reader.Spooled, store: Store, run_id: str, tally: _Tally, spo
                               run_id=run_id, expected=spooled.events, problems=spooled.careful,
                               bad=bad)
     spooled.spool.unlink(missing_ok=True)
+    store.record_file_hashes((refs[i].uri, sha256) for i, sha256 in spooled.hashes.items())
     _count(result, tally)
     if result.missing:
         # The store did not read these files' fast-path lines as written: read them again, in
@@ -426,6 +439,8 @@ def _new_objects(listing: Iterable[LogObject | Skipped | BadInput], store: Store
         elif isinstance(item, Skipped):
             tally.seen += 1
             tally.skipped.append(PathReason(item.uri, item.reason))
+            if item.reason == NOT_EVENTS[DIGEST_FOLDER]:
+                tally.digest_folders.append(item.uri)
         else:
             tally.seen += 1
             tally.bad.append(PathReason(item.uri, item.reason))

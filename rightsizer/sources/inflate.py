@@ -11,6 +11,7 @@ larger content as a stream that reads on from where the head ended.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zlib
 from collections.abc import Iterator
@@ -64,18 +65,20 @@ class _Capped(io.RawIOBase):
 
 
 class Stream:
-    """Content too large to read whole: ``head`` is what was read, ``read`` goes on from it."""
+    """Content too large to read whole: ``head`` is what was read, ``read`` goes on from it.
+    ``sha256`` hashes what was read so far: once read to the end, the content's hash, which
+    CloudTrail's digest files record."""
 
     def __init__(self, head: bytes, rest: _Capped) -> None:
         self.head = head
         self._head = io.BytesIO(head)
         self._rest = rest
+        self.sha256 = hashlib.sha256()
 
     def read(self, size: int = -1, /) -> bytes:
-        data = self._head.read(size)
-        if data:
-            return data
-        return self._rest.read(size)
+        data = self._head.read(size) or self._rest.read(size)
+        self.sha256.update(data)
+        return data
 
 
 @contextmanager

@@ -8,6 +8,7 @@ and at most a few chunks are in flight, so memory stays bounded whatever the inp
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import multiprocessing
@@ -16,7 +17,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -56,6 +57,9 @@ class Spooled:
     bad: tuple[BadInput, ...]
     skipped: tuple[Skipped, ...]
     bytes_read: int
+    # The SHA-256 (hex) of each spooled file's uncompressed content, by index: what CloudTrail's
+    # digest files record of it.
+    hashes: dict[int, str] = field(default_factory=dict)
 
 
 def plan_chunks(objects: Iterable[LogObject], max_files: int = CHUNK_FILES,
@@ -140,6 +144,7 @@ def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
     spool = spool_dir / f"chunk-{chunk.number:06d}{suffix}.ndjson"
     events: dict[int, int] = {}
     careful: dict[int, str | None] = {}
+    hashes: dict[int, str] = {}
     bad: list[BadInput] = []
     skipped: list[Skipped] = []
     total = 0
@@ -164,11 +169,13 @@ def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
                             skipped.append(Skipped(uri, reason))
                             continue
                         result = cloudtrail.stream_spool(index, content, write)
+                        hashes[index] = content.sha256.hexdigest()
                     else:
                         reason = cloudtrail.not_json_reason(uri, content)
                         if reason:
                             skipped.append(Skipped(uri, reason))
                             continue
+                        hashes[index] = hashlib.sha256(content).hexdigest()
                         fast = None if only is not None else cloudtrail.fast_lines(index, content)
                         if fast is not None:
                             write(fast[0])
@@ -191,7 +198,7 @@ def spool_chunk(chunk: Chunk, spool_dir: Path, fetch: Fetcher | None = None,
         if not out.closed:  # an error is on its way out: closing must not replace it
             with suppress(OSError):
                 out.close()
-    return Spooled(chunk, spool, events, careful, tuple(bad), tuple(skipped), total)
+    return Spooled(chunk, spool, events, careful, tuple(bad), tuple(skipped), total, hashes)
 
 
 class SpoolWriteError(Exception):

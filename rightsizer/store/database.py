@@ -25,6 +25,7 @@ import pyarrow as pa
 from rightsizer.errors import StoreError
 from rightsizer.sqlfiles import schema_migrations, sql
 from rightsizer.store import redact
+from rightsizer.store.integrity import IntegrityTables
 from rightsizer.store.records import (
     AssumeRoleFailure,
     CoverageRow,
@@ -94,7 +95,7 @@ class Committed:
         return self.events - self.events_new
 
 
-class Store:
+class Store(IntegrityTables):
     """A DuckDB database file holding events and the ledger of what was read."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False,

@@ -109,3 +109,25 @@ class EventSpan:
     first_event: datetime | None
     last_event: datetime | None
     events: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDigest:
+    """A CloudTrail digest file as the store keeps it (store/integrity.py)."""
+
+    uri: str
+    account: str | None
+    digest_key: str
+    digest_bucket: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    end_time_text: str | None
+    key_fingerprint: str
+    signature_algorithm: str
+    signature: str | None  # from S3 object metadata; None for a local copy
+    content_sha256: str
+    previous_key: str | None
+    previous_sha256: str | None
+    previous_signature: str | None
+    log_files: tuple[tuple[str, str], ...]  # (s3Object, SHA-256 hex)
+    problem: str | None

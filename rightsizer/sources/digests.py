@@ -1,0 +1,178 @@
+"""CloudTrail digest files: what log file integrity validation reads. They hold no events.
+
+With log file validation on, CloudTrail writes a digest file every hour per account and region,
+under ``AWSLogs/[o-ORG/]ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/``: the SHA-256 of each log
+file it delivered in the hour (of the uncompressed content), the previous digest's object, hash
+and signature (a chain), and the fingerprint of the key that signed it. Its own signature (hex,
+SHA256withRSA) is not in the file but in the S3 object's metadata, ``x-amz-meta-signature``:
+local copies lose it, and then the next digest's ``previousDigestSignature`` is the only place it
+is still written.
+
+Sources:
+https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-validation-digest-file-structure.html
+https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-custom-validation.html
+and the AWS CLI's own implementation of ``aws cloudtrail validate-logs``
+(awscli/customizations/cloudtrail/validation.py).
+
+A digest that cannot be read (not gzip, not JSON, fields missing) is still returned, with the
+``problem``: a missing or damaged digest is evidence too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from rightsizer.sources import inflate
+from rightsizer.sources.locate import Scope, parse_layout
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+__all__ = ["DigestFile", "layout_key", "local_digests", "parse_digest", "read_local_digest",
+           "read_s3_digest", "s3_digests"]
+
+DIGEST_FOLDER = "CloudTrail-Digest"
+# The fields without which a digest cannot be validated (the AWS CLI's list).
+_REQUIRED = ("digestPublicKeyFingerprint", "digestS3Bucket", "digestS3Object",
+             "previousDigestSignature", "digestEndTime", "digestStartTime")
+
+
+@dataclass(frozen=True, slots=True)
+class LogFileHash:
+    key: str  # s3Object as the digest names it
+    bucket: str
+    sha256: str  # hashValue, hex
+
+
+@dataclass(frozen=True, slots=True)
+class DigestFile:
+    uri: str
+    fingerprint: str  # size/mtime or ETag: read again only when it changed
+    content_sha256: str  # of the uncompressed digest, hex ("" when unreadable)
+    account: str | None = None
+    digest_key: str = ""
+    digest_bucket: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    end_time_text: str = ""  # digestEndTime as written: the signed string holds it so
+    key_fingerprint: str = ""
+    signature_algorithm: str = ""
+    signature: str | None = None  # x-amz-meta-signature: only an S3 object carries it
+    previous_key: str | None = None
+    previous_bucket: str | None = None
+    previous_sha256: str | None = None
+    previous_signature: str | None = None
+    log_files: tuple[LogFileHash, ...] = ()
+    problem: str | None = None
+
+
+def layout_key(uri: str) -> str | None:
+    """The part of a path or S3 key that the delivery layout fixes, from ``AWSLogs/`` on: what
+    a digest's ``s3Object`` and a local copy of the object have in common."""
+    text = uri.replace(os.sep, "/")
+    at = text.rfind("/AWSLogs/")
+    if at >= 0:
+        return text[at + 1:]
+    return text if text.startswith("AWSLogs/") else None
+
+
+def parse_digest(uri: str, fingerprint: str, raw: bytes,
+                 signature: str | None = None) -> DigestFile:
+    """A digest file's content (gzip, as delivered) as a DigestFile; ``problem`` says why one
+    cannot be read."""
+    try:
+        content = inflate.decompress(raw)
+        data = orjson.loads(content)
+    except (inflate.InflateError, orjson.JSONDecodeError, OSError, EOFError) as exc:
+        return DigestFile(uri, fingerprint, "", problem=f"not a digest file: {exc}")
+    if not isinstance(data, dict):
+        return DigestFile(uri, fingerprint, "", problem="not a digest file: not a JSON object")
+    sha256 = hashlib.sha256(content).hexdigest()
+    absent = [name for name in _REQUIRED if name not in data]
+    if absent:
+        return DigestFile(uri, fingerprint, sha256,
+                          problem="not a digest file: no " + ", ".join(absent))
+    files = []
+    for entry in data.get("logFiles") or ():
+        if isinstance(entry, dict) and entry.get("s3Object") and entry.get("hashValue"):
+            files.append(LogFileHash(str(entry["s3Object"]), str(entry.get("s3Bucket") or ""),
+                                     str(entry["hashValue"]).lower()))
+    return DigestFile(
+        uri=uri, fingerprint=fingerprint, content_sha256=sha256,
+        account=_text(data.get("awsAccountId")),
+        digest_key=str(data["digestS3Object"]), digest_bucket=str(data["digestS3Bucket"]),
+        start_time=_time(data.get("digestStartTime")), end_time=_time(data.get("digestEndTime")),
+        end_time_text=str(data.get("digestEndTime")),
+        key_fingerprint=str(data.get("digestPublicKeyFingerprint") or ""),
+        signature_algorithm=str(data.get("digestSignatureAlgorithm") or ""),
+        signature=signature,
+        previous_key=_text(data.get("previousDigestS3Object")),
+        previous_bucket=_text(data.get("previousDigestS3Bucket")),
+        previous_sha256=_text(data.get("previousDigestHashValue")),
+        previous_signature=_text(data.get("previousDigestSignature")),
+        log_files=tuple(files))
+
+
+def local_digests(folder: str, scope: Scope) -> Iterator[tuple[str, str]]:
+    """(path, fingerprint) of each digest file under a local ``CloudTrail-Digest/`` folder
+    that the scope (accounts, regions, days) selects."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if name.startswith(".") or scope.rejects(parse_layout(path)):
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            yield path, f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def read_local_digest(path: str, fingerprint: str) -> DigestFile:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        return DigestFile(path, fingerprint, "", problem=f"cannot read: {exc.strerror or exc}")
+    return parse_digest(path, fingerprint, raw)
+
+
+def s3_digests(client: BaseClient, uri: str, scope: Scope) -> Iterator[tuple[str, str]]:
+    """(s3 uri, ETag) of each digest object under an ``s3://.../CloudTrail-Digest/`` prefix
+    that the scope selects. Raises botocore's errors."""
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents") or ():
+            key = obj["Key"]
+            if key.endswith("/") or scope.rejects(parse_layout(key)):
+                continue
+            yield f"s3://{bucket}/{key}", str(obj.get("ETag", "")).strip('"')
+
+
+def read_s3_digest(client: BaseClient, uri: str, etag: str) -> DigestFile:
+    """A digest object with its signature from the object's metadata. Raises botocore's
+    errors."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    response = client.get_object(Bucket=bucket, Key=key)
+    metadata = {k.lower(): v for k, v in (response.get("Metadata") or {}).items()}
+    return parse_digest(uri, etag, response["Body"].read(), metadata.get("signature"))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
