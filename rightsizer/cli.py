@@ -67,6 +67,7 @@ _RUN_FLAGS = {
     "accounts": "athena.accounts", "principals": "athena.principals",
     "athena_concurrency": "athena.concurrency",
     "workers": "run.workers", "pdf": "run.pdf", "log_format": "logging.format",
+    "public_keys": "sources.public_keys", "require_valid_logs": "run.require_valid_logs",
 }
 
 
@@ -99,6 +100,12 @@ _RUN_FLAGS = {
                    "read the account's trails live (the default with --iam aws): what the trails "
                    "record. Otherwise PutEventSelectors calls in the logs, or inferred from the "
                    "logs' own data events.")
+@click.option("--public-keys", metavar="FILE",
+              help="`aws cloudtrail list-public-keys` output: check the digests beside the logs "
+                   "(live from CloudTrail for s3:// logs).")
+@click.option("--require-valid-logs/--no-require-valid-logs", default=None,
+              help="Exit 4 when a log file used failed integrity validation (modified, "
+                   "missing, a digest's signature or chain broken).")
 @click.option("--fail-on-findings/--no-fail-on-findings", default=None,
               help="Exit 3 when a role has findings at the --fail-on severity or worse.")
 @click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low", "info"]),
@@ -147,7 +154,17 @@ def run(config: Path | None, logs: tuple[str, ...], output: str, **flags: Any) -
         _print(output, lambda: _run_json(result), lambda: _print_run(result))
         for problem in result.problems:
             _say_error(f"bad input: {problem}")
+        tampered = result.integrity.tampered if result.integrity else ()
+        for file in tampered[:20]:
+            _say_error(f"log integrity: {file.path}: {file.status.value}: {file.reason}")
+        if len(tampered) > 20:
+            _say_error(f"log integrity: {len(tampered) - 20:,} more files failed (summary.json "
+                       "integrity.files)")
         if result.problems:
+            return EXIT_DATA
+        if tampered and settings.run.require_valid_logs:
+            _say_error(f"{plural(len(tampered), 'log file')} failed integrity validation "
+                       "(--require-valid-logs)", EXIT_DATA)
             return EXIT_DATA
         if result.roles and not result.judged:
             # A feed that stopped must not read as "nothing was used": the scheduler hears it.
@@ -295,6 +312,10 @@ def _print_run(result: Any) -> None:
     _echo(f"  reports: {report_files}")
     if result.latest:
         _echo(f"  latest: {result.latest} -> {result.out.name}")
+    if result.integrity:
+        counts = {k: v for k, v in result.integrity.counts().items() if v}
+        _echo("  log integrity: " + ", ".join(f"{n:,} {status.replace('_', ' ')}"
+                                              for status, n in counts.items()))
     if result.ingest and result.ingest.athena_queries:
         _echo(f"  Athena: {_size(result.ingest.athena_bytes_scanned)} scanned in "
                    f"{len(result.ingest.athena_queries)} queries, "

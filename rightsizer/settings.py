@@ -20,6 +20,8 @@ The file (``rightsizer run --config FILE``, or ``$RIGHTSIZER_CONFIG``), every ke
                                     #  `aws iam get-account-authorization-details` output
     ecs = "aws"                     # default none: "aws" (live) or a task definitions file/folder
     trail = []                      # `aws cloudtrail get-event-selectors` output files
+    public_keys = "keys.json"       # default none: `aws cloudtrail list-public-keys` output, to
+                                    #  check the digests (live from CloudTrail for s3:// logs)
 
     [aws]
     profile = "..."                 # default none
@@ -63,6 +65,7 @@ The file (``rightsizer run --config FILE``, or ``$RIGHTSIZER_CONFIG``), every ke
     workers = 4                     # reader processes, 1..64; default none (one per core)
     pdf = false                     # also print report.pdf
     fail_on_findings = false        # exit 3 when a role has findings at findings.fail_on or worse
+    require_valid_logs = false      # exit 4 when log files failed integrity validation
 
     [logging]
     format = "text"                 # "text" or "json"
@@ -153,6 +156,7 @@ class SourcesSettings:
     iam: str | None = None
     ecs: str | None = None
     trail: tuple[str, ...] = ()
+    public_keys: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +216,7 @@ class RunSettings:
     workers: int | None = None
     pdf: bool = False
     fail_on_findings: bool = False
+    require_valid_logs: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +288,8 @@ SETTING_KEYS: tuple[SettingKey, ...] = (
        flag="--ecs"),
     _K("sources", "trail", "list", (), "the path of `aws cloudtrail get-event-selectors` output",
        _nonempty, flag="--trail"),
+    _K("sources", "public_keys", "str", None,
+       "the path of `aws cloudtrail list-public-keys` output", _nonempty, flag="--public-keys"),
     _K("aws", "profile", "str", None, "an AWS profile name", _nonempty, flag="--profile"),
     _K("aws", "region", "str", None, "an AWS region like eu-west-1", _matches(names.REGION),
        flag="--region"),
@@ -330,6 +337,8 @@ SETTING_KEYS: tuple[SettingKey, ...] = (
        lambda v: 1 <= v <= 64, flag="--workers"),
     _K("run", "pdf", "bool", False, "true or false", flag="--pdf"),
     _K("run", "fail_on_findings", "bool", False, "true or false", flag="--fail-on-findings"),
+    _K("run", "require_valid_logs", "bool", False, "true or false",
+       flag="--require-valid-logs"),
     _K("logging", "format", "choice", "text", "", choices=("text", "json"),
        flag="--log-format"),
     _K("logging", "level", "choice", "warning", "",

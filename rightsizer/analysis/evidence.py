@@ -214,6 +214,9 @@ class Sufficiency:
     active_days: int
     window_days: int
     sessions: int
+    # Logs of the role's places failed integrity validation (modified, missing, a bad
+    # signature or a broken chain): what they do not show proves nothing.
+    integrity_failed: bool = False
 
     @property
     def confidence(self) -> str:
@@ -234,7 +237,7 @@ class Sufficiency:
         return {"sufficient": self.sufficient, "missing": list(self.missing),
                 "not_seen": self.not_seen, "confidence": self.confidence,
                 "active_days": self.active_days, "window_days": self.window_days,
-                "sessions": self.sessions,
+                "sessions": self.sessions, "integrity_failed": self.integrity_failed,
                 "footprint": [p.as_json() for p in self.footprint]}
 
 

@@ -106,6 +106,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         "a region the role runs in delivered no logs for an improbably long stretch of the "
         "window: calls made then are not in the evidence",
     ),
+    "LOG_INTEGRITY_FAILED": (
+        Severity.HIGH,
+        "logs of a region the role runs in failed CloudTrail's integrity validation (a file "
+        "modified or missing, a digest's signature or chain broken): no proposal",
+    ),
     "FEW_OBSERVATIONS": (
         Severity.LOW,
         "the role was seen on few days or in few task sessions: rare needs may not have "

@@ -27,16 +27,18 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from rightsizer.analysis.evidence import Sufficiency
 from rightsizer.sources.digests import layout_key
 from rightsizer.sources.locate import parse_layout
 from rightsizer.store.records import StoredDigest
 
-__all__ = ["FileIntegrity", "IntegrityReport", "Status", "check_integrity", "verify_signature"]
+__all__ = ["FileIntegrity", "IntegrityReport", "Status", "check_integrity", "limit_sufficiency",
+           "verify_signature"]
 
 
 class Status(StrEnum):
@@ -235,3 +237,22 @@ def _place(key: str) -> tuple[str, str]:
 
 def _name(d: StoredDigest) -> str:
     return "digest " + d.digest_key.rsplit("/", 1)[-1]
+
+
+def limit_sufficiency(sufficiency: Sufficiency,
+                      tampered: Mapping[tuple[str, str], Counter[str]]) -> Sufficiency:
+    """A role's evidence once the logs of its places are checked: where some failed validation,
+    they prove nothing unused, and the role gets no proposal."""
+    missing = []
+    for place in sufficiency.footprint:
+        found = tampered.get((place.account, place.region))
+        if found:
+            what = ", ".join(f"{n:,} {status.replace('_', ' ')}"
+                             for status, n in sorted(found.items()))
+            missing.append(f"the logs of {place.region} (account {place.account}) failed "
+                           f"CloudTrail's integrity validation ({what}): what they do not show "
+                           "proves nothing")
+    if not missing:
+        return sufficiency
+    return replace(sufficiency, sufficient=False, integrity_failed=True,
+                   missing=(*sufficiency.missing, *missing))

@@ -28,6 +28,7 @@ from rightsizer.text import plural
 if TYPE_CHECKING:
     from rightsizer.analysis.explain import Failure
     from rightsizer.analysis.findings import Finding, Severity
+    from rightsizer.analysis.integrity import IntegrityReport
     from rightsizer.analysis.inventory import Inventory
     from rightsizer.analysis.role_changes import RoleChange
     from rightsizer.iam.observability import Observability, TrailSettings
@@ -52,6 +53,9 @@ class RunResult:
     changes: Mapping[str, tuple[RoleChange, ...]] = field(default_factory=dict)  # by role ARN
     latest: Path | None = None  # a dated run: the ``latest`` link now pointing at ``out``
     removed: tuple[Path, ...] = ()  # a dated run: old runs removed (output.keep)
+    # CloudTrail log file integrity validation of the files used; None when no file was
+    # (Athena read them).
+    integrity: IntegrityReport | None = None
 
     @property
     def judged(self) -> tuple[RoleResult, ...]:
@@ -126,8 +130,10 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
         explain,
         succeeded_calls,
     )
+    from rightsizer.analysis.integrity import limit_sufficiency
     from rightsizer.analysis.inventory import build_inventory, role_key
     from rightsizer.analysis.role_changes import role_changes
+    from rightsizer.pipeline.integrity import log_integrity
     from rightsizer.proposal.rightsize import Window, rightsize
     from rightsizer.settings import Settings
 
@@ -183,6 +189,9 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
         raise ConfigError("the store holds no events in the window: nothing to analyze")
     window = Window(start, end)
     coverage = Coverage(covered, start, end)
+    with stage("log integrity", progress):
+        integrity = log_integrity(db, logs, settings.sources.public_keys, aws, start, end)
+    tampered = integrity.tampered_places() if integrity else {}
     assumptions = {role_key(a.role_arn): a for a in assumed_in_window}
 
     # Grouped once by role (account, name): CloudTrail's sessionIssuer ARN and the IAM data's
@@ -209,6 +218,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
             sessions=max([assumption.sessions if assumption else 0,
                           *role_sessions.values()]),
             seen=bool(rows) or assumption is not None)
+        sufficiency = limit_sufficiency(sufficiency, tampered)
         results.append(rightsize(
             role, rows, sessions=role_sessions, trails=trails,
             exclusions=settings.exclusions, window=window,
@@ -228,7 +238,8 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
                         span.events, settings, today, coverage, failures=failures,
                         changes=changes, analysis_input={"events": span.events,
                                                          "files": files_used,
-                                                         "ingest_runs": runs_used})
+                                                         "ingest_runs": runs_used},
+                        integrity=integrity)
     write_output(out, results, summary)
     render_reports(out, pdf=pdf, summary=summary)
     reporting.finish()
@@ -236,4 +247,5 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
                      roles=tuple(results), settings=settings, trails=tuple(trails),
                      trails_assumed=evidence.origin == "inferred",
                      events_in_window=span.events,
-                     summary=summary, failures=failures, changes=changes)
+                     summary=summary, failures=failures, changes=changes,
+                     integrity=integrity)

@@ -18,6 +18,7 @@ from rightsizer.errors import ConfigError
 if TYPE_CHECKING:
     from rightsizer.analysis.evidence import Coverage
     from rightsizer.analysis.explain import Failure
+    from rightsizer.analysis.integrity import IntegrityReport
     from rightsizer.analysis.inventory import Inventory
     from rightsizer.analysis.role_changes import RoleChange
     from rightsizer.analysis.verdicts import Verdict
@@ -129,7 +130,8 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
               events: int, settings: Settings, today: date,
               coverage: Coverage, *, failures: Sequence[Failure] = (),
               changes: Mapping[str, Sequence[RoleChange]] | None = None,
-              analysis_input: Mapping[str, int] | None = None) -> dict[str, object]:
+              analysis_input: Mapping[str, int] | None = None,
+              integrity: IntegrityReport | None = None) -> dict[str, object]:
     from rightsizer import __version__
     from rightsizer.analysis.inventory import role_key
     from rightsizer.iam.actions import mapping_tables_version
@@ -176,6 +178,9 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
                     "excluded_management_sources": list(t.excluded_management_sources),
                     "data_resource_types": list(t.data_resource_types), "notes": list(t.notes)}
                    for t in evidence.trails],
+        # CloudTrail log file integrity validation of the files the analysis used; null when
+        # none was (an Athena run).
+        "integrity": integrity.as_json() if integrity else None,
         "trail_warnings": list(evidence.warnings),
         "trail_changes": list(evidence.changes),
         "roles": roles,

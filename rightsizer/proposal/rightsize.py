@@ -110,7 +110,8 @@ def rightsize(
     findings = list(role.findings)
     if not sufficiency.sufficient:
         verdicts = _withhold(verdicts, sufficiency)
-        code = "ROLE_NOT_SEEN" if sufficiency.not_seen else "INSUFFICIENT_EVIDENCE"
+        code = ("ROLE_NOT_SEEN" if sufficiency.not_seen else "LOG_INTEGRITY_FAILED"
+                if sufficiency.integrity_failed else "INSUFFICIENT_EVIDENCE")
         findings.append(Finding.of(code, "no proposal: " + "; ".join(sufficiency.missing)))
     else:
         for place, gap in sufficiency.gaps:

@@ -144,6 +144,35 @@ def _coverage(summary: Mapping[str, Any]) -> dict[str, Any]:
             "not_judged": evidence.get("roles_not_judged") or 0}
 
 
+# Statuses of CloudTrail log file integrity validation, in words, worst first.
+_INTEGRITY_WORDS = (("modified", "modified"), ("missing", "missing"),
+                    ("signature_invalid", "digest signature invalid"),
+                    ("chain_broken", "digest chain broken"), ("not_covered", "not covered"),
+                    ("valid", "valid"))
+INTEGRITY_SHOWN = 50  # files listed in the report; summary.json holds them all
+
+
+def _integrity(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The log integrity check in words: a line of counts, whether it failed, the files."""
+    found = summary.get("integrity")
+    if not isinstance(found, Mapping):
+        return {"checked": False, "line": "not checked: no log file was read (Athena reads "
+                                          "them), or this summary predates the check",
+                "failed": False, "files": [], "more": 0}
+    counts = found.get("counts") or {}
+    parts = [f"{_n(int(counts.get(key) or 0))} {words}" for key, words in _INTEGRITY_WORDS
+             if counts.get(key)]
+    files = list(found.get("files") or ())
+    failed = any(counts.get(k) for k in ("modified", "missing", "signature_invalid",
+                                         "chain_broken"))
+    line = (", ".join(parts) or "no file") + (
+        f"; {_n(int(found.get('digests_verified') or 0))} of "
+        f"{plural(int(found.get('digests') or 0), 'digest file')} verified with "
+        f"{plural(int(found.get('public_keys') or 0), 'public key')}")
+    return {"checked": True, "line": line, "failed": failed,
+            "files": files[:INTEGRITY_SHOWN], "more": max(0, len(files) - INTEGRITY_SHOWN)}
+
+
 def _sufficiency(role: Mapping[str, Any]) -> dict[str, Any] | None:
     """A role's evidence, in words: how sure the proposal is, or what is missing."""
     found = role.get("evidence_sufficiency")

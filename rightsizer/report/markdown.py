@@ -84,6 +84,15 @@ def render_markdown(summary: Mapping[str, Any], *,
                if ingest["conflicting"] else "") + "), "
             f"{_n(len(ingest['bad']))} unreadable inputs; " if ingest else "")
     out.append(f"- **Read** {read}in all, {md_text(ctx['analysis_input'])}")
+    integrity = ctx["integrity"]
+    out.append("- **Log integrity** " + (f"**{md_text(integrity['line'])}**: the roles that "
+                                         "run where these files come from get no proposal"
+                                         if integrity["failed"] else md_text(integrity["line"])))
+    for f in integrity["files"]:
+        out.append(f"  - {md_code(f.get('path', ''))}: {md_text(str(f.get('status', '')))}, "
+                   f"{md_text(str(f.get('reason', '')))}")
+    if integrity["more"]:
+        out.append(f"  - and {_n(integrity['more'])} more in summary.json (integrity.files)")
     if ingest and ingest["athena"]:
         out.append(f"- **Athena** {_n(len(ingest['athena']))} usage queries, "
                    f"{_n(ingest['athena_bytes'])} bytes scanned, "

@@ -47,6 +47,7 @@ import orjson
 from rightsizer.errors import ConfigError
 from rightsizer.simulate.activity import Engine, streams
 from rightsizer.simulate.changes import role_changes
+from rightsizer.simulate.clock import iso
 from rightsizer.simulate.cloudtrail import DeliveryWriter
 from rightsizer.simulate.ecs import task_definition, task_definitions
 from rightsizer.simulate.failures import add_failing_services
@@ -73,6 +74,8 @@ class SimulationResult:
     start: datetime  # UTC window of eventTime covered: start <= eventTime < end
     end: datetime
     stopped_tasks_path: Path | None = None  # OUT/ecs/stopped-tasks.json, with failures
+    # OUT/trail/public-keys.json: the keys that verify the digests (list-public-keys output).
+    public_keys_path: Path | None = None
 
 
 # The data-event types the simulated traffic records (records.py marks them eventCategory Data).
@@ -161,7 +164,7 @@ def simulate_account(
     cloudtrail_dir = root / "cloudtrail"
     writer = DeliveryWriter(
         cloudtrail_dir, account.org_id, account.bucket, TRAIL_NAME, streams(account),
-        writer_rng, events_per_file, digest_hours * 3600,
+        writer_rng, events_per_file, digest_hours * 3600, key_seed=seed,
     )  # fmt: skip
     engine = Engine(account, traffic_rng, start_sec, end_sec, events)
     home = engine.stream_of[(account.account_id, HOME_REGION)]
@@ -190,6 +193,16 @@ def simulate_account(
     trail_path = root / "trail" / "event-selectors.json"
     trail_path.parent.mkdir(parents=True, exist_ok=True)
     trail_path.write_bytes(orjson.dumps(event_selectors(account), option=orjson.OPT_INDENT_2))
+    # The keys that verify the digests, as `aws cloudtrail list-public-keys` prints them, and
+    # each digest's signature as CloudTrail sets it in the S3 object's metadata (a local copy
+    # has none): what a test needs to upload the logs to S3 as CloudTrail delivers them.
+    validity = (iso(start_sec - 86_400), iso(end_sec + 86_400))
+    public_keys_path = root / "trail" / "public-keys.json"
+    public_keys_path.write_bytes(orjson.dumps(
+        {"PublicKeyList": [key.listing(*validity) for _, key in sorted(writer.keys.items())]},
+        option=orjson.OPT_INDENT_2))
+    (root / "trail" / "digest-signatures.json").write_bytes(orjson.dumps(
+        dict(sorted(writer.signatures.items())), option=orjson.OPT_INDENT_2))
     return SimulationResult(
         root=root,
         cloudtrail_dir=cloudtrail_dir,
@@ -203,4 +216,5 @@ def simulate_account(
         start=datetime.fromtimestamp(start_sec, UTC),
         end=end_dt,
         stopped_tasks_path=stopped_path,
+        public_keys_path=public_keys_path,
     )

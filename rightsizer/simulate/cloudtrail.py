@@ -23,6 +23,7 @@ from isal import isal_zlib
 
 from rightsizer.simulate import ids
 from rightsizer.simulate.clock import iso, path_date, stamp_minute, stamp_second
+from rightsizer.simulate.signing import SigningKey, region_key
 
 DUPLICATE_RATE = 0.005
 WINDOW = 300  # CloudTrail delivers about every 5 minutes per account and region
@@ -129,8 +130,14 @@ class DeliveryWriter:
         rng: random.Random,
         events_per_file: int | None,
         digest_period: int = DIGEST_PERIOD,
+        key_seed: int = 0,
     ) -> None:
         self.root = root
+        self.key_seed = key_seed
+        # Each digest's signature, as CloudTrail sets it in the object's metadata
+        # (x-amz-meta-signature): the simulation writes them beside the logs for S3 uploads.
+        self.signatures: dict[str, str] = {}
+        self.keys: dict[str, SigningKey] = {}
         self.digest_period = digest_period
         self.org_id = org_id
         self.bucket = bucket
@@ -212,11 +219,13 @@ class DeliveryWriter:
             self._digests(s, start, end)
 
     def _digests(self, s: _Stream, start: int, end: int) -> None:
-        # Digests keep coming every hour, with or without log files to list.
-        last = max([f.sec for f in s.files] + [end - 1])
+        # Digests keep coming every hour, with or without log files to list; one more period
+        # after the last delivery, as CloudTrail goes on writing them, so that every file's
+        # digest is followed by one that carries its signature.
+        last = max([f.sec for f in s.files] + [end - 1]) + self.digest_period
         hour = start - start % self.digest_period
-        previous: tuple[str, str] | None = None  # (key, sha256 of its content)
-        fingerprint = ids.hex_id(self.rng, 32)  # one signing key per region
+        previous: tuple[str, str, str] | None = None  # (key, sha256 of content, signature)
+        key = self.keys.setdefault(s.region, region_key(self.key_seed, s.region))
         i = 0
         while hour <= last:
             end = hour + self.digest_period
@@ -234,11 +243,16 @@ class DeliveryWriter:
                 f"{path_date(delivered)}/{name}"
             )
             digest = self._digest(s, hour, end, rel, files, previous)
-            digest["digestPublicKeyFingerprint"] = fingerprint
+            digest["digestPublicKeyFingerprint"] = key.fingerprint
             body = orjson.dumps(digest)
+            sha256 = hashlib.sha256(body).hexdigest()
+            signature = key.sign(
+                f"{digest['digestEndTime']}\n{self.bucket}/{rel}\n{sha256}\n"
+                f"{previous[2] if previous else 'null'}".encode())
             self._write(rel, _gzip(body))
+            self.signatures[rel] = signature
             self.digest_files += 1
-            previous = (rel, hashlib.sha256(body).hexdigest())
+            previous = (rel, sha256, signature)
             hour = end
 
     def _digest(
@@ -248,7 +262,7 @@ class DeliveryWriter:
         end: int,
         rel: str,
         files: list[_Delivered],
-        previous: tuple[str, str] | None,
+        previous: tuple[str, str, str] | None,
     ) -> dict[str, Any]:
         return {
             "awsAccountId": s.account,
@@ -264,7 +278,7 @@ class DeliveryWriter:
             "previousDigestS3Object": previous[0] if previous else None,
             "previousDigestHashValue": previous[1] if previous else None,
             "previousDigestHashAlgorithm": "SHA-256" if previous else None,
-            "previousDigestSignature": ids.hex_id(self.rng, 512) if previous else None,
+            "previousDigestSignature": previous[2] if previous else None,
             "logFiles": [
                 {
                     "s3Bucket": self.bucket,
