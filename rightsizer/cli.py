@@ -169,7 +169,7 @@ def run(config: Path | None, logs: tuple[str, ...], output: str, **flags: Any) -
         if result.roles and not result.judged:
             # A feed that stopped must not read as "nothing was used": the scheduler hears it.
             _say_error(f"no role could be judged: the logs read hold no evidence for any of the "
-                       f"{len(result.roles)} ECS roles (see INSUFFICIENT_EVIDENCE in "
+                       f"{len(result.roles)} ECS roles (see their findings in "
                        f"{result.out / 'report.md'}); nothing was proposed", EXIT_DATA)
             return EXIT_DATA
         worst = result.worst_findings(settings.fail_on)

@@ -105,3 +105,14 @@ def run_terraform(args: list[str], cwd: Path, stdin: str = "", timeout: float = 
     return subprocess.run([shutil.which("terraform") or "terraform", *args], cwd=cwd,
                           input=stdin, capture_output=True, text=True, check=False, env=env,
                           timeout=timeout)
+
+
+def minimal_digest(key: str) -> bytes:
+    """A CloudTrail digest file that lists no log file, as delivered (gzip)."""
+    import gzip as _gzip
+
+    return _gzip.compress(orjson.dumps({
+        "awsAccountId": "111122223333", "digestStartTime": "2026-10-01T00:00:00Z",
+        "digestEndTime": "2026-10-01T01:00:00Z", "digestS3Bucket": "bucket",
+        "digestS3Object": key, "digestPublicKeyFingerprint": "00",
+        "previousDigestSignature": None, "logFiles": []}))

@@ -151,7 +151,8 @@ def test_run_reports_its_stages_in_order(tmp_path: Path) -> None:
                    db=tmp_path / "p.duckdb", out=tmp_path / "out", workers=1,
                    progress=lambda stage, done, total: seen.append((stage, done, total)))
     stages = list(dict.fromkeys(stage for stage, _, _ in seen))
-    assert stages == ["ingest", "inventory", "usage query", "roles analyzed", "reports"]
+    assert stages == ["ingest", "inventory", "usage query", "log integrity", "roles analyzed",
+                      "reports"]
     roles = [(done, total) for stage, done, total in seen if stage == "roles analyzed"]
     assert roles[-1] == (11, 11) and [d for d, _ in roles] == sorted(d for d, _ in roles)
 
@@ -163,7 +164,8 @@ def test_json_logs_give_each_stage_its_duration(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     stages = {line["stage"]: line["seconds"] for line in lines if "stage" in line}
-    assert set(stages) == {"ingest", "inventory", "usage query", "roles analyzed", "reports"}
+    assert set(stages) == {"ingest", "inventory", "usage query", "log integrity",
+                           "roles analyzed", "reports"}
     assert all(isinstance(s, float) and s >= 0 for s in stages.values())
     assert "\x1b[" not in result.stderr  # no progress bar: stderr is not a terminal
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import orjson
 import pytest
-from helpers import ACCOUNT, delivery_path, event, write_delivery
+from helpers import ACCOUNT, delivery_path, event, minimal_digest, write_delivery
 
 import rightsizer
 from rightsizer.errors import ConfigError
@@ -89,7 +89,7 @@ def test_duplicates_digests_and_shapes(tmp_path: Path) -> None:
     digest = logs / "AWSLogs" / ACCOUNT / "CloudTrail-Digest" / "us-east-1" / "2026" / "10" / "01"
     digest.mkdir(parents=True)
     (digest / "x_CloudTrail-Digest_us-east-1_t_us-east-1_20261001T010000Z.json.gz").write_bytes(
-        gzip.compress(b'{"awsAccountId": "111122223333", "logFiles": []}'))
+        minimal_digest("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/10/01/x.json.gz"))
     (logs / "export.jsonl").write_bytes(b"\n".join(orjson.dumps(e) for e in events[7:9]))
     (logs / "single.json").write_bytes(orjson.dumps(events[9], option=orjson.OPT_INDENT_2))
     (logs / "array.json").write_bytes(orjson.dumps(events[:2]))
@@ -103,6 +103,7 @@ def test_duplicates_digests_and_shapes(tmp_path: Path) -> None:
     assert summary.files_ingested == 5
     assert [s.reason for s in summary.files_skipped] == [
         "CloudTrail digest file (integrity hashes, not events)"]
+    assert summary.digest_files_read == 1  # kept for the integrity check, not as events
     assert summary.files_seen == 6
     assert stored(db) == sorted((e["eventID"],) for e in events)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 import orjson
-from helpers import ACCOUNT, event, seed_many
+from helpers import ACCOUNT, event, minimal_digest, seed_many
 
 import rightsizer
 from rightsizer.sources.locate import Scope
@@ -44,7 +44,8 @@ def test_s3_ingest_paginates_reruns_by_etag_and_prunes_by_window(
     # Delivered twice: the same records in a second object.
     objects[key(day, 5_000)] = body([0, 1])
     objects[key(day + timedelta(days=9), 1)] = body([9_000])  # outside the window below
-    objects[f"{ORG}/{ACCOUNT}/CloudTrail-Digest/us-east-1/2026/10/01/d.json.gz"] = b"{}"
+    objects[f"{ORG}/{ACCOUNT}/CloudTrail-Digest/us-east-1/2026/10/01/d.json.gz"] = (
+        minimal_digest(f"{ORG}/{ACCOUNT}/CloudTrail-Digest/us-east-1/2026/10/01/d.json.gz"))
     seed_many(bucket, objects)
     options = S3Options(endpoint_url=moto_server)
     db = tmp_path / "s3.duckdb"

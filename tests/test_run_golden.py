@@ -17,6 +17,7 @@ import pytest
 import rightsizer
 from rightsizer.iam.evaluate import Request, evaluate
 from rightsizer.iam.policy import parse_policy
+from rightsizer.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden" / "sample"
@@ -32,6 +33,8 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> rightsizer.RunResult
             logs=["sample_logs/cloudtrail"], iam="sample_logs/iam/authorization-details.json",
             ecs="sample_logs/ecs/task-definitions.json", out=work / "out",
             db=work / "sample.duckdb", trail_files=["sample_logs/trail/event-selectors.json"],
+            settings=load_settings(None, env={}, flags={
+                "sources.public_keys": "sample_logs/trail/public-keys.json"}),
             today=TODAY, workers=1)
 
 

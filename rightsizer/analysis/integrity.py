@@ -185,6 +185,13 @@ def check_integrity(digests: Sequence[StoredDigest], used: Mapping[str, str | No
                 files.append(FileIntegrity(key, Status.MISSING,
                                            f"{_name(d)} lists it; no such file was read",
                                            layout.account, layout.region))
+    for d in readable:
+        # A digest that fails is named itself: its neighbours may list no log file at all.
+        verdict = verdicts[d.digest_key]
+        if verdict.status in (Status.SIGNATURE_INVALID, Status.CHAIN_BROKEN):
+            layout = parse_layout(d.digest_key)
+            files.append(FileIntegrity(d.uri, verdict.status, verdict.reason, layout.account,
+                                       layout.region))
     for d in digests:
         if d.problem:
             layout = parse_layout(d.digest_key or d.uri)
