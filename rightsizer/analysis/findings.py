@@ -111,6 +111,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         "logs of a region the role runs in failed CloudTrail's integrity validation (a file "
         "modified or missing, a digest's signature or chain broken): no proposal",
     ),
+    "REGRESSION_AFTER_RIGHTSIZING": (
+        Severity.HIGH,
+        "the role, rightsized by an earlier run's proposal, was refused an action that proposal "
+        "removed: the service may be failing; restore the permission",
+    ),
     "FEW_OBSERVATIONS": (
         Severity.LOW,
         "the role was seen on few days or in few task sessions: rare needs may not have "

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from rightsizer.analysis.inventory import Inventory
     from rightsizer.analysis.role_changes import RoleChange
     from rightsizer.iam.observability import Observability, TrailSettings
+    from rightsizer.pipeline.history import RunHistory
     from rightsizer.proposal.rightsize import RoleResult, Window
     from rightsizer.settings import Settings
 
@@ -56,6 +57,7 @@ class RunResult:
     # CloudTrail log file integrity validation of the files used; None when no file was
     # (Athena read them).
     integrity: IntegrityReport | None = None
+    history: RunHistory | None = None  # this run against the ones before it
 
     @property
     def judged(self) -> tuple[RoleResult, ...]:
@@ -133,6 +135,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     from rightsizer.analysis.integrity import limit_sufficiency
     from rightsizer.analysis.inventory import build_inventory, role_key
     from rightsizer.analysis.role_changes import role_changes
+    from rightsizer.pipeline.history import compare_runs, record_run
     from rightsizer.pipeline.integrity import log_integrity
     from rightsizer.proposal.rightsize import Window, rightsize
     from rightsizer.settings import Settings
@@ -234,18 +237,20 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
                        + attempts_from_assume_failures(assume_failures),
                        result_inventory, succeeded)
     changes = role_changes(iam_changes, result_inventory)
+    history, results = compare_runs(db, results, rows_by_role, today)
     summary = summarize(window, results, result_inventory, summary_ingest, logs, evidence,
                         span.events, settings, today, coverage, failures=failures,
                         changes=changes, analysis_input={"events": span.events,
                                                          "files": files_used,
                                                          "ingest_runs": runs_used},
-                        integrity=integrity)
+                        integrity=integrity, history=history)
     write_output(out, results, summary)
     render_reports(out, pdf=pdf, summary=summary)
+    record_run(db, history)
     reporting.finish()
     return RunResult(out=out, window=window, ingest=summary_ingest, inventory=result_inventory,
                      roles=tuple(results), settings=settings, trails=tuple(trails),
                      trails_assumed=evidence.origin == "inferred",
                      events_in_window=span.events,
                      summary=summary, failures=failures, changes=changes,
-                     integrity=integrity)
+                     integrity=integrity, history=history)

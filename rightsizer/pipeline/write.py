@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rightsizer.analysis.inventory import Inventory
     from rightsizer.analysis.role_changes import RoleChange
     from rightsizer.analysis.verdicts import Verdict
+    from rightsizer.pipeline.history import RunHistory
     from rightsizer.pipeline.ingest import IngestSummary
     from rightsizer.pipeline.trails import TrailEvidence
     from rightsizer.proposal.rightsize import RoleResult, Window
@@ -131,7 +132,8 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
               coverage: Coverage, *, failures: Sequence[Failure] = (),
               changes: Mapping[str, Sequence[RoleChange]] | None = None,
               analysis_input: Mapping[str, int] | None = None,
-              integrity: IntegrityReport | None = None) -> dict[str, object]:
+              integrity: IntegrityReport | None = None,
+              history: RunHistory | None = None) -> dict[str, object]:
     from rightsizer import __version__
     from rightsizer.analysis.inventory import role_key
     from rightsizer.iam.actions import mapping_tables_version
@@ -143,11 +145,14 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
         path = (f"{folder.as_posix()}/policy.json"
                 if result.proposal is not None and folder is not None else None)
         key = role_key(result.role.arn)
-        roles.append(_role_json(
+        entry = _role_json(
             result, path, [f for f in failures if role_key(f.role_arn) == key],
             [c for arn, found in (changes or {}).items() if role_key(arn) == key
-             for c in found]))
-    return {
+             for c in found])
+        if history is not None:
+            entry.update(history.role_json(result.role.arn))
+        roles.append(entry)
+    summary: dict[str, object] = {
         "schema_version": SCHEMA_VERSION,
         "tool_version": __version__,
         "catalog_version": catalog().version,
@@ -186,6 +191,9 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
         "roles": roles,
         "problems": [p.as_json() for p in inv.problems],
     }
+    if history is not None and history.since_last_run is not None:
+        summary["since_last_run"] = history.since_last_run  # absent on the first run
+    return summary
 
 
 def render_reports(out: str | Path, *, pdf: bool = False,

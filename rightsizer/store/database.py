@@ -25,6 +25,7 @@ import pyarrow as pa
 from rightsizer.errors import StoreError
 from rightsizer.sqlfiles import schema_migrations, sql
 from rightsizer.store import redact
+from rightsizer.store.history import RunRecords
 from rightsizer.store.integrity import IntegrityTables
 from rightsizer.store.records import (
     AssumeRoleFailure,
@@ -95,7 +96,7 @@ class Committed:
         return self.events - self.events_new
 
 
-class Store(IntegrityTables):
+class Store(IntegrityTables, RunRecords):
     """A DuckDB database file holding events and the ledger of what was read."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False,

@@ -1,0 +1,10 @@
+-- Schema version 5: what each run saw, per role (grants, use, proposal, refusals, findings, the
+-- policies in force), so that the next run can say what changed and whether a proposal was
+-- applied (rightsizer/analysis/history.py). One JSON record per run.
+
+CREATE TABLE run_history (
+    run_id       VARCHAR PRIMARY KEY,
+    as_of        DATE NOT NULL,          -- the run's day (UTC)
+    finished_at  TIMESTAMP NOT NULL,
+    roles        JSON NOT NULL           -- [RoleRecord.as_json()]
+);

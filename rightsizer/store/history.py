@@ -1,0 +1,32 @@
+"""The store's record of runs, for comparing runs over time (analysis/history.py). A mixin of
+``Store``, which owns the connection (database.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["RunRecords"]
+
+
+class RunRecords:
+    _con: duckdb.DuckDBPyConnection
+
+    def record_run(self, run_id: str, as_of: date, roles: Sequence[dict[str, Any]]) -> None:
+        """What a run saw, per role; a run recorded again replaces its record."""
+        self._con.execute("INSERT OR REPLACE INTO run_history VALUES (?, ?, ?, ?)",
+                          [run_id, as_of, datetime.now(UTC).replace(tzinfo=None),
+                           orjson.dumps(list(roles)).decode()])
+
+    def runs(self, limit: int = 60) -> list[tuple[str, date, list[dict[str, Any]]]]:
+        """The ``limit`` latest runs, oldest first: (run id, day, role records)."""
+        rows = self._con.execute(
+            "SELECT run_id, as_of, roles FROM (SELECT * FROM run_history "
+            "ORDER BY finished_at DESC LIMIT ?) ORDER BY finished_at", [limit]).fetchall()
+        return [(run_id, as_of, orjson.loads(roles)) for run_id, as_of, roles in rows]
