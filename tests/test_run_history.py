@@ -88,7 +88,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     second = _run(work, 2, applied, date(2026, 11, 2), date(2026, 11, 3))
     _refused(logs, template, "BatchWriteItem", datetime(2026, 11, 4, 9, 30))
     third = _run(work, 3, applied, date(2026, 11, 4), date(2026, 11, 5))
-    return [first, second, third, {"proposal": proposal, "template": template}]
+    reports = {n: (work / f"out{n}" / "report.md").read_text() for n in (1, 2, 3)}
+    html = (work / "out3" / "report.html").read_text()
+    return [first, second, third, {"proposal": proposal, "template": template,
+                                   "reports": reports, "html": html}]
 
 
 def test_the_first_run_has_nothing_to_compare_with(runs: list[dict[str, Any]]) -> None:
@@ -134,3 +137,13 @@ def test_each_run_says_what_changed_since_the_last(runs: list[dict[str, Any]]) -
     assert [t["as_of"] for t in third["totals"]] == ["2026-11-01", "2026-11-03", "2026-11-05"]
     assert third["totals"][1]["granted"] < third["totals"][0]["granted"]
     assert second["roles_added"] == second["roles_gone"] == []
+
+
+def test_the_reports_show_the_history(runs: list[dict[str, Any]]) -> None:
+    reports, html = runs[3]["reports"], runs[3]["html"]
+    assert "Since the last run" not in reports[1]
+    assert "## Since the last run (2026-11-01)" in reports[2]
+    assert "**Regression after rightsizing** `dynamodb:DeleteItem`" in reports[2]
+    assert "**Rightsized** since the run of 2026-11-01" in reports[2]
+    assert "## Since the last run (2026-11-03)" in reports[3]
+    assert 'id="chart-runs_over_time"' in html and "Since the last run (2026-11-03)" in html

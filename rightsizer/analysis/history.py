@@ -105,16 +105,16 @@ def since_last_run(previous: RunRecord, current: RunRecord,
     roles = []
     for arn in sorted(set(previous.roles) & set(current.roles)):
         before, now = previous.roles[arn], current.roles[arn]
-        found_before = {(c, m) for c, _, m in before.findings}
-        found_now = {(c, m) for c, _, m in now.findings}
+        # By code: a finding's message carries dates and counts that move from run to run.
+        found_before = {c for c, _, _ in before.findings}
+        found_now = {c for c, _, _ in now.findings}
         change = {
             "name": now.name,
             "newly_used": sorted(now.used - before.used),
             "no_longer_used": sorted(before.used - now.used),
             "new_denied": sorted(now.denied - before.denied),
-            "new_findings": sorted(c for c, _, m in now.findings if (c, m) not in found_before),
-            "resolved_findings": sorted(c for c, _, m in before.findings
-                                        if (c, m) not in found_now),
+            "new_findings": sorted(found_now - found_before),
+            "resolved_findings": sorted(found_before - found_now),
             "granted": [len(before.granted), len(now.granted)],
         }
         if any(change[k] for k in ("newly_used", "no_longer_used", "new_denied",

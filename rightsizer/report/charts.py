@@ -54,7 +54,8 @@ LEVEL_LABELS = {
     UNKNOWN_LEVEL: "not in the catalog",
 }
 
-ALT_KINDS = ("reduction", "granted_used_proposed", "unused_by_access_level", "daily_activity")
+ALT_KINDS = ("reduction", "granted_used_proposed", "unused_by_access_level", "daily_activity",
+             "runs_over_time")
 
 MAX_BAR_ROLES = 25  # more bars than this do not fit an A4 page legibly
 MAX_LINE_ROLES = 12  # panels of daily calls; the rest are summed into one "others" panel
@@ -374,6 +375,30 @@ def reduction(summary: Mapping[str, Any]) -> Figure:
     return fig
 
 
+def _run_totals(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    since = summary.get("since_last_run") or {}
+    return list(since.get("totals") or ())
+
+
+def runs_over_time(summary: Mapping[str, Any]) -> Figure:
+    """The account's permissions granted, and after the proposals, run by run (the kept runs)."""
+    totals = _run_totals(summary)
+    fig = _figure(2.2)
+    with mpl.rc_context(_STYLE):
+        ax = fig.add_subplot()
+        days = [str(t.get("as_of", "")) for t in totals]
+        for series, style in (("granted", "-o"), ("proposed", "--s")):
+            ax.plot(range(len(totals)), [int(t.get(series) or 0) for t in totals], style,
+                    color="#333333" if series == "granted" else "#1f5f99",
+                    label="granted" if series == "granted" else "after the proposals")
+        ax.set_xticks(range(len(totals)), days, rotation=30, ha="right")
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("permissions")
+        ax.set_title(f"Permissions over the last {plural(len(totals), 'run')}")
+        ax.legend(loc="center right", frameon=False)  # between the two lines, clear of both
+    return fig
+
+
 # --- SVG --------------------------------------------------------------------------------------
 
 _ID = re.compile(r'\bid="([^"]+)"')
@@ -457,6 +482,11 @@ def chart_alt_text(kind: str, summary: Mapping[str, Any], role: str | None = Non
                          else f"{c.name}: none unused")
         return _with_rest("Unused permissions by access level. ", parts,
                           len(counts) - len(shown))
+    if kind == "runs_over_time":
+        return "Permissions over the kept runs: " + "; ".join(
+            f"{t.get('as_of')}: {_n(int(t.get('granted') or 0))} granted, "
+            f"{_n(int(t.get('proposed') or 0))} after the proposals"
+            for t in _run_totals(summary)) + "."
     if kind == "daily_activity":
         axis, rows = _daily(summary, role)
         active = [r for r in rows if sum(r[1])]

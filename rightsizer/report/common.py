@@ -173,6 +173,29 @@ def _integrity(summary: Mapping[str, Any]) -> dict[str, Any]:
             "files": files[:INTEGRITY_SHOWN], "more": max(0, len(files) - INTEGRITY_SHOWN)}
 
 
+def _since_last_run(summary: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What changed since the last run, in words; None on a first run."""
+    since = summary.get("since_last_run")
+    if not isinstance(since, Mapping):
+        return None
+    rows = []
+    for role in since.get("roles") or ():
+        granted = list(role.get("granted") or (0, 0))
+        rows.append({"name": str(role.get("name", "")),
+                     "granted": f"{_n(granted[0])} \u2192 {_n(granted[-1])}",
+                     **{key: ", ".join(str(x) for x in role.get(key) or ()) or DASH
+                        for key in ("newly_used", "no_longer_used", "new_denied",
+                                    "new_findings", "resolved_findings")}})
+    totals = list(since.get("totals") or ())
+    moved = (f"granted {_n(int(totals[-2].get('granted') or 0))} \u2192 "
+             f"{_n(int(totals[-1].get('granted') or 0))}, after the proposals "
+             f"{_n(int(totals[-2].get('proposed') or 0))} \u2192 "
+             f"{_n(int(totals[-1].get('proposed') or 0))}") if len(totals) >= 2 else ""
+    return {"previous": str(since.get("previous_as_of", "?")), "rows": rows, "moved": moved,
+            "added": list(since.get("roles_added") or ()),
+            "gone": list(since.get("roles_gone") or ()), "runs": len(totals)}
+
+
 def _sufficiency(role: Mapping[str, Any]) -> dict[str, Any] | None:
     """A role's evidence, in words: how sure the proposal is, or what is missing."""
     found = role.get("evidence_sufficiency")

@@ -33,6 +33,7 @@ from rightsizer.report.common import (
     _replay,
     _roles,
     _severity_counts,
+    _since_last_run,
     _sufficiency,
     _trail_limits,
     _trail_lines,
@@ -200,6 +201,8 @@ def _role_view(index: int, role: Mapping[str, Any], policies: Mapping[str, str] 
         "counts": counts,
         "removed_pct": _pct(counts.removed, counts.granted) if counts.has_proposal else DASH,
         "sufficiency": _sufficiency(role),
+        "rightsized_since": role.get("rightsized_since"),
+        "regressions": list(role.get("regressions") or ()),
         "generalized": [dict(g) for g in role.get("generalized") or ()],
         "rows": rows,
         "denied": [r for r in rows if r["verdict"] == "denied_attempt"],
@@ -300,6 +303,7 @@ def _base(summary: Mapping[str, Any], views: list[dict[str, Any]]) -> dict[str, 
         },
         "ingest": _ingest(summary),
         "integrity": _integrity(summary),
+        "since_last_run": _since_last_run(summary),
         "events_in_window": summary.get("events_in_window"),
         "analysis_input": _analysis_input(summary),
         "trails": [_trail_lines(t) for t in summary.get("trails") or ()],
@@ -347,6 +351,9 @@ def _context(summary: Mapping[str, Any], policies: Mapping[str, str] | None,
                    "the most harmful first: these are what the proposals remove."),
             _chart("daily_activity", summary, "Calls per day over the window: a role active "
                    "only on a few days (a monthly job, say) needs a long window."),
+            *([_chart("runs_over_time", summary, "Permissions granted, and after the "
+                      "proposals, over the runs the store kept.")]
+              if summary.get("since_last_run") else []),
         ],
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -150,6 +151,24 @@ def render_markdown(summary: Mapping[str, Any], *,
           v["removed_pct"], md_text(v["worst"] or "none"), md_text(v["replay_status"]))
          for v in ctx["roles"]])]
 
+    since = ctx["since_last_run"]
+    if since:
+        out += ["", f"## Since the last run ({md_text(since['previous'])})", ""]
+        if since["moved"]:
+            out.append(f"- **The account** {md_text(since['moved'])}")
+        if since["added"] or since["gone"]:
+            out.append(f"- **Roles** added: {md_text(', '.join(since['added']) or 'none')}; "
+                       f"gone: {md_text(', '.join(since['gone']) or 'none')}")
+        if since["rows"]:
+            out += ["", *_md_table(
+                ("role", "granted", "newly used", "no longer used", "newly refused",
+                 "new findings", "resolved findings"),
+                [tuple(md_text(r[k]) for k in ("name", "granted", "newly_used", "no_longer_used",
+                                               "new_denied", "new_findings",
+                                               "resolved_findings")) for r in since["rows"]])]
+        else:
+            out.append("- No role changed.")
+
     for view in ctx["roles"]:
         c: RoleCounts = view["counts"]
         out += ["", f"## {md_text(view['name'])}", "", f"{md_code(view['arn'])}", ""]
@@ -178,6 +197,16 @@ def render_markdown(summary: Mapping[str, Any], *,
             out.append(f"- **Changed** {md_text(change['time'])} by {md_code(change['actor'])}: "
                        f"{md_code(change['change'])} {md_text(change['what'])}; "
                        f"**{md_text(change['widened'])}**: {md_text(change['why'])}")
+        if view["rightsized_since"]:
+            out.append(f"- **Rightsized** since the run of "
+                       f"{md_text(view['rightsized_since']['as_of'])}: what it is granted lies "
+                       "within that run's proposal")
+        for g in view["regressions"]:
+            out.append(f"- **Regression after rightsizing** {md_code(g['action'])} refused "
+                       f"{_n(g['calls'])} {'time' if g['calls'] == 1 else 'times'} from "
+                       f"{md_text(g['first_seen'])}; to restore it"
+                       + (" (checked)" if g["verified"] else "") + ": "
+                       + md_code(json.dumps(g["statement"])))
         evidence = view["sufficiency"]
         if evidence and evidence["sufficient"]:
             out.append(f"- **How sure** {md_text(evidence['confidence'])}: "
