@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 __all__ = ["CODES", "Finding", "Severity"]
 
@@ -183,5 +184,12 @@ class Finding:
         severity, _ = CODES[code]
         return cls(code=code, severity=severity, message=message)
 
-    def as_json(self) -> dict[str, str]:
-        return {"code": self.code, "severity": self.severity.value, "message": self.message}
+    def as_json(self) -> dict[str, Any]:
+        from rightsizer.analysis.controls import controls_for
+
+        data: dict[str, Any] = {"code": self.code, "severity": self.severity.value,
+                                "message": self.message}
+        controls = controls_for(self.code)
+        if controls:
+            data["controls"] = [c.label for c in controls]
+        return data

@@ -191,9 +191,25 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
         "roles": roles,
         "problems": [p.as_json() for p in inv.problems],
     }
+    summary["compliance"] = _compliance(results)
     if history is not None and history.since_last_run is not None:
         summary["since_last_run"] = history.since_last_run  # absent on the first run
     return summary
+
+
+def _compliance(results: Sequence[RoleResult]) -> list[dict[str, object]]:
+    """The controls this report bears on (data/controls.csv, each with its source): those the
+    report is evidence for as a whole, and those of the findings it holds, with their codes."""
+    from rightsizer.analysis.controls import controls_for, report_controls
+
+    by_label: dict[str, dict[str, object]] = {}
+    for control in report_controls():
+        by_label.setdefault(control.label, {**control.as_json(), "findings": []})
+    for code in sorted({f.code for r in results for f in r.findings}):
+        for control in controls_for(code):
+            entry = by_label.setdefault(control.label, {**control.as_json(), "findings": []})
+            entry["findings"].append(code)  # type: ignore[union-attr]
+    return sorted(by_label.values(), key=lambda c: (str(c["framework"]), str(c["control"])))
 
 
 def render_reports(out: str | Path, *, pdf: bool = False,

@@ -196,6 +196,15 @@ def _since_last_run(summary: Mapping[str, Any]) -> dict[str, Any] | None:
             "gone": list(since.get("roles_gone") or ()), "runs": len(totals)}
 
 
+def _compliance(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The controls the report bears on, each with the findings that bear on it and its source."""
+    return [{"label": f"{c.get('framework', '')} {c.get('control', '')}",
+             "title": str(c.get("title", "")), "source": str(c.get("source", "")),
+             "findings": ", ".join(str(x) for x in c.get("findings") or ()) or
+             "the report as a whole (a review of the roles' privileges)"}
+            for c in summary.get("compliance") or ()]
+
+
 def _sufficiency(role: Mapping[str, Any]) -> dict[str, Any] | None:
     """A role's evidence, in words: how sure the proposal is, or what is missing."""
     found = role.get("evidence_sufficiency")

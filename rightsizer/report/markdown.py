@@ -151,6 +151,13 @@ def render_markdown(summary: Mapping[str, Any], *,
           v["removed_pct"], md_text(v["worst"] or "none"), md_text(v["replay_status"]))
          for v in ctx["roles"]])]
 
+    if ctx["compliance"]:
+        out += ["", "## Compliance references", "",
+                "The controls this report bears on, and the findings that bear on each; a "
+                "mapping is listed only where its source supports it.", "",
+                *_md_table(("control", "what it asks", "findings", "source"),
+                           [(md_text(c["label"]), md_text(c["title"]), md_text(c["findings"]),
+                             md_text(c["source"])) for c in ctx["compliance"]])]
     since = ctx["since_last_run"]
     if since:
         out += ["", f"## Since the last run ({md_text(since['previous'])})", ""]
