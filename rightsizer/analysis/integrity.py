@@ -74,6 +74,9 @@ class IntegrityReport:
     digests: int  # digests read over the window
     digests_verified: int  # whose signature checked out
     keys: int  # public keys at hand
+    # The newest digest of each chain read from a local copy: its signature is only in S3's
+    # metadata, and it lists the last hour's files at most.
+    digests_unsigned: int = 0
 
     def counts(self) -> dict[str, int]:
         found = Counter(f.status for f in self.files)
@@ -93,7 +96,8 @@ class IntegrityReport:
     def as_json(self) -> dict[str, Any]:
         """``summary.json``'s ``integrity``: a count per status, and every file not valid."""
         return {"counts": self.counts(), "digests": self.digests,
-                "digests_verified": self.digests_verified, "public_keys": self.keys,
+                "digests_verified": self.digests_verified,
+                "digests_unsigned": self.digests_unsigned, "public_keys": self.keys,
                 "files": [f.as_json() for f in self.files if f.status is not Status.VALID]}
 
 
@@ -198,8 +202,10 @@ def check_integrity(digests: Sequence[StoredDigest], used: Mapping[str, str | No
             files.append(FileIntegrity(d.uri, Status.CHAIN_BROKEN, f"digest unreadable: "
                                        f"{d.problem}", layout.account, layout.region))
     verified = sum(1 for v in verdicts.values() if v.status is Status.VALID)
+    unsigned = sum(1 for d in readable if public_keys is not None and not d.signature
+                   and d.digest_key not in successor)
     return IntegrityReport(tuple(files), len(digests), verified,
-                           len(public_keys) if public_keys else 0)
+                           len(public_keys) if public_keys else 0, unsigned)
 
 
 def _judge(d: StoredDigest, by_key: Mapping[str, StoredDigest],

@@ -165,10 +165,13 @@ def _integrity(summary: Mapping[str, Any]) -> dict[str, Any]:
     files = list(found.get("files") or ())
     failed = any(counts.get(k) for k in ("modified", "missing", "signature_invalid",
                                          "chain_broken"))
+    unsigned = int(found.get("digests_unsigned") or 0)
     line = (", ".join(parts) or "no file") + (
         f"; {_n(int(found.get('digests_verified') or 0))} of "
         f"{plural(int(found.get('digests') or 0), 'digest file')} verified with "
-        f"{plural(int(found.get('public_keys') or 0), 'public key')}")
+        f"{plural(int(found.get('public_keys') or 0), 'public key')}") + (
+        f"; {_n(unsigned)} not checked, each the newest of its chain: its signature is only "
+        "in the S3 object's metadata" if unsigned else "")
     return {"checked": True, "line": line, "failed": failed,
             "files": files[:INTEGRITY_SHOWN], "more": max(0, len(files) - INTEGRITY_SHOWN)}
 

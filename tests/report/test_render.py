@@ -630,3 +630,24 @@ def test_the_window_reads_as_the_days_asked_for(start: str, end: str | None,
     from rightsizer.report.common import _window
 
     assert _window({"window": {"start": start, "end": end}})["text"] == expected
+
+
+def test_every_integrity_status_is_named_in_both_reports(summary: dict) -> None:
+    """Each way a log file can fail validation reads as such on the report's first page."""
+    changed = _minimal(summary)
+    files = [{"path": f"AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/01/{status}.json.gz",
+              "status": status, "reason": f"because {status}"}
+             for status in ("modified", "missing", "not_covered", "signature_invalid",
+                            "chain_broken")]
+    changed["integrity"] = {"counts": {"valid": 3, **{f["status"]: 1 for f in files}},
+                            "digests": 9, "digests_verified": 7, "digests_unsigned": 1,
+                            "public_keys": 1, "files": files}
+    markdown, page = render_markdown(changed), render_html(changed)
+    assert ("**Log integrity** **3 valid" not in markdown
+            and "1 modified, 1 missing, 1 digest signature invalid, 1 digest chain broken, "
+                "1 not covered, 3 valid" in markdown)
+    assert "the roles that run where these files come from get no proposal" in markdown
+    for f in files:
+        assert f["path"] in markdown and f["path"] in page and f["reason"] in page
+    assert "<strong>signature invalid</strong>" in page and "<strong>chain broken</strong>" in page
+    assert "1 not checked, each the newest of its chain" in markdown
