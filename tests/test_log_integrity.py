@@ -206,6 +206,12 @@ def test_a_run_over_a_modified_file_names_it_and_withholds_the_proposals(
     assert withheld and all(r["policy_path"] is None for r in withheld)
     assert all(any(p["region"] == region for p in r["evidence_sufficiency"]["footprint"])
                for r in withheld)
+    # The store keeps the run's result too.
+    from rightsizer.store.database import Store
+
+    with Store(tmp_path / "run.duckdb", read_only=True) as store:
+        (run_id, _, _), = store.runs()
+        assert store.run_integrity(run_id)["counts"]["modified"] == 1
     strict = CliRunner().invoke(main, [*args, "--require-valid-logs"], catch_exceptions=False)
     assert strict.exit_code == 4
     assert "1 log file failed integrity validation (--require-valid-logs)" in strict.stderr

@@ -87,10 +87,12 @@ def compare_runs(db: str | Path, results: Sequence[RoleResult],
     return history, updated
 
 
-def record_run(db: str | Path, history: RunHistory) -> None:
+def record_run(db: str | Path, history: RunHistory,
+               integrity: dict[str, Any] | None = None) -> None:
+    """The run's record in the store: per role, and the log integrity check's result."""
     with Store(db) as store:
         store.record_run(history.current.run_id, history.current.as_of,
-                         [r.as_json() for r in history.current.roles.values()])
+                         [r.as_json() for r in history.current.roles.values()], integrity)
 
 
 def _record(result: RoleResult) -> RoleRecord:

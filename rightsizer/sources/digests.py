@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from rightsizer.sources import inflate
 from rightsizer.sources.locate import Scope, parse_layout
 
 if TYPE_CHECKING:
@@ -89,9 +89,9 @@ def parse_digest(uri: str, fingerprint: str, raw: bytes,
     """A digest file's content (gzip, as delivered) as a DigestFile; ``problem`` says why one
     cannot be read."""
     try:
-        content = inflate.decompress(raw)
+        content = _inflate(raw)
         data = orjson.loads(content)
-    except (inflate.InflateError, orjson.JSONDecodeError, OSError, EOFError) as exc:
+    except (zlib.error, ValueError, orjson.JSONDecodeError) as exc:
         return DigestFile(uri, fingerprint, "", problem=f"not a digest file: {exc}")
     if not isinstance(data, dict):
         return DigestFile(uri, fingerprint, "", problem="not a digest file: not a JSON object")
@@ -119,6 +119,23 @@ def parse_digest(uri: str, fingerprint: str, raw: bytes,
         previous_sha256=_text(data.get("previousDigestHashValue")),
         previous_signature=_text(data.get("previousDigestSignature")),
         log_files=tuple(files))
+
+
+# A digest lists an hour of files: a few hundred KB at most. Past this it is no digest (a gzip
+# bomb, say), and inflating stops there.
+MAX_DIGEST_BYTES = 64 * 1024 * 1024
+
+
+def _inflate(raw: bytes) -> bytes:
+    """A digest's content: gzip inflated in one call, capped (zlib is the fast path for files
+    this small; ``inflate`` streams the large log files)."""
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    content = inflater.decompress(raw, MAX_DIGEST_BYTES)
+    if inflater.unconsumed_tail:
+        raise ValueError(f"inflates to more than {MAX_DIGEST_BYTES:,} bytes")
+    return content
 
 
 def local_digests(folder: str, scope: Scope) -> Iterator[tuple[str, str]]:

@@ -18,11 +18,20 @@ __all__ = ["RunRecords"]
 class RunRecords:
     _con: duckdb.DuckDBPyConnection
 
-    def record_run(self, run_id: str, as_of: date, roles: Sequence[dict[str, Any]]) -> None:
-        """What a run saw, per role; a run recorded again replaces its record."""
-        self._con.execute("INSERT OR REPLACE INTO run_history VALUES (?, ?, ?, ?)",
+    def record_run(self, run_id: str, as_of: date, roles: Sequence[dict[str, Any]],
+                   integrity: dict[str, Any] | None = None) -> None:
+        """What a run saw, per role, and its log integrity check; a run recorded again replaces
+        its record."""
+        self._con.execute("INSERT OR REPLACE INTO run_history VALUES (?, ?, ?, ?, ?)",
                           [run_id, as_of, datetime.now(UTC).replace(tzinfo=None),
-                           orjson.dumps(list(roles)).decode()])
+                           orjson.dumps(list(roles)).decode(),
+                           orjson.dumps(integrity).decode() if integrity else None])
+
+    def run_integrity(self, run_id: str) -> dict[str, Any] | None:
+        """The log integrity check a run recorded (None: it used no log file)."""
+        row = self._con.execute("SELECT integrity FROM run_history WHERE run_id = ?",
+                                [run_id]).fetchone()
+        return orjson.loads(row[0]) if row and row[0] else None
 
     def runs(self, limit: int = 60) -> list[tuple[str, date, list[dict[str, Any]]]]:
         """The ``limit`` latest runs, oldest first: (run id, day, role records)."""
