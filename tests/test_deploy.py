@@ -593,6 +593,7 @@ def job_calls(prefix: str) -> list[Call]:
         ("ecs:ListTaskDefinitions", "*", {}),
         ("ecs:DescribeTaskDefinition", "*", {}),
         ("cloudtrail:DescribeTrails", "*", {}),
+        ("cloudtrail:ListPublicKeys", "*", {}),  # to check the digests (log integrity)
         ("cloudtrail:GetEventSelectors", TRAIL_ARN, {}),
     ]
     return calls

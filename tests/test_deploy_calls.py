@@ -51,6 +51,8 @@ SERVICE_SIDE = {
 }
 # Calls of code paths this run does not take: (action, file of rightsizer/sources, the call).
 OTHER_PATHS = {
+    # CloudTrail's public keys, to check the digests of s3:// logs (the run's logs hold none).
+    ("cloudtrail:ListPublicKeys", "public_keys.py", "client.list_public_keys("),
     ("iam:GetPolicy", "iam.py", "client.get_policy("),  # a managed policy the listing lacks
     ("iam:GetPolicyVersion", "iam.py", "client.get_policy_version("),
 }
