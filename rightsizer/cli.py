@@ -68,6 +68,7 @@ _RUN_FLAGS = {
     "athena_concurrency": "athena.concurrency",
     "workers": "run.workers", "pdf": "run.pdf", "log_format": "logging.format",
     "public_keys": "sources.public_keys", "require_valid_logs": "run.require_valid_logs",
+    "last_accessed": "sources.last_accessed",
 }
 
 
@@ -103,6 +104,10 @@ _RUN_FLAGS = {
 @click.option("--public-keys", metavar="FILE",
               help="`aws cloudtrail list-public-keys` output: check the digests beside the logs "
                    "(live from CloudTrail for s3:// logs).")
+@click.option("--last-accessed", metavar="FILE",
+              help="IAM last-accessed data per role (role ARN -> `aws iam "
+                   "get-service-last-accessed-details` output): a second witness; what IAM "
+                   "saw used is kept.")
 @click.option("--require-valid-logs/--no-require-valid-logs", default=None,
               help="Exit 4 when a log file used failed integrity validation (modified, "
                    "missing, a digest's signature or chain broken).")

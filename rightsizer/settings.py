@@ -20,6 +20,8 @@ The file (``rightsizer run --config FILE``, or ``$RIGHTSIZER_CONFIG``), every ke
                                     #  `aws iam get-account-authorization-details` output
     ecs = "aws"                     # default none: "aws" (live) or a task definitions file/folder
     trail = []                      # `aws cloudtrail get-event-selectors` output files
+    last_accessed = "la.json"       # default none: IAM's last-accessed data per role (a second
+                                    #  witness: what IAM saw used is kept)
     public_keys = "keys.json"       # default none: `aws cloudtrail list-public-keys` output, to
                                     #  check the digests (live from CloudTrail for s3:// logs)
 
@@ -157,6 +159,7 @@ class SourcesSettings:
     ecs: str | None = None
     trail: tuple[str, ...] = ()
     public_keys: str | None = None
+    last_accessed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +291,9 @@ SETTING_KEYS: tuple[SettingKey, ...] = (
        flag="--ecs"),
     _K("sources", "trail", "list", (), "the path of `aws cloudtrail get-event-selectors` output",
        _nonempty, flag="--trail"),
+    _K("sources", "last_accessed", "str", None,
+       "the path of IAM last-accessed data (role ARN -> `aws iam "
+       "get-service-last-accessed-details` output)", _nonempty, flag="--last-accessed"),
     _K("sources", "public_keys", "str", None,
        "the path of `aws cloudtrail list-public-keys` output", _nonempty, flag="--public-keys"),
     _K("aws", "profile", "str", None, "an AWS profile name", _nonempty, flag="--profile"),

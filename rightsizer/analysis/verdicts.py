@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 KEPT = frozenset({"used", "required_by_task_definition", "not_observable", "excluded",
-                  "insufficient_evidence", "kept_unmapped"})
+                  "insufficient_evidence", "kept_unmapped", "used_per_iam"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,8 +109,12 @@ def run(
     assuming, the roles IAM and the task definitions say are ECS roles, and ``principals``.
     The store is locked for the whole run (StoreBusy when another run holds it). A local input
     that does not exist is a ConfigError before anything is created."""
+    given = settings.sources if settings is not None else None
     require_inputs([*(("--logs", source) for source in logs), ("--iam", iam), ("--ecs", ecs),
-                    *(("--trail", path) for path in trail_files)])
+                    *(("--trail", path) for path in trail_files),
+                    *((flag, path) for flag, path in (
+                        ("--public-keys", given.public_keys if given else None),
+                        ("--last-accessed", given.last_accessed if given else None)) if path)])
     with store_lock(db):
         return _run(logs=logs, iam=iam, ecs=ecs, out=Path(out), db=db, since=since,
                     until=until, settings=settings, trail_files=trail_files, aws=aws,
@@ -139,6 +143,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     from rightsizer.pipeline.integrity import log_integrity
     from rightsizer.proposal.rightsize import Window, rightsize
     from rightsizer.settings import Settings
+    from rightsizer.sources.last_accessed import load_last_accessed
 
     settings = settings or Settings()
     today = today or datetime.now(UTC).date()
@@ -207,6 +212,10 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
         counts = sessions_by_role.setdefault(role_key(principal), {})
         counts[(source, name)] = max(counts.get((source, name), 0), n)
     cache: dict[str, Observability] = {}
+    # IAM's last-accessed data, the second witness (only to keep), by role.
+    access = ({role_key(arn): found for arn, found in
+               load_last_accessed(settings.sources.last_accessed).items()}
+              if settings.sources.last_accessed else {})
     results = []
     analyzing = stage("roles analyzed", progress, total=len(result_inventory.ecs_roles))
     for role in result_inventory.ecs_roles:
@@ -226,7 +235,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
             role, rows, sessions=role_sessions, trails=trails,
             exclusions=settings.exclusions, window=window,
             min_window_days=settings.min_window_days, today=today, sufficiency=sufficiency,
-            observability_cache=cache))
+            observability_cache=cache, last_accessed=access.get(key)))
         analyzing.advance()
     analyzing.finish()
     reporting = stage("reports", progress)

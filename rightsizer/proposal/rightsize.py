@@ -10,6 +10,7 @@ from rightsizer.analysis.evidence import Sufficiency
 from rightsizer.analysis.findings import Finding
 from rightsizer.analysis.grants import Grants, role_grants
 from rightsizer.analysis.inventory import InventoryRole
+from rightsizer.analysis.last_accessed import witness
 from rightsizer.analysis.verdicts import (
     Evidence,
     Exclusion,
@@ -22,6 +23,7 @@ from rightsizer.iam.ecs import Need
 from rightsizer.iam.observability import Observability, TrailSettings
 from rightsizer.proposal.build import Replay, propose, prove
 from rightsizer.proposal.model import RoleProposal
+from rightsizer.sources.last_accessed import RoleAccess
 from rightsizer.store.records import UsageRow
 from rightsizer.text import plural
 
@@ -88,6 +90,7 @@ def rightsize(
     today: date,
     sufficiency: Sufficiency,
     observability_cache: dict[str, Observability] | None = None,
+    last_accessed: RoleAccess | None = None,
 ) -> RoleResult:
     """Verdicts, proposal, proof and findings for one role. Where ``sufficiency`` says the logs
     cannot prove anything unused, nothing is: the grants that would have been ``unused`` are
@@ -107,6 +110,10 @@ def rightsize(
         today=today,
         observability_cache=observability_cache,
     )
+    disagreements: tuple[str, ...] = ()
+    if last_accessed is not None:
+        # The second witness: what IAM saw used, CloudTrail's window did not, is kept.
+        verdicts, disagreements = witness(verdicts, last_accessed, window.start)
     findings = list(role.findings)
     if not sufficiency.sufficient:
         verdicts = _withhold(verdicts, sufficiency)
@@ -234,7 +241,7 @@ def rightsize(
         proposal=proposal,
         replay=replay,
         findings=tuple(sorted(unique.values(), key=lambda f: (f.severity.rank, f.code, f.message))),
-        notes=notes,
+        notes=(*notes, *(f"IAM and CloudTrail disagree: {d}" for d in disagreements)),
         sufficiency=sufficiency,
     )
 

@@ -21,13 +21,15 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 # Verdicts in the order a reader wants them: what the role did, what is kept without being seen,
 # what it was refused, what could not be mapped.
-VERDICT_ORDER = ("used", "used_not_granted", "not_observable", "required_by_task_definition",
+VERDICT_ORDER = ("used", "used_not_granted", "used_per_iam", "not_observable",
+                 "required_by_task_definition",
                  "excluded", "kept_unmapped", "insufficient_evidence", "denied_attempt",
                  "unmapped_event", "unused")
 VERDICT_LABELS = {
     "used": "used",
     "unused": "unused",
     "not_observable": "kept: not observable",
+    "used_per_iam": "kept: IAM saw it used",
     "required_by_task_definition": "kept: task definition needs it",
     "excluded": "kept: excluded by configuration",
     "insufficient_evidence": "kept: the logs cannot prove it unused",
@@ -36,7 +38,7 @@ VERDICT_LABELS = {
     "used_not_granted": "used, not granted here",
     "unmapped_event": "unmapped event",
 }
-KEPT_VERDICTS = ("not_observable", "required_by_task_definition", "excluded",
+KEPT_VERDICTS = ("used_per_iam", "not_observable", "required_by_task_definition", "excluded",
                  "insufficient_evidence", "kept_unmapped")
 TOP_RESOURCES = 5
 
@@ -232,7 +234,8 @@ def _sufficiency(role: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 # Why a kept permission was kept, in words, by the summary list that holds it.
-_KEPT_LISTS = (("kept_required", "the task definition needs"),
+_KEPT_LISTS = (("kept_used_per_iam", "IAM saw it used, CloudTrail did not"),
+               ("kept_required", "the task definition needs"),
                ("kept_excluded", "excluded by the configuration"),
                ("kept_unmapped", "its service had calls rightsizer could not map"),
                ("kept_insufficient_evidence", "the logs cannot prove unused"))

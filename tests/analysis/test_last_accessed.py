@@ -1,0 +1,125 @@
+"""IAM's last-accessed data as a second witness (issue 16): it only keeps, never removes more."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from rightsizer.analysis.last_accessed import witness
+from rightsizer.analysis.verdicts import ActionEvidence, Verdict
+from rightsizer.errors import SourceError
+from rightsizer.sources.last_accessed import load_last_accessed, parse_role_access
+
+WINDOW = datetime(2026, 10, 1, tzinfo=UTC)
+ROLE = "arn:aws:iam::111122223333:role/app"
+
+
+def _access(services: list[dict]) -> object:
+    return parse_role_access(ROLE, {"JobStatus": "COMPLETED",
+                                    "JobCompletionDate": "2026-11-01T00:00:00Z",
+                                    "ServicesLastAccessed": services})
+
+
+def _unused(action: str) -> Verdict:
+    return Verdict(action, "unused", "granted, observable, no call in the window", True)
+
+
+def _used(action: str) -> Verdict:
+    return Verdict(action, "used", "1 call", True, ActionEvidence(action, calls=1))
+
+
+S3_TRACKED = {"ServiceNamespace": "s3", "LastAuthenticated": "2026-06-02T10:00:00Z",
+              "TrackedActionsLastAccessed": [
+                  {"ActionName": "PutBucketPolicy", "LastAccessedTime": "2026-06-02T10:00:00Z"},
+                  {"ActionName": "DeleteBucket"}]}
+
+
+@pytest.mark.parametrize(("services", "verdicts", "expected"), [
+    # Tracked action, used long before the window (a quarterly job): kept, with its date.
+    ([S3_TRACKED], [_unused("s3:PutBucketPolicy")], ("used_per_iam", "2026-06-02")),
+    # Tracked action, never accessed: the unused verdict stands, and says why it is stronger.
+    ([S3_TRACKED], [_unused("s3:DeleteBucket")], ("unused", "never accessed")),
+    # The service not accessed in the tracking period at all: stronger.
+    ([], [_unused("sqs:DeleteQueue")], ("unused", "sqs not accessed")),
+    # Service-level only, last use before the window: IAM saw what CloudTrail did not.
+    ([{"ServiceNamespace": "sns", "LastAuthenticated": "2026-07-01T00:00:00Z"}],
+     [_unused("sns:DeleteTopic")], ("used_per_iam", "2026-07-01")),
+    # Service-level, last use in the window, where CloudTrail saw calls of it: explained.
+    ([{"ServiceNamespace": "sns", "LastAuthenticated": "2026-10-20T00:00:00Z"}],
+     [_unused("sns:DeleteTopic"), _used("sns:Publish")], ("unused", "in the window")),
+    # An action of an action-level service that IAM does not track: the service decides.
+    ([S3_TRACKED], [_unused("s3:GetObject")], ("used_per_iam", "2026-06-02")),
+])
+def test_the_second_witness_only_keeps(services: list[dict], verdicts: list[Verdict],
+                                       expected: tuple[str, str]) -> None:
+    out, _ = witness(verdicts, _access(services), WINDOW)
+    first = out[0]
+    verdict, text = expected
+    assert first.verdict == verdict
+    assert text in (first.reason + " " + first.rule)
+    assert all(v.verdict != "unused" for v, o in zip(verdicts, out, strict=True)
+               if v.verdict != "unused")  # nothing kept is ever made unused
+
+
+def test_disagreements_are_named_both_ways() -> None:
+    access = _access([{"ServiceNamespace": "kms", "LastAuthenticated": "2026-10-15T00:00:00Z"},
+                      {"ServiceNamespace": "s3", "LastAuthenticated": "2026-08-01T00:00:00Z"}])
+    verdicts = [_used("s3:GetObject"), _used("sqs:SendMessage"), _unused("kms:Decrypt")]
+    _, notes = witness(verdicts, access, WINDOW)
+    assert any("sqs" in n and "no use of it" in n for n in notes)
+    assert any("s3" in n and "before the window" in n for n in notes)
+    assert any("kms" in n and "CloudTrail shows no call" in n for n in notes)
+
+
+def test_the_file_maps_role_arns_to_the_cli_output(tmp_path: Path) -> None:
+    path = tmp_path / "la.json"
+    path.write_text(json.dumps({ROLE: {"ServicesLastAccessed": [S3_TRACKED]}}))
+    access = load_last_accessed(path)[ROLE]
+    assert access.services["s3"].actions == {
+        "putbucketpolicy": datetime(2026, 6, 2, 10, tzinfo=UTC), "deletebucket": None}
+    path.write_text(json.dumps({"Roles": [{"Arn": ROLE, "ServicesLastAccessed": []}]}))
+    assert load_last_accessed(path)[ROLE].services == {}
+    path.write_text(json.dumps(["not", "this"]))
+    with pytest.raises(SourceError, match=r"la\.json.*get-service-last-accessed-details"):
+        load_last_accessed(path)
+
+
+def test_a_run_keeps_what_iam_saw_used_and_says_where_the_witnesses_disagree(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rightsizer
+    from rightsizer.settings import load_settings
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)
+    role = "arn:aws:iam::883921282152:role/ecs/orders-api-task"
+    access = tmp_path / "la.json"
+    access.write_text(json.dumps({role: {"ServicesLastAccessed": [
+        # IAM saw DynamoDB last on 2026-10-30, explained by the window's calls; DeleteItem,
+        # tracked, last on 2026-08-01, before the window.
+        {"ServiceNamespace": "dynamodb", "LastAuthenticated": "2026-10-30T00:00:00Z",
+         "TrackedActionsLastAccessed": [
+             {"ActionName": "DeleteItem", "LastAccessedTime": "2026-08-01T00:00:00Z"},
+             {"ActionName": "BatchWriteItem"}]}]}}))
+    result = rightsizer.run(
+        logs=["sample_logs/cloudtrail"], iam="sample_logs/iam/authorization-details.json",
+        ecs="sample_logs/ecs/task-definitions.json", out=tmp_path / "out",
+        db=tmp_path / "s.duckdb", trail_files=["sample_logs/trail/event-selectors.json"],
+        settings=load_settings(None, env={}, flags={"sources.last_accessed": str(access)}),
+        workers=1)
+    summary = json.loads((result.out / "summary.json").read_text())
+    orders = next(r for r in summary["roles"] if r["name"] == "orders-api-task")
+    assert [k["action"] for k in orders["kept_used_per_iam"]] == ["dynamodb:DeleteItem"]
+    assert "2026-08-01" in orders["kept_used_per_iam"][0]["reason"]
+    assert "dynamodb:DeleteItem" in orders["proposed_actions"]
+    assert "dynamodb:BatchWriteItem" in orders["unused_actions"]  # tracked, never used
+    assert orders["replay"]["passed"]
+    # The file names no other service: CloudTrail's calls of SQS have no witness in IAM.
+    assert any("IAM and CloudTrail disagree" in n and "calls of sqs" in n
+               for n in orders["notes"])
+    assert not any("disagree" in n and "dynamodb" in n for n in orders["notes"])
+    # Roles the file does not name are judged as before.
+    others = [r for r in summary["roles"] if r["name"] != "orders-api-task"]
+    assert all(not r["kept_used_per_iam"] for r in others)
