@@ -117,6 +117,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         "the role, rightsized by an earlier run's proposal, was refused an action that proposal "
         "removed: the service may be failing; restore the permission",
     ),
+    "ROLE_UNUSED": (
+        Severity.MEDIUM,
+        "IAM records no use of the role since before the window (RoleLastUsed): an unused ECS "
+        "role, to delete rather than rightsize",
+    ),
     "FEW_OBSERVATIONS": (
         Severity.LOW,
         "the role was seen on few days or in few task sessions: rare needs may not have "

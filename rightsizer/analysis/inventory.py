@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from rightsizer import aws_names
@@ -79,6 +80,11 @@ class InventoryRole:
     findings: tuple[Finding, ...]
     attached_policy_arns: tuple[str, ...] = field(default=())
     trust_policy: Policy | None = None  # parsed; None when IAM's data holds none or it is unread
+    # IAM's RoleLastUsed and CreateDate: None when not known. ``last_used_known`` with no date
+    # means IAM records no use over its tracking period (400 days).
+    last_used: datetime | None = None
+    last_used_known: bool = False
+    created: datetime | None = None
 
     @property
     def task_definitions(self) -> tuple[str, ...]:
@@ -333,8 +339,21 @@ def _known_role(details: RoleDetails, iam: AuthorizationDetails, uses: list[Role
         needs=_sorted_needs(needs), trust=trust, policies=tuple(policies), boundary=boundary,
         assumed=assumed, findings=_sorted_findings(findings),
         attached_policy_arns=details.attached_policy_arns, trust_policy=trust_policy,
+        last_used=_when(details.last_used), last_used_known=details.last_used_known,
+        created=_when(details.create_date),
     )
     return role, problems
+
+
+def _when(text: str | None) -> datetime | None:
+    """An IAM timestamp (ISO 8601), in UTC; None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _unknown_role(arn: str, uses: list[RoleUse], needs: list[Need],

@@ -78,6 +78,20 @@ class RoleResult:
         )
 
 
+def _unused_since(role: InventoryRole, window: Window) -> str | None:
+    """Why IAM's own record says the role was not used since before the window, if it does."""
+    if role.last_used is not None and role.last_used < window.start:
+        return (f"IAM last saw the role used on {role.last_used:%Y-%m-%d}, before the window "
+                f"({window.start:%Y-%m-%d}): an unused ECS role; delete it rather than "
+                "rightsize it")
+    if (role.last_used is None and role.last_used_known and role.created is not None
+            and role.created < window.start):
+        return (f"IAM records no use of the role since it was created on "
+                f"{role.created:%Y-%m-%d} (it tracks the last 400 days): an unused ECS role; "
+                "delete it rather than rightsize it")
+    return None
+
+
 def rightsize(
     role: InventoryRole,
     usage: Sequence[UsageRow],
@@ -131,6 +145,9 @@ def rightsize(
                 "FEW_OBSERVATIONS",
                 f"the role was {sufficiency.describe_confidence()}: what it does rarely may "
                 "not have happened yet"))
+    unused = _unused_since(role, window)
+    if unused:
+        findings.append(Finding.of("ROLE_UNUSED", unused))
     if window.days < min_window_days:
         findings.append(
             Finding.of(

@@ -106,6 +106,8 @@ class RoleDetails:
     boundary_arn: str | None
     tags: tuple[tuple[str, str], ...]  # sorted
     last_used: str | None  # RoleLastUsed.LastUsedDate
+    # RoleLastUsed was in the answer (an empty one: no use in IAM's tracking period, 400 days)
+    last_used_known: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +433,7 @@ def _role(entry: Any) -> RoleDetails:
         boundary_arn=boundary_arn,
         tags=tuple(sorted(tags)),
         last_used=_text(last_used.get("LastUsedDate")) if isinstance(last_used, Mapping) else None,
+        last_used_known=isinstance(last_used, Mapping),
     )
 
 
