@@ -124,7 +124,7 @@ class RoleCounts:
 def role_counts(role: Mapping[str, Any]) -> RoleCounts:
     kept = sum(len(role.get(k) or ()) for k in ("kept_unobservable", "kept_required",
                                                   "kept_excluded", "kept_insufficient_evidence",
-                                                  "kept_unmapped"))
+                                                  "kept_unmapped", "kept_used_per_iam"))
     return RoleCounts(
         name=str(role.get("name", "")),
         granted=len(role.get("granted_actions") or ()),

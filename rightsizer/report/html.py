@@ -180,7 +180,8 @@ def _role_view(index: int, role: Mapping[str, Any], policies: Mapping[str, str] 
                    if v.get("verdict") != "unused"), key=_verdict_rank)
     kept = [{"action": str(k.get("action", "")), "label": label, "reason": str(k.get("reason", "")),
              "resources": [str(x) for x in k.get("resources") or ()]}
-            for key, label in (("kept_unobservable", "not observable"),
+            for key, label in (("kept_used_per_iam", "IAM saw it used"),
+                               ("kept_unobservable", "not observable"),
                                ("kept_required", "a task definition needs it"),
                                ("kept_excluded", "excluded by configuration"),
                                ("kept_insufficient_evidence", "the logs cannot prove it unused"),

@@ -76,6 +76,8 @@ class SimulationResult:
     stopped_tasks_path: Path | None = None  # OUT/ecs/stopped-tasks.json, with failures
     # OUT/trail/public-keys.json: the keys that verify the digests (list-public-keys output).
     public_keys_path: Path | None = None
+    # OUT/iam/last-accessed.json: IAM's last-accessed data of the ECS roles (a second witness).
+    last_accessed_path: Path | None = None
 
 
 # The data-event types the simulated traffic records (records.py marks them eventCategory Data).
@@ -180,6 +182,11 @@ def simulate_account(
     ecs_path.parent.mkdir(parents=True, exist_ok=True)
     details = authorization_details(account, docs_rng, engine.last_used)
     iam_path.write_bytes(orjson.dumps(details, option=orjson.OPT_INDENT_2))
+    # IAM's last-accessed data of the ECS roles, the second witness (simulate/last_accessed.py).
+    ecs_roles = {r.arn: r.name for r in account.roles if r.kind in ("execution", "task")}
+    last_accessed_path = root / "iam" / "last-accessed.json"
+    last_accessed_path.write_bytes(orjson.dumps(engine.last_accessed.output(ecs_roles, end_sec),
+                                                option=orjson.OPT_INDENT_2))
     definitions = task_definitions(account, docs_rng)
     stopped_path = None
     if failing is not None:
@@ -217,4 +224,5 @@ def simulate_account(
         end=end_dt,
         stopped_tasks_path=stopped_path,
         public_keys_path=public_keys_path,
+        last_accessed_path=last_accessed_path,
     )

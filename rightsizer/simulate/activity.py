@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from rightsizer.simulate.clock import Clock
+from rightsizer.simulate.last_accessed import LastAccessed
 from rightsizer.simulate.model import DAY, MEMBER_REGIONS, REGIONS, Account
 from rightsizer.simulate.records import Factory, Record
 from rightsizer.simulate.traffic_ecs import REFRESH_AFTER, EcsTraffic, ServiceState
@@ -100,6 +101,7 @@ class Engine:
         self.stream_of = {pair: i for i, pair in enumerate(streams(account))}
         self.emitted = 0
         self.last_used: dict[str, tuple[int, str]] = {}
+        self.last_accessed = LastAccessed()
         self._seq = 0
         self._buffer: list[tuple[int, int, int, bytes]] = []
         states = self.ecs.states
@@ -153,6 +155,8 @@ class Engine:
             last = self.last_used.get(arn)
             if last is None or sec >= last[0]:
                 self.last_used[arn] = (sec, region)
+            # IAM's last-accessed data counts every attempt, refused ones too.
+            self.last_accessed.record(arn, sec, region, rec["eventSource"], rec["eventName"])
         self._buffer.append(
             (sec, self._seq, self.stream_of[(account, region)], orjson.dumps(rec))
         )

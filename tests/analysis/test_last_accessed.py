@@ -146,3 +146,36 @@ def test_role_last_used_before_the_window_is_an_unused_role(
     role = replace(role, last_used=last_used, last_used_known=known, created=created)
     found = _unused_since(role, Window(WINDOW, datetime(2026, 11, 1, tzinfo=UTC)))
     assert (found is None) if expected is None else (expected in (found or ""))
+
+
+def test_the_sample_keeps_what_only_iam_saw_and_the_report_shows_both_witnesses(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sample_logs/iam/last-accessed.json, written by the simulator: the reports job's task role
+    used s3:PutLifecycleConfiguration two months before the end, outside the window."""
+    import rightsizer
+    from rightsizer.settings import load_settings
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    result = rightsizer.run(
+        logs=["sample_logs/cloudtrail"], iam="sample_logs/iam/authorization-details.json",
+        ecs="sample_logs/ecs/task-definitions.json", out=tmp_path / "out",
+        db=tmp_path / "s.duckdb", trail_files=["sample_logs/trail/event-selectors.json"],
+        settings=load_settings(None, env={}, flags={
+            "sources.last_accessed": "sample_logs/iam/last-accessed.json"}),
+        workers=1)
+    summary = json.loads((result.out / "summary.json").read_text())
+    reports = next(r for r in summary["roles"] if r["name"] == "reports-batch-task")
+    assert [k["action"] for k in reports["kept_used_per_iam"]] == [
+        "s3:PutLifecycleConfiguration"]
+    assert "s3:PutLifecycleConfiguration" in reports["proposed_actions"]
+    assert reports["replay"]["passed"]
+    # Elsewhere the data agrees with CloudTrail: nothing else kept, nothing contradicted.
+    assert all(not r["kept_used_per_iam"] for r in summary["roles"] if r is not reports)
+    assert not any("disagree" in n for r in summary["roles"] for n in r["notes"])
+    markdown = (result.out / "report.md").read_text()
+    html = (result.out / "report.html").read_text()
+    assert "1 \u00d7 IAM saw it used, CloudTrail did not" in markdown  # the role's how sure
+    assert "IAM last accessed s3:PutLifecycleConfiguration on 2026-09-02" in html
+    assert "kept: IAM saw it used" in html
+    diff = (result.out / "roles" / "reports-batch-task" / "diff.md").read_text()
+    assert "s3:PutLifecycleConfiguration" in diff and "2026-09-02" in diff
