@@ -104,10 +104,10 @@ _RUN_FLAGS = {
 @click.option("--public-keys", metavar="FILE",
               help="`aws cloudtrail list-public-keys` output: check the digests beside the logs "
                    "(live from CloudTrail for s3:// logs).")
-@click.option("--last-accessed", metavar="FILE",
+@click.option("--last-accessed", metavar="FILE|aws",
               help="IAM last-accessed data per role (role ARN -> `aws iam "
-                   "get-service-last-accessed-details` output): a second witness; what IAM "
-                   "saw used is kept.")
+                   "get-service-last-accessed-details` output), or `aws` to read it live: a "
+                   "second witness; what IAM saw used is kept.")
 @click.option("--require-valid-logs/--no-require-valid-logs", default=None,
               help="Exit 4 when a log file used failed integrity validation (modified, "
                    "missing, a digest's signature or chain broken).")

@@ -292,7 +292,7 @@ SETTING_KEYS: tuple[SettingKey, ...] = (
     _K("sources", "trail", "list", (), "the path of `aws cloudtrail get-event-selectors` output",
        _nonempty, flag="--trail"),
     _K("sources", "last_accessed", "str", None,
-       "the path of IAM last-accessed data (role ARN -> `aws iam "
+       "'aws' or the path of IAM last-accessed data (role ARN -> `aws iam "
        "get-service-last-accessed-details` output)", _nonempty, flag="--last-accessed"),
     _K("sources", "public_keys", "str", None,
        "the path of `aws cloudtrail list-public-keys` output", _nonempty, flag="--public-keys"),

@@ -58,6 +58,7 @@ class RunResult:
     # (Athena read them).
     integrity: IntegrityReport | None = None
     history: RunHistory | None = None  # this run against the ones before it
+    extra_problems: tuple[str, ...] = ()  # inputs read during the analysis that failed
 
     @property
     def judged(self) -> tuple[RoleResult, ...]:
@@ -69,7 +70,7 @@ class RunResult:
         """Inputs that could not be read: each named with its reason (exit 4)."""
         bad = [f"{b.path}: {b.reason}" for b in (self.ingest.bad_inputs if self.ingest else ())]
         bad += [f"{p.what}: {p.reason}" for p in self.inventory.problems]
-        return tuple(bad)
+        return (*bad, *self.extra_problems)
 
     def worst_findings(self, at_least: Severity) -> tuple[tuple[str, Finding], ...]:
         return tuple((r.role.name, f) for r in self.roles for f in r.findings
@@ -140,10 +141,11 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     from rightsizer.analysis.inventory import build_inventory, role_key
     from rightsizer.analysis.role_changes import role_changes
     from rightsizer.pipeline.history import compare_runs, record_run
+    from rightsizer.pipeline.inputs import LIVE
     from rightsizer.pipeline.integrity import log_integrity
     from rightsizer.proposal.rightsize import Window, rightsize
     from rightsizer.settings import Settings
-    from rightsizer.sources.last_accessed import load_last_accessed
+    from rightsizer.sources.last_accessed import fetch_last_accessed, load_last_accessed
 
     settings = settings or Settings()
     today = today or datetime.now(UTC).date()
@@ -212,10 +214,18 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
         counts = sessions_by_role.setdefault(role_key(principal), {})
         counts[(source, name)] = max(counts.get((source, name), 0), n)
     cache: dict[str, Observability] = {}
-    # IAM's last-accessed data, the second witness (only to keep), by role.
-    access = ({role_key(arn): found for arn, found in
-               load_last_accessed(settings.sources.last_accessed).items()}
-              if settings.sources.last_accessed else {})
+    # IAM's last-accessed data, the second witness (only to keep), by role: a file, or live.
+    witness_problems: list[str] = []
+    if settings.sources.last_accessed == LIVE:
+        found, failed = fetch_last_accessed(
+            aws or AwsOptions(), [r.arn for r in result_inventory.ecs_roles if r.in_iam_data])
+        witness_problems = [f"IAM last-accessed data of {arn}: {reason}"
+                            for arn, reason in failed]
+    elif settings.sources.last_accessed:
+        found = load_last_accessed(settings.sources.last_accessed)
+    else:
+        found = {}
+    access = {role_key(arn): role_access for arn, role_access in found.items()}
     results = []
     analyzing = stage("roles analyzed", progress, total=len(result_inventory.ecs_roles))
     for role in result_inventory.ecs_roles:
@@ -262,4 +272,5 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
                      trails_assumed=evidence.origin == "inferred",
                      events_in_window=span.events,
                      summary=summary, failures=failures, changes=changes,
-                     integrity=integrity, history=history)
+                     integrity=integrity, history=history,
+                     extra_problems=tuple(witness_problems))

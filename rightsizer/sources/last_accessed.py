@@ -9,11 +9,12 @@ list names every tracked action, with no time for one not used
 
 Read from a file: a JSON object mapping each role ARN to the ``aws iam
 get-service-last-accessed-details`` output of its job, or ``{"Roles": [{"Arn": ..., <that
-output>}]}``."""
+output>}]}``; or live (``fetch_last_accessed``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +23,10 @@ from typing import Any
 import orjson
 
 from rightsizer.errors import SourceError
+from rightsizer.sources.aws import AwsOptions, describe_aws_error, make_aws_client
 
-__all__ = ["RoleAccess", "ServiceAccess", "load_last_accessed", "parse_role_access"]
+__all__ = ["RoleAccess", "ServiceAccess", "fetch_last_accessed", "load_last_accessed",
+           "parse_role_access"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +90,61 @@ def _time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def fetch_last_accessed(options: AwsOptions, role_arns: Sequence[str], *,
+                        poll_seconds: float = 2.0, timeout: float = 300.0
+                        ) -> tuple[dict[str, RoleAccess], list[tuple[str, str]]]:
+    """IAM's last-accessed data of ``role_arns``, live: one ACTION_LEVEL job per role
+    (``GenerateServiceLastAccessedDetails``), all started first, then polled until each is done
+    (``GetServiceLastAccessedDetails``, every page). Returns what was read and, for each role
+    that could not be, ``(arn, reason)``: the others are still read."""
+    client = make_aws_client("iam", options)
+    jobs: dict[str, str] = {}
+    failed: list[tuple[str, str]] = []
+    for arn in role_arns:
+        try:
+            jobs[arn] = client.generate_service_last_accessed_details(
+                Arn=arn, Granularity="ACTION_LEVEL")["JobId"]
+        except Exception as exc:
+            failed.append((arn, describe_aws_error(exc)))
+    found: dict[str, RoleAccess] = {}
+    deadline = time.monotonic() + timeout
+    while jobs:
+        for arn, job in list(jobs.items()):
+            try:
+                pages = _job_pages(client, job)
+            except Exception as exc:
+                failed.append((arn, describe_aws_error(exc)))
+                del jobs[arn]
+                continue
+            if pages is None:
+                continue  # still running
+            status, outputs = pages
+            del jobs[arn]
+            if status != "COMPLETED":
+                failed.append((arn, f"the last-accessed job {job} ended {status}"))
+                continue
+            merged = dict(outputs[0])
+            merged["ServicesLastAccessed"] = [s for page in outputs
+                                              for s in page.get("ServicesLastAccessed") or ()]
+            found[arn] = parse_role_access(arn, merged)
+        if jobs:
+            if time.monotonic() > deadline:
+                failed.extend((arn, f"the last-accessed job {job} did not finish within "
+                               f"{timeout:g} s") for arn, job in jobs.items())
+                break
+            time.sleep(poll_seconds)
+    return found, failed
+
+
+def _job_pages(client: Any, job: str) -> tuple[str, list[dict[str, Any]]] | None:
+    """The job's status and every page of its answer; None while it runs."""
+    first = client.get_service_last_accessed_details(JobId=job)
+    if first.get("JobStatus") == "IN_PROGRESS":
+        return None
+    pages = [first]
+    while pages[-1].get("IsTruncated") and pages[-1].get("Marker"):
+        pages.append(client.get_service_last_accessed_details(JobId=job,
+                                                               Marker=pages[-1]["Marker"]))
+    return str(first.get("JobStatus")), pages
