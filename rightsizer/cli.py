@@ -363,6 +363,8 @@ def simulate(out: Path, events: int, seed: int, services: int, days: int,
         _echo(f"  trail: {result.trail_path}")
         if result.public_keys_path:
             _echo(f"  public keys: {result.public_keys_path}")
+        if result.last_accessed_path:
+            _echo(f"  IAM last accessed: {result.last_accessed_path}")
         if result.stopped_tasks_path:
             _echo(f"  stopped tasks: {result.stopped_tasks_path}")
         return EXIT_OK
