@@ -70,7 +70,9 @@ def test_spools_are_private_beside_the_store_and_gone_after_the_run(tmp_path: Pa
 def test_sigterm_mid_ingest_removes_the_spools_and_keeps_the_store_consistent(
         tmp_path: Path) -> None:
     logs = tmp_path / "logs"
-    for n in range(1500):
+    # Enough files that the ingest is still running when the signal comes, even on a loaded
+    # CI machine where this process may not be scheduled for a second or more.
+    for n in range(5000):
         write_delivery(delivery_path(logs, DAY + timedelta(minutes=n), f"f{n}"),
                        [event(n * 2, when=DAY + timedelta(minutes=n)),
                             event(n * 2 + 1, when=DAY + timedelta(minutes=n))])
@@ -90,4 +92,4 @@ def test_sigterm_mid_ingest_removes_the_spools_and_keeps_the_store_consistent(
     assert summary.bad_inputs == ()
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM events"
-                           ).fetchone() == (3000, 3000)
+                           ).fetchone() == (10000, 10000)
