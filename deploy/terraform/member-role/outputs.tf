@@ -1,0 +1,3 @@
+output "read_role_arn" {
+  value = aws_iam_role.read.arn
+}
