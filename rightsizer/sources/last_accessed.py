@@ -20,10 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from rightsizer.errors import SourceError
 from rightsizer.sources.aws import AwsOptions, describe_aws_error, make_aws_client
+from rightsizer.sources.jsonfile import read_json_file
 
 __all__ = ["RoleAccess", "ServiceAccess", "fetch_last_accessed", "load_last_accessed",
            "parse_role_access"]
@@ -64,12 +63,7 @@ def parse_role_access(arn: str, output: Mapping[str, Any]) -> RoleAccess:
 
 def load_last_accessed(path: str | Path) -> dict[str, RoleAccess]:
     """Role ARN -> what IAM recorded of it, from a file (module docstring)."""
-    try:
-        data = orjson.loads(Path(path).read_bytes())
-    except OSError as exc:
-        raise SourceError(f"--last-accessed {path}: cannot read: {exc.strerror or exc}") from None
-    except orjson.JSONDecodeError as exc:
-        raise SourceError(f"--last-accessed {path}: not JSON: {exc}") from None
+    data = read_json_file(path, "--last-accessed")
     if isinstance(data, dict) and isinstance(data.get("Roles"), list):
         entries = [(str(r.get("Arn", "")), r) for r in data["Roles"] if isinstance(r, dict)]
     elif isinstance(data, dict):

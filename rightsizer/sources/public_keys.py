@@ -10,10 +10,9 @@ import binascii
 from datetime import datetime
 from pathlib import Path
 
-import orjson
-
 from rightsizer.errors import SourceError
 from rightsizer.sources.aws import AwsOptions, make_aws_client, source_error
+from rightsizer.sources.jsonfile import read_json_file
 
 __all__ = ["fetch_public_keys", "load_public_keys"]
 
@@ -21,12 +20,7 @@ __all__ = ["fetch_public_keys", "load_public_keys"]
 def load_public_keys(path: str | Path) -> dict[str, bytes]:
     """Fingerprint -> DER key, from ``aws cloudtrail list-public-keys`` output (one object, or a
     list of them: one per region)."""
-    try:
-        data = orjson.loads(Path(path).read_bytes())
-    except OSError as exc:
-        raise SourceError(f"--public-keys {path}: cannot read: {exc.strerror or exc}") from None
-    except orjson.JSONDecodeError as exc:
-        raise SourceError(f"--public-keys {path}: not JSON: {exc}") from None
+    data = read_json_file(path, "--public-keys")
     pages = data if isinstance(data, list) else [data]
     keys: dict[str, bytes] = {}
     for page in pages:
