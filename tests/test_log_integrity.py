@@ -195,9 +195,9 @@ def test_a_run_over_a_modified_file_names_it_and_withholds_the_proposals(
     assert f"log integrity: {victim}: modified" in result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["integrity"]["counts"]["modified"] == 1
-    assert summary["integrity"]["files"] == [
-        {"path": str(victim), "status": "modified", "reason": pytest.approx(
-            summary["integrity"]["files"][0]["reason"])}]
+    (failed,) = summary["integrity"]["files"]
+    assert (failed["path"], failed["status"]) == (str(victim), "modified")
+    assert "differs from" in failed["reason"]
     report = (tmp_path / "out" / "report.md").read_text()
     assert "**Log integrity** **1 modified" in report and victim.name in report
     region = victim.as_posix().split("/CloudTrail/")[1].split("/")[0]
