@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rightsizer import aws_names
@@ -34,6 +34,7 @@ from rightsizer.sources.ecs import TaskDefinitions
 from rightsizer.sources.iam import AuthorizationDetails, RoleDetails
 from rightsizer.store.records import EcsAssumption
 from rightsizer.text import plural, shown
+from rightsizer.timestamps import parse_utc
 
 __all__ = ["Inventory", "InventoryRole", "Problem", "RoleUse", "build_inventory", "role_key"]
 
@@ -339,21 +340,11 @@ def _known_role(details: RoleDetails, iam: AuthorizationDetails, uses: list[Role
         needs=_sorted_needs(needs), trust=trust, policies=tuple(policies), boundary=boundary,
         assumed=assumed, findings=_sorted_findings(findings),
         attached_policy_arns=details.attached_policy_arns, trust_policy=trust_policy,
-        last_used=_when(details.last_used), last_used_known=details.last_used_known,
-        created=_when(details.create_date),
+        last_used=parse_utc(details.last_used), last_used_known=details.last_used_known,
+        created=parse_utc(details.create_date),
     )
     return role, problems
 
-
-def _when(text: str | None) -> datetime | None:
-    """An IAM timestamp (ISO 8601), in UTC; None when absent or unreadable."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _unknown_role(arn: str, uses: list[RoleUse], needs: list[Need],

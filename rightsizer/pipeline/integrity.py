@@ -15,6 +15,7 @@ from rightsizer.errors import RightsizerError
 from rightsizer.sources.aws import AwsOptions
 from rightsizer.sources.locate import parse_layout
 from rightsizer.store.database import Store
+from rightsizer.store.records import StoredDigest
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def log_integrity(db: str | Path, logs: Sequence[str], public_keys: str | None,
 
 
 def _public_keys(path: str | None, logs: Sequence[str], aws: AwsOptions | None,
-                 digests: Sequence[object], start: datetime, end: datetime
+                 digests: Sequence[StoredDigest], start: datetime, end: datetime
                  ) -> dict[str, bytes] | None:
     from rightsizer.sources.public_keys import fetch_public_keys, load_public_keys
 
@@ -49,8 +50,7 @@ def _public_keys(path: str | None, logs: Sequence[str], aws: AwsOptions | None,
     if not any(source.startswith("s3://") for source in logs) or not digests:
         return None
     keys: dict[str, bytes] = {}
-    regions = sorted({parse_layout(getattr(d, "digest_key", "")).region or "" for d in digests}
-                     - {""})
+    regions = sorted({parse_layout(d.digest_key).region or "" for d in digests} - {""})
     for region in regions:
         try:
             keys.update(fetch_public_keys(replace(aws or AwsOptions(), region=region),

@@ -25,13 +25,14 @@ import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from rightsizer.sources.locate import Scope, parse_layout
+from rightsizer.timestamps import parse_utc
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -109,7 +110,8 @@ def parse_digest(uri: str, fingerprint: str, raw: bytes,
         uri=uri, fingerprint=fingerprint, content_sha256=sha256,
         account=_text(data.get("awsAccountId")),
         digest_key=str(data["digestS3Object"]), digest_bucket=str(data["digestS3Bucket"]),
-        start_time=_time(data.get("digestStartTime")), end_time=_time(data.get("digestEndTime")),
+        start_time=parse_utc(data.get("digestStartTime")),
+        end_time=parse_utc(data.get("digestEndTime")),
         end_time_text=str(data.get("digestEndTime")),
         key_fingerprint=str(data.get("digestPublicKeyFingerprint") or ""),
         signature_algorithm=str(data.get("digestSignatureAlgorithm") or ""),
@@ -186,10 +188,3 @@ def read_s3_digest(client: BaseClient, uri: str, etag: str) -> DigestFile:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None

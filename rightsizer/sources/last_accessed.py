@@ -16,13 +16,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from rightsizer.errors import SourceError
 from rightsizer.sources.aws import AwsOptions, describe_aws_error, make_aws_client
 from rightsizer.sources.jsonfile import read_json_file
+from rightsizer.timestamps import parse_utc
 
 __all__ = ["RoleAccess", "ServiceAccess", "fetch_last_accessed", "load_last_accessed",
            "parse_role_access"]
@@ -54,11 +55,11 @@ def parse_role_access(arn: str, output: Mapping[str, Any]) -> RoleAccess:
         tracked = entry.get("TrackedActionsLastAccessed")
         actions = None
         if isinstance(tracked, list):
-            actions = {str(a.get("ActionName", "")).lower(): _time(a.get("LastAccessedTime"))
+            actions = {str(a.get("ActionName", "")).lower(): parse_utc(a.get("LastAccessedTime"))
                        for a in tracked if a.get("ActionName")}
-        services[namespace] = ServiceAccess(namespace, _time(entry.get("LastAuthenticated")),
+        services[namespace] = ServiceAccess(namespace, parse_utc(entry.get("LastAuthenticated")),
                                             actions)
-    return RoleAccess(arn, _time(output.get("JobCompletionDate")), services)
+    return RoleAccess(arn, parse_utc(output.get("JobCompletionDate")), services)
 
 
 def load_last_accessed(path: str | Path) -> dict[str, RoleAccess]:
@@ -75,15 +76,6 @@ def load_last_accessed(path: str | Path) -> dict[str, RoleAccess]:
                           "get-service-last-accessed-details` output")
     return {arn: parse_role_access(arn, output) for arn, output in entries}
 
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def fetch_last_accessed(options: AwsOptions, role_arns: Sequence[str], *,

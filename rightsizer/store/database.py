@@ -25,6 +25,8 @@ import pyarrow as pa
 from rightsizer.errors import StoreError
 from rightsizer.sqlfiles import schema_migrations, sql
 from rightsizer.store import redact
+from rightsizer.store.clock import naive_utc as _naive_utc
+from rightsizer.store.clock import now as _now
 from rightsizer.store.history import RunRecords
 from rightsizer.store.integrity import IntegrityTables
 from rightsizer.store.records import (
@@ -572,12 +574,4 @@ def _json_object(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _naive_utc(moment: datetime | None) -> datetime | None:
-    """Event times are stored as naive UTC TIMESTAMPs; compare aware datetimes in UTC."""
-    if moment is None or moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from rightsizer.store.clock import now
 
 if TYPE_CHECKING:
     import duckdb
@@ -23,7 +25,7 @@ class RunRecords:
         """What a run saw, per role, and its log integrity check; a run recorded again replaces
         its record."""
         self._con.execute("INSERT OR REPLACE INTO run_history VALUES (?, ?, ?, ?, ?)",
-                          [run_id, as_of, datetime.now(UTC).replace(tzinfo=None),
+                          [run_id, as_of, now(),
                            orjson.dumps(list(roles)).decode(),
                            orjson.dumps(integrity).decode() if integrity else None])
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pyarrow as pa
 
+from rightsizer.store.clock import naive_utc, now
 from rightsizer.store.records import StoredDigest
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class IntegrityTables:
         table = pa.table({"uri": [u for u, _ in rows], "sha256": [h for _, h in rows]})
         self._with_table("hashes", table,
                          "INSERT OR REPLACE INTO log_file_hashes SELECT uri, sha256, ? "
-                         "FROM hashes", [_now()])
+                         "FROM hashes", [now()])
 
     def digests_read(self, files: Iterable[tuple[str, str]]) -> set[str]:
         """Of ``(uri, fingerprint)`` pairs, the uris whose digest is stored as it is now."""
@@ -57,13 +58,13 @@ class IntegrityTables:
                    "previous_sha256", "previous_signature", "problem")
         data: dict[str, Any] = {c: [d.get(c) for d in digests] for c in columns}
         for column in ("start_time", "end_time"):
-            data[column] = pa.array([_naive(v) for v in data[column]], pa.timestamp("us"))
+            data[column] = pa.array([naive_utc(v) for v in data[column]], pa.timestamp("us"))
         data["log_files"] = [orjson.dumps(d.get("log_files") or []).decode() for d in digests]
         names = ", ".join((*columns, "log_files"))
         self._with_table("digests", pa.table(data),
                          f"INSERT OR REPLACE INTO digest_files ({names}, read_at) "
                          f"SELECT {names}, ? FROM digests",
-                         [_now()])
+                         [now()])
 
     def digests_between(self, since: datetime | None, until: datetime | None
                         ) -> tuple[StoredDigest, ...]:
@@ -75,9 +76,9 @@ class IntegrityTables:
             "previous_sha256, previous_signature, log_files, problem FROM digest_files "
             "WHERE problem IS NOT NULL OR ((? IS NULL OR end_time > ?) "
             "AND (? IS NULL OR start_time < ?)) ORDER BY end_time, digest_key",
-            [_naive(since), _naive(since), _naive(until), _naive(until)]).fetchall()
+            [naive_utc(since), naive_utc(since), naive_utc(until), naive_utc(until)]).fetchall()
         return tuple(
-            StoredDigest(uri, account, key, bucket, _utc(start), _utc(end), end_text,
+            StoredDigest(uri, account, key, bucket, _aware(start), _aware(end), end_text,
                          fingerprint or "", algorithm or "", signature, sha or "", previous_key,
                          previous_sha, previous_signature,
                          tuple((f["key"], f["sha256"]) for f in orjson.loads(files or "[]")),
@@ -94,7 +95,7 @@ class IntegrityTables:
             "SELECT s.source, h.sha256 FROM (SELECT DISTINCT source FROM events "
             "WHERE (? IS NULL OR event_time >= ?) AND (? IS NULL OR event_time < ?)) AS s "
             "LEFT JOIN log_file_hashes AS h ON h.uri = s.source",
-            [_naive(since), _naive(since), _naive(until), _naive(until)]).fetchall()
+            [naive_utc(since), naive_utc(since), naive_utc(until), naive_utc(until)]).fetchall()
         return {source: sha for source, sha in rows}
 
     def files_read(self) -> tuple[str, ...]:
@@ -104,15 +105,5 @@ class IntegrityTables:
         return tuple(row[0] for row in rows)
 
 
-def _naive(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _utc(moment: datetime | None) -> datetime | None:
+def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None else None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
