@@ -78,8 +78,12 @@ class RoleResult:
         )
 
 
-def _unused_since(role: InventoryRole, window: Window) -> str | None:
-    """Why IAM's own record says the role was not used since before the window, if it does."""
+def _unused_since(role: InventoryRole, window: Window, *, seen_in_window: bool) -> str | None:
+    """Why IAM's own record says the role was not used since before the window, if it does and
+    CloudTrail did not see the role at work in the window: a role the logs show working is
+    never called one to delete, whatever an IAM snapshot older than the logs says."""
+    if seen_in_window:
+        return None
     if role.last_used is not None and role.last_used < window.start:
         return (f"IAM last saw the role used on {role.last_used:%Y-%m-%d}, before the window "
                 f"({window.start:%Y-%m-%d}): an unused ECS role; delete it rather than "
@@ -145,9 +149,16 @@ def rightsize(
                 "FEW_OBSERVATIONS",
                 f"the role was {sufficiency.describe_confidence()}: what it does rarely may "
                 "not have happened yet"))
-    unused = _unused_since(role, window)
+    seen_in_window = sufficiency.active_days > 0
+    unused = _unused_since(role, window, seen_in_window=seen_in_window)
     if unused:
         findings.append(Finding.of("ROLE_UNUSED", unused))
+    elif seen_in_window and _unused_since(role, window, seen_in_window=False):
+        last = (f"last used on {role.last_used:%Y-%m-%d}" if role.last_used
+                else "never used since it was created")
+        disagreements = (*disagreements, f"IAM's RoleLastUsed says the role was {last}, yet "
+                         f"CloudTrail saw it at work on {sufficiency.active_days} days of the "
+                         "window (the IAM data may be older than the logs)")
     if window.days < min_window_days:
         findings.append(
             Finding.of(

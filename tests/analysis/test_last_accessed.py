@@ -129,15 +129,20 @@ def test_a_run_keeps_what_iam_saw_used_and_says_where_the_witnesses_disagree(
     assert all(not r["kept_used_per_iam"] for r in others)
 
 
-@pytest.mark.parametrize(("last_used", "known", "created", "expected"), [
-    (datetime(2026, 8, 1, tzinfo=UTC), True, None, "last saw the role used on 2026-08-01"),
-    (datetime(2026, 10, 5, tzinfo=UTC), True, None, None),  # used in the window
-    (None, True, datetime(2024, 1, 2, tzinfo=UTC), "since it was created on 2024-01-02"),
-    (None, True, datetime(2026, 10, 20, tzinfo=UTC), None),  # created in the window: new
-    (None, False, datetime(2024, 1, 2, tzinfo=UTC), None),  # RoleLastUsed not in the data
+@pytest.mark.parametrize(("last_used", "known", "created", "seen", "expected"), [
+    (datetime(2026, 8, 1, tzinfo=UTC), True, None, False,
+     "last saw the role used on 2026-08-01"),
+    (datetime(2026, 10, 5, tzinfo=UTC), True, None, False, None),  # used in the window
+    (None, True, datetime(2024, 1, 2, tzinfo=UTC), False, "since it was created on 2024-01-02"),
+    (None, True, datetime(2026, 10, 20, tzinfo=UTC), False, None),  # created in the window: new
+    (None, False, datetime(2024, 1, 2, tzinfo=UTC), False, None),  # RoleLastUsed not in the data
+    # CloudTrail saw the role at work in the window: whatever IAM's record says (a snapshot
+    # older than the logs, or another partition's view), deleting it would stop the service.
+    (datetime(2026, 8, 1, tzinfo=UTC), True, None, True, None),
+    (None, True, datetime(2024, 1, 2, tzinfo=UTC), True, None),
 ])
 def test_role_last_used_before_the_window_is_an_unused_role(
-        last_used: datetime | None, known: bool, created: datetime | None,
+        last_used: datetime | None, known: bool, created: datetime | None, seen: bool,
         expected: str | None) -> None:
     from dataclasses import replace
 
@@ -148,7 +153,8 @@ def test_role_last_used_before_the_window_is_an_unused_role(
                          evidence=(), kinds=(), uses=(), needs=(), trust=None, policies=(),
                          boundary=None, assumed=None, findings=())
     role = replace(role, last_used=last_used, last_used_known=known, created=created)
-    found = _unused_since(role, Window(WINDOW, datetime(2026, 11, 1, tzinfo=UTC)))
+    found = _unused_since(role, Window(WINDOW, datetime(2026, 11, 1, tzinfo=UTC)),
+                          seen_in_window=seen)
     assert (found is None) if expected is None else (expected in (found or ""))
 
 
