@@ -22,6 +22,7 @@ from rightsizer.cli_options import (
     aws_options,
     deprecated_option,
     load_cli_settings,
+    member_options,
     output_options,
 )
 from rightsizer.cli_output import (
@@ -68,7 +69,8 @@ _RUN_FLAGS = {
     "athena_concurrency": "athena.concurrency",
     "workers": "run.workers", "pdf": "run.pdf", "log_format": "logging.format",
     "public_keys": "sources.public_keys", "require_valid_logs": "run.require_valid_logs",
-    "last_accessed": "sources.last_accessed",
+    "last_accessed": "sources.last_accessed", "organization": "aws.organization",
+    "assume_role": "aws.assume_role",
 }
 
 
@@ -80,11 +82,14 @@ _RUN_FLAGS = {
               help="CloudTrail to ingest first: a file, a folder, s3://bucket/prefix or "
                    "athena://DATABASE.TABLE (repeatable). Without any, the store is analyzed "
                    "as it is.")
-@click.option("--iam", "iam_source", metavar="FILE|aws",
-              help="IAM authorization details file, or `aws` to read the account live.")
-@click.option("--ecs", "ecs_source", metavar="FILE|aws",
+@click.option("--iam", "iam_source", metavar="FILE|FOLDER|aws",
+              help="`aws iam get-account-authorization-details` output, a folder of them (one "
+                   "per account), or `aws` to read the account live (every --account with "
+                   "--assume-role).")
+@click.option("--ecs", "ecs_source", metavar="FILE|FOLDER|aws",
               help="Task definitions file or folder, or `aws` to read them live.")
-@click.option("--out", help="Output folder (summary.json, roles/<RoleName>/..., reports).")
+@click.option("--out", help="Output folder (summary.json, roles/<RoleName>/... or, for several "
+                            "accounts, accounts/<Account>/roles/<RoleName>/..., reports).")
 @click.option("--dated/--no-dated", default=None,
               help="Write each run to OUT/<UTC stamp>/ and point OUT/latest at it.")
 @click.option("--keep", type=click.IntRange(0), help="Dated runs to keep (0: all).")
@@ -121,8 +126,7 @@ _RUN_FLAGS = {
                    "default: --region).")
 @deprecated_option("--aws-region", "--region")
 @athena_options
-@click.option("--account", "accounts", multiple=True,
-              help="An account whose partitions Athena reads (repeatable).")
+@member_options
 @athena_query_options
 @click.option("--workers", type=click.IntRange(1, 64), help="Reader processes (default: cores).")
 @click.option("--pdf/--no-pdf", default=None,
@@ -146,6 +150,7 @@ def run(config: Path | None, logs: tuple[str, ...], output: str, **flags: Any) -
             _state["json_logs"] = True
             _setup_logging(_state["verbose"], "json")
         given: dict[str, object] = {_RUN_FLAGS[k]: v for k, v in flags.items()}
+        given["aws.accounts"] = flags["accounts"]  # Athena's partitions, and the members read
         given["aws.region"] = flags["region"] or flags["aws_region"]
         given["sources.logs"] = tuple(s for s in logs if not s.startswith("athena://"))
         given["sources.athena"] = tuple(s for s in logs if s.startswith("athena://"))
@@ -271,6 +276,7 @@ def _run_json(result: Any) -> dict[str, Any]:
         "events_in_window": result.events_in_window,
         "roles": [{
             "name": r.role.name,
+            "account": written["account"],
             "kinds": list(r.role.kinds),
             "granted": len(r.grants.actions),
             "used": len(r.actions("used")),
@@ -299,17 +305,21 @@ def _print_run(result: Any) -> None:
         _echo("  trails: inferred from the logs (management events, and data events "
                    "where the logs hold some); give --trail FILE or --trail aws for the real "
                    "selectors")
+    accounts = result.summary.get("organization", {}).get("accounts", ())
+    if accounts:
+        _echo(f"  {plural(len(accounts), 'account')}: roles are named ACCOUNT/ROLE, their files "
+              "under accounts/ACCOUNT/roles/ROLE")
     header = f"  {'role':<36} {'kinds':<15} {'granted':>7} {'used':>5} {'proposed':>8} " \
              f"{'cut':>5} {'confidence':<11} findings"
     _echo(header)
-    for r, _ in _in_report_order(result):
+    for r, written in _in_report_order(result):
         granted = len(r.grants.actions)
         proposed = len(r.proposed_actions)
         cut = f"{100 * (granted - proposed) / granted:.0f}%" if granted and r.proposal else "-"
         worst = r.findings[0].severity.value if r.findings else ""
         kinds = "+".join(r.role.kinds) or "?"
         confidence = r.sufficiency.confidence if r.sufficiency.sufficient else "no evidence"
-        _echo(f"  {_one(r.role.name)[:36]:<36} {kinds:<15} {granted:>7} "
+        _echo(f"  {_one(written['label'])[:36]:<36} {kinds:<15} {granted:>7} "
                    f"{len(r.actions('used')):>5} {proposed if r.proposal else '-':>8} "
                    f"{cut:>5} {confidence:<11} {len(r.findings)} {worst}")
     report_files = ", ".join(p for p in ("report.html", "report.md", "findings.csv", "report.pdf")
@@ -346,17 +356,25 @@ def _print_run(result: Any) -> None:
               help="Add services that fail to start (a missing ECR permission, a wrong trust "
                    "principal, a KMS key without grant, a cross-account repository without "
                    "policy) and OUT/ecs/stopped-tasks.json: input for rightsizer explain.")
+@click.option("--accounts", default=1, show_default=True, type=click.IntRange(1),
+              help="Accounts of an organization, each with --services services, in one "
+                   "organization trail; IAM and ECS files one per account (folders).")
 def simulate(out: Path, events: int, seed: int, services: int, days: int,
-             events_per_file: int | None, digest_hours: int, failures: bool) -> None:
-    """Write a synthetic account to OUT: CloudTrail delivery files, IAM and ECS JSON."""
+             events_per_file: int | None, digest_hours: int, failures: bool,
+             accounts: int) -> None:
+    """Write a synthetic account (or organization) to OUT: CloudTrail delivery files, IAM and
+    ECS JSON."""
 
     def action() -> int:
         result = rightsizer.simulate_account(out, events=events, seed=seed, services=services,
                                              days=days, events_per_file=events_per_file,
-                                             digest_hours=digest_hours, failures=failures)
+                                             digest_hours=digest_hours, failures=failures,
+                                             accounts=accounts)
         _echo(f"{result.distinct_events:,} events ({result.duplicate_deliveries:,} "
                    f"delivered twice) in {result.delivery_files:,} delivery files, "
                    f"{result.start:%Y-%m-%d} to {result.end:%Y-%m-%d}")
+        if len(result.accounts) > 1:
+            _echo(f"  accounts: {', '.join(result.accounts)}")
         _echo(f"  logs: {result.cloudtrail_dir}")
         _echo(f"  IAM:  {result.iam_path}")
         _echo(f"  ECS:  {result.ecs_path}")

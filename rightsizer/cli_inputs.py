@@ -19,6 +19,7 @@ from rightsizer.cli_options import (
     aws_options,
     deprecated_option,
     load_cli_settings,
+    member_options,
     output_options,
 )
 from rightsizer.cli_output import (
@@ -136,10 +137,11 @@ def ingest(sources: tuple[str, ...], config: Path | None, accounts: tuple[str, .
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML settings, as for run ([sources] iam, ecs; [store] path; [aws]); "
                    "default $RIGHTSIZER_CONFIG. Flags override it.")
-@click.option("--iam", "iam_source", metavar="FILE|aws",
-              help="`aws iam get-account-authorization-details` output, or `aws` to read the "
-                   "account live.")
-@click.option("--ecs", "ecs_source", metavar="FILE|aws",
+@click.option("--iam", "iam_source", metavar="FILE|FOLDER|aws",
+              help="`aws iam get-account-authorization-details` output, a folder of them (one "
+                   "per account), or `aws` to read the account live (every --account with "
+                   "--assume-role).")
+@click.option("--ecs", "ecs_source", metavar="FILE|FOLDER|aws",
               help="Task definitions (describe-task-definition output, a list, "
                    "{\"taskDefinitions\": [...]}, or a folder of them), or `aws` to read "
                    "them live.")
@@ -151,11 +153,13 @@ def ingest(sources: tuple[str, ...], config: Path | None, accounts: tuple[str, .
                    "default: --region).")
 @deprecated_option("--aws-region", "--region, and --ecs-region for each region whose task "
                                    "definitions to read", "aws_regions", multiple=True)
+@member_options
 @output_options
 def inventory(config: Path | None, iam_source: str | None, ecs_source: str | None,
               db: str | None, profile: str | None, region: str | None,
               endpoint_url: str | None, ecs_regions: tuple[str, ...],
-              aws_regions: tuple[str, ...], output: str) -> None:
+              aws_regions: tuple[str, ...], accounts: tuple[str, ...],
+              organization: bool | None, assume_role: str | None, output: str) -> None:
     """List the account's roles: which are ECS task principals, their kinds, the task
     definitions that use them, what those declare they need, and findings.
 
@@ -170,7 +174,9 @@ def inventory(config: Path | None, iam_source: str | None, ecs_source: str | Non
             "aws.profile": profile, "aws.endpoint_url": endpoint_url,
             # 0.1's repeated --aws-region: the first was the API region, each an ECS region.
             "aws.region": region or (aws_regions[0] if aws_regions else None),
-            "aws.ecs_regions": ecs_regions or aws_regions or None}
+            "aws.ecs_regions": ecs_regions or aws_regions or None,
+            "aws.accounts": accounts or None, "aws.organization": organization,
+            "aws.assume_role": assume_role}
         settings = load_cli_settings(config, {k: v for k, v in given.items() if v is not None})
         for name in ("iam", "ecs"):
             if not getattr(settings.sources, name):
@@ -180,7 +186,8 @@ def inventory(config: Path | None, iam_source: str | None, ecs_source: str | Non
                              endpoint_url=settings.aws.endpoint_url)
         result = rightsizer.inventory(settings.sources.iam, settings.sources.ecs,
                                       settings.store.path, aws=options,
-                                      ecs_regions=settings.aws.ecs_regions)
+                                      ecs_regions=settings.aws.ecs_regions,
+                                      members=settings.aws.members())
         _print(output, result.as_json, lambda: _print_inventory(result))
         for problem in result.problems:
             _say_error(f"bad input: {problem.what}: {problem.reason}")

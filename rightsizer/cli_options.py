@@ -129,3 +129,21 @@ def load_cli_settings(config: Path | None, given: dict[str, object]) -> Any:
 
     flags = {k: v.date() if isinstance(v, datetime) else v for k, v in given.items()}
     return load_settings(config, env=os.environ, flags=flags)
+
+
+def member_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The accounts of a run: Athena's partitions, and the member accounts read live."""
+    for option in reversed((
+        click.option("--account", "accounts", multiple=True, metavar="ID",
+                     help="An account of this run (repeatable): the partitions Athena reads, "
+                          "and with --assume-role a member account whose IAM and ECS are read "
+                          "live."),
+        click.option("--organization/--no-organization", default=None,
+                     help="With --assume-role: every active account of the organization "
+                          "(organizations:ListAccounts)."),
+        click.option("--assume-role", metavar="ROLE_NAME",
+                     help="The read-only role assumed in each member account to read its IAM "
+                          "and ECS live (deploy/cloudformation/member-stackset.yaml)."),
+    )):
+        command = option(command)
+    return command

@@ -31,6 +31,10 @@ The file (``rightsizer run --config FILE``, or ``$RIGHTSIZER_CONFIG``), every ke
     ecs_regions = []                # regions whose task definitions to read live (default:
                                     #  region); e.g. ["eu-west-1", "us-east-1"]
     endpoint_url = "https://..."    # default none; http:// or https://
+    accounts = []                   # member accounts whose IAM and ECS are read live, each
+                                    #  through assume_role; e.g. ["111122223333"]
+    organization = false            # with assume_role: every active account of the organization
+    assume_role = "rightsizer-read" # default none: the read-only role in each member account
 
     [athena]
     workgroup = "primary"           # default "primary"
@@ -117,7 +121,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rightsizer.sources.accounts import Members
 
 from rightsizer.analysis.findings import Severity
 from rightsizer.analysis.verdicts import Exclusion
@@ -167,6 +174,16 @@ class AwsSettings:
     region: str | None = None
     ecs_regions: tuple[str, ...] = ()
     endpoint_url: str | None = None
+    accounts: tuple[str, ...] = ()  # member accounts read live (with --iam/--ecs aws)
+    organization: bool = False  # every active account of the organization
+    assume_role: str | None = None  # the role assumed in each member account
+
+    def members(self) -> Members:
+        """The member accounts to read live, as the sources take them."""
+        from rightsizer.sources.accounts import Members
+
+        return Members(accounts=self.accounts, organization=self.organization,
+                       assume_role=self.assume_role)
 
 
 @dataclass(frozen=True, slots=True)

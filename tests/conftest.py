@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -99,6 +99,17 @@ _POISON_BODY = (
 )
 
 
+# What STS answers an AssumeRole the role's trust policy does not allow
+# (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html, Errors; the query
+# protocol's error shape).
+_DENIED_BODY = (
+    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+    "<Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/moto is not "
+    "authorized to perform: sts:AssumeRole on this resource</Message></Error>"
+    "<RequestId>DENIED0000000</RequestId></ErrorResponse>"
+)
+
+
 class _FaultyProxy(BaseHTTPRequestHandler):
     """Forwards each request to moto unchanged, except the poisoned ones (500 InternalError).
 
@@ -107,6 +118,8 @@ class _FaultyProxy(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     upstream: tuple[str, int] = ("127.0.0.1", 0)
+    # STS AssumeRole requests whose decoded body holds one of these are refused (AccessDenied).
+    denied_assume: ClassVar[list[str]] = []
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -130,6 +143,15 @@ class _FaultyProxy(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         body = self._read_body()
+        form = unquote(body.decode("utf-8", "replace"))
+        if "Action=AssumeRole" in form and any(m in form for m in self.denied_assume):
+            payload = _DENIED_BODY.encode()
+            self.send_response_only(403, "Forbidden")
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
         if POISON in unquote(self.path):
             payload = _POISON_BODY.format(resource=urlsplit(self.path).path).encode()
             self.send_response_only(500, "Internal Server Error")
@@ -172,11 +194,26 @@ def faulty_s3_endpoint(moto_server: str) -> Iterator[str]:
     """Endpoint URL of a reverse proxy in front of ``moto_server`` that answers every request
     whose decoded target contains ``"/poison/"`` with ``500 InternalError`` (an S3 XML error), so
     the error survives boto's retries. Use a client with a small ``max_attempts``."""
+    yield from _proxy(moto_server, [])
+
+
+@pytest.fixture
+def assume_denying_endpoint(moto_server: str) -> Iterator[tuple[str, list[str]]]:
+    """A proxy in front of ``moto_server`` (moto lets any role be assumed) that refuses, as STS
+    does, each AssumeRole whose request names one of the strings in the list it yields beside
+    its endpoint URL: a member account whose role cannot be assumed."""
+    denied: list[str] = []
+    for url in _proxy(moto_server, denied):
+        yield url, denied
+
+
+def _proxy(moto_server: str, denied_assume: list[str]) -> Iterator[str]:
     target = urlsplit(moto_server)
     handler = type(
         "FaultyProxyHandler",
         (_FaultyProxy,),
-        {"upstream": (target.hostname or "127.0.0.1", target.port or 80)},
+        {"upstream": (target.hostname or "127.0.0.1", target.port or 80),
+         "denied_assume": denied_assume},
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True

@@ -166,3 +166,28 @@ def test_terraform_plans_the_member_policy_for_its_account(tmp_path: Path) -> No
         result = run_terraform(args, module)
         assert result.returncode == 0, (args, result.stdout, result.stderr)
     assert "1 passed, 0 failed" in result.stdout
+
+
+def test_the_job_may_assume_the_member_role_in_the_organization_and_nothing_else() -> None:
+    """deploy/iam/job-organization-policy.json, added to the job's role for --organization /
+    --account with --assume-role: sts:AssumeRole on the member role in the organization's
+    accounts (aws:ResourceOrgID: https://docs.aws.amazon.com/IAM/latest/UserGuide/
+    reference_policies_condition-keys.html#condition-keys-resourceorgid), and
+    organizations:ListAccounts."""
+    text = (DEPLOY / "iam" / "job-organization-policy.json").read_text()
+    for name, value in (("${AWS::Partition}", "aws"), ("${MemberRoleName}", "rightsizer-read"),
+                        ("${OrganizationId}", ORG)):
+        text = text.replace(name, value)
+    policy = parse_policy(json.loads(text), name="job-organization")
+    member = f"arn:aws:iam::{MEMBER}:role/rightsizer-read"
+    in_org = {"aws:ResourceOrgID": (ORG,)}
+    assert evaluate(Request("sts:AssumeRole", member, in_org, True), [policy]).allowed
+    assert evaluate(Request("organizations:ListAccounts", "*"), [policy]).allowed
+    refused = [
+        Request("sts:AssumeRole", member, {"aws:ResourceOrgID": ("o-other12345",)}, True),
+        Request("sts:AssumeRole", f"arn:aws:iam::{MEMBER}:role/admin", in_org, True),
+        Request("organizations:DescribeAccount", "*"),
+        Request("organizations:CreateAccount", "*"),
+    ]
+    for request in refused:
+        assert not evaluate(request, [policy]).allowed, request

@@ -4,7 +4,7 @@ prove, and write the output folder."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from rightsizer.pipeline.history import RunHistory
     from rightsizer.proposal.rightsize import RoleResult, Window
     from rightsizer.settings import Settings
+    from rightsizer.sources.accounts import Members
+    from rightsizer.sources.last_accessed import RoleAccess
 
 @dataclass(frozen=True)
 class RunResult:
@@ -145,11 +147,13 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     from rightsizer.pipeline.integrity import log_integrity
     from rightsizer.proposal.rightsize import Window, rightsize
     from rightsizer.settings import Settings
-    from rightsizer.sources.last_accessed import fetch_last_accessed, load_last_accessed
+    from rightsizer.sources.last_accessed import load_last_accessed
 
     settings = settings or Settings()
     today = today or datetime.now(UTC).date()
-    authorization, task_definitions = inventory_inputs(iam, ecs, aws, settings.aws.ecs_regions)
+    members = settings.aws.members()
+    authorization, task_definitions = inventory_inputs(iam, ecs, aws, settings.aws.ecs_regions,
+                                                       members)
     summary_ingest = None
     if logs:
         scope = Scope(since=since.date() if since else None,
@@ -217,8 +221,9 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     # IAM's last-accessed data, the second witness (only to keep), by role: a file, or live.
     witness_problems: list[str] = []
     if settings.sources.last_accessed == LIVE:
-        found, failed = fetch_last_accessed(
-            aws or AwsOptions(), [r.arn for r in result_inventory.ecs_roles if r.in_iam_data])
+        found, failed = _last_accessed_live(
+            aws or AwsOptions(), members,
+            [r.arn for r in result_inventory.ecs_roles if r.in_iam_data])
         witness_problems = [f"IAM last-accessed data of {arn}: {reason}"
                             for arn, reason in failed]
     elif settings.sources.last_accessed:
@@ -274,3 +279,31 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
                      summary=summary, failures=failures, changes=changes,
                      integrity=integrity, history=history,
                      extra_problems=tuple(witness_problems))
+
+
+def _last_accessed_live(aws: AwsOptions, members: Members, role_arns: Sequence[str]
+                        ) -> tuple[dict[str, RoleAccess], list[tuple[str, str]]]:
+    """IAM's last-accessed data of the roles, live: with the credentials' account, or in each
+    member account through the role assumed there."""
+    from rightsizer.analysis.inventory import role_key
+    from rightsizer.sources.accounts import for_each_account
+    from rightsizer.sources.last_accessed import fetch_last_accessed
+
+    if not members.several:
+        return fetch_last_accessed(aws, role_arns)
+    by_account: dict[str, list[str]] = {}
+    for arn in role_arns:
+        by_account.setdefault(role_key(arn)[0], []).append(arn)
+    member_set = replace(members, accounts=tuple(sorted(by_account)), organization=False)
+    read, failed_accounts = for_each_account(
+        aws, member_set, lambda account, options: fetch_last_accessed(
+            options, by_account.get(account, [])))
+    found: dict[str, RoleAccess] = {}
+    failed: list[tuple[str, str]] = []
+    for account_found, account_failed in read.values():
+        found.update(account_found)
+        failed.extend(account_failed)
+    for problem in failed_accounts:
+        account = problem.uri.removeprefix("account ")
+        failed.extend((arn, problem.reason) for arn in by_account.get(account, []))
+    return found, failed

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from rightsizer import aws_names
 from rightsizer.aws_names import role_folder_name
 from rightsizer.errors import ConfigError
 
@@ -64,7 +66,10 @@ def _verdict_json(verdict: Verdict) -> dict[str, object]:
 
 def _role_json(result: RoleResult, policy_path: str | None,
                failures: Sequence[Failure] = (),
-               changes: Sequence[RoleChange] = ()) -> dict[str, object]:
+               changes: Sequence[RoleChange] = (), *,
+               several_accounts: bool = False) -> dict[str, object]:
+    from rightsizer.analysis.inventory import role_key
+
     role = result.role
     daily: dict[str, int] = {}
     for evidence in result.evidence.actions.values():
@@ -83,6 +88,9 @@ def _role_json(result: RoleResult, policy_path: str | None,
 
     return {
         "name": role.name,
+        "account": role_key(role.arn)[0],
+        # How the reports name the role: with its account when the run holds several.
+        "label": f"{role_key(role.arn)[0]}/{role.name}" if several_accounts else role.name,
         "arn": role.arn,
         "kinds": list(role.kinds),
         "task_definitions": list(role.task_definitions),
@@ -141,15 +149,17 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
     from rightsizer.iam.catalog import catalog
 
     roles = []
+    folders = role_folders(Path(), results)
+    accounts = sorted({role_key(r.role.arn)[0] for r in results})
     for result in sorted(results, key=_report_order):
-        folder = _role_folder(Path("roles"), result.role.name)
+        folder = folders[result.role.arn]
         path = (f"{folder.as_posix()}/policy.json"
                 if result.proposal is not None and folder is not None else None)
         key = role_key(result.role.arn)
         entry = _role_json(
             result, path, [f for f in failures if role_key(f.role_arn) == key],
             [c for arn, found in (changes or {}).items() if role_key(arn) == key
-             for c in found])
+             for c in found], several_accounts=len(accounts) > 1)
         if history is not None:
             entry.update(history.role_json(result.role.arn))
         roles.append(entry)
@@ -192,10 +202,54 @@ def summarize(window: Window, results: Sequence[RoleResult], inv: Inventory,
         "roles": roles,
         "problems": [p.as_json() for p in inv.problems],
     }
+    if len(accounts) > 1:
+        summary["organization"] = _organization(roles)
     summary["compliance"] = _compliance(results)
     if history is not None and history.since_last_run is not None:
         summary["since_last_run"] = history.since_last_run  # absent on the first run
     return summary
+
+
+def _organization(roles: Sequence[Mapping[str, Any]]) -> dict[str, object]:
+    """Per account of a run over several: its roles, how many were judged, the actions granted,
+    used and proposed (a role without a proposal keeps what it is granted), and its findings by
+    severity; then the worst findings across the organization (info left out)."""
+    from rightsizer.analysis.findings import Severity
+
+    totals: dict[str, Counter[str]] = {}
+    severities: dict[str, Counter[str]] = {}
+    worst: list[tuple[int, str, Mapping[str, Any]]] = []
+    for role in roles:
+        account = str(role["account"])
+        has_proposal = role.get("policy_path") is not None
+        totals.setdefault(account, Counter()).update({
+            "roles": 1,
+            "judged": int(bool(role["evidence_sufficiency"]["sufficient"])),
+            "roles_with_proposal": int(has_proposal),
+            "granted": len(role["granted_actions"]),
+            "used": len(role["used_actions"]),
+            "proposed": len(role["proposed_actions" if has_proposal else "granted_actions"]),
+        })
+        found = severities.setdefault(account, Counter())
+        for finding in role["findings"]:
+            found[finding["severity"]] += 1
+            rank = Severity(finding["severity"]).rank
+            if rank < Severity.INFO.rank:
+                worst.append((rank, str(role["label"]), finding))
+    worst.sort(key=lambda w: (w[0], w[1], str(w[2]["code"])))
+    keys = ("roles", "judged", "roles_with_proposal", "granted", "used", "proposed")
+    return {
+        "accounts": [{"account": account, **{k: totals[account][k] for k in keys},
+                      "findings": {s.value: severities[account][s.value] for s in Severity
+                                   if severities[account][s.value]}}
+                     for account in sorted(totals)],
+        "worst_findings": [{"role": label, **finding}
+                           for _, label, finding in worst[:_WORST_SHOWN]],
+    }
+
+
+# How many of the organization's worst findings its summary lists.
+_WORST_SHOWN = 20
 
 
 def _compliance(results: Sequence[RoleResult]) -> list[dict[str, object]]:
@@ -261,12 +315,12 @@ def write_output(out: Path, results: Sequence[RoleResult], summary: dict[str, ob
     )
 
     out.mkdir(parents=True, exist_ok=True)
-    roles = out / "roles"
+    folders = role_folders(out, results)
     for result in results:
-        folder = _role_folder(roles, result.role.name)
+        folder = folders[result.role.arn]
         if folder is None:
             log.warning("role %r: not a name a folder of %s can have; its files are not "
-                        "written", result.role.name, roles)
+                        "written", result.role.name, out)
             continue
         if result.proposal is None:
             if folder.is_dir() and not folder.is_symlink():
@@ -286,6 +340,26 @@ def write_output(out: Path, results: Sequence[RoleResult], summary: dict[str, ob
             write_text(folder / name, text)
     write_text(out / "summary.json",
                 orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def role_folders(out: Path, results: Sequence[RoleResult]) -> dict[str, Path | None]:
+    """Each role's folder, by ARN: ``OUT/roles/<name>`` when the run holds one account's roles,
+    ``OUT/accounts/<account>/roles/<name>`` when it holds several (two accounts may each have a
+    role of one name). None for a name no folder can have."""
+    from rightsizer.analysis.inventory import role_key
+
+    accounts = {role_key(r.role.arn)[0] for r in results}
+    folders: dict[str, Path | None] = {}
+    for result in results:
+        account, name = role_key(result.role.arn)
+        if len(accounts) > 1:
+            if not aws_names.ACCOUNT_ID.fullmatch(account):
+                folders[result.role.arn] = None
+                continue
+            folders[result.role.arn] = _role_folder(out / "accounts" / account / "roles", name)
+        else:
+            folders[result.role.arn] = _role_folder(out / "roles", name)
+    return folders
 
 
 def _role_folder(roles: Path, name: str) -> Path | None:

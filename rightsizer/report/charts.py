@@ -121,12 +121,17 @@ class RoleCounts:
         return max(self.granted - self.after, 0)
 
 
+def role_label(role: Mapping[str, Any]) -> str:
+    """How the reports name a role: its name, with its account when the run held several."""
+    return str(role.get("label") or role.get("name", ""))
+
+
 def role_counts(role: Mapping[str, Any]) -> RoleCounts:
     kept = sum(len(role.get(k) or ()) for k in ("kept_unobservable", "kept_required",
                                                   "kept_excluded", "kept_insufficient_evidence",
                                                   "kept_unmapped", "kept_used_per_iam"))
     return RoleCounts(
-        name=str(role.get("name", "")),
+        name=role_label(role),
         granted=len(role.get("granted_actions") or ()),
         used=len(role.get("used_actions") or ()),
         unused=len(role.get("unused_actions") or ()),
@@ -166,11 +171,11 @@ def _daily(summary: Mapping[str, Any], role: str | None) -> tuple[list[date], li
     """Days of the window and, per role (most calls first), its calls on each day."""
     series: list[tuple[str, dict[date, int]]] = []
     for entry in _roles(summary):
-        if role is not None and entry.get("name") != role:
+        if role is not None and role_label(entry) != role:
             continue
         days = {date.fromisoformat(str(d)[:10]): int(n)
                 for d, n in (entry.get("activity") or {}).items()}
-        series.append((str(entry.get("name", "")), days))
+        series.append((role_label(entry), days))
     seen = [d for _, days in series for d in days]
     window = summary.get("window") or {}
     bounds = [date.fromisoformat(str(window[k])[:10]) for k in ("start", "end") if window.get(k)]
@@ -320,7 +325,7 @@ def daily_activity(summary: Mapping[str, Any], role: str | None = None) -> Figur
 def unused_by_access_level(summary: Mapping[str, Any]) -> Figure:
     """Unused permissions by access level per role (stacked bars, harm first)."""
     roles = _roles(summary)
-    levels = {str(r.get("name", "")): unused_by_level(r) for r in roles}
+    levels = {role_label(r): unused_by_level(r) for r in roles}
     counts = [role_counts(r) for r in roles]
     shown = _top(counts, lambda c: c.unused)
     fig = _figure(1.4 + 0.3 * max(len(shown), 1))
@@ -472,7 +477,7 @@ def chart_alt_text(kind: str, summary: Mapping[str, Any], role: str | None = Non
                  for c in shown]
         return _with_rest("Permissions per role. ", parts, len(counts) - len(shown))
     if kind == "unused_by_access_level":
-        by_name = {str(r.get("name", "")): unused_by_level(r) for r in _roles(summary)}
+        by_name = {role_label(r): unused_by_level(r) for r in _roles(summary)}
         shown = _top(counts, lambda c: c.unused)
         parts = []
         for c in shown:

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from rightsizer.analysis.evidence import CONFIDENCE_LEVELS
-from rightsizer.report.charts import LEVEL_LABELS, unused_by_level
+from rightsizer.report.charts import LEVEL_LABELS, role_label, unused_by_level
 from rightsizer.text import plural
 
 DASH = "\u2013"  # an en dash: "no value" in a table cell
@@ -82,7 +82,7 @@ def _all_findings(summary: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], M
     """(role, finding) pairs sorted by severity, then role, then code."""
     pairs = [(role, f) for role in _roles(summary) for f in role.get("findings") or ()]
     return sorted(pairs, key=lambda p: (_severity_rank(str(p[1].get("severity", ""))),
-                                        str(p[0].get("name", "")), str(p[1].get("code", "")),
+                                        role_label(p[0]), str(p[1].get("code", "")),
                                         str(p[1].get("message", ""))))
 
 
@@ -199,6 +199,28 @@ def _since_last_run(summary: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"previous": str(since.get("previous_as_of", "?")), "rows": rows, "moved": moved,
             "added": list(since.get("roles_added") or ()),
             "gone": list(since.get("roles_gone") or ()), "runs": len(totals)}
+
+
+def _organization(summary: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A run over several accounts: a row per account, and the worst findings across them;
+    None for one account's run."""
+    organization = summary.get("organization")
+    if not isinstance(organization, Mapping):
+        return None
+    rows = []
+    for entry in organization.get("accounts") or ():
+        granted, proposed = int(entry.get("granted") or 0), int(entry.get("proposed") or 0)
+        findings = entry.get("findings") or {}
+        rows.append({
+            "account": str(entry.get("account", "")), "roles": int(entry.get("roles") or 0),
+            "judged": int(entry.get("judged") or 0), "granted": granted,
+            "used": int(entry.get("used") or 0), "proposed": proposed,
+            "removed_pct": _pct(granted - proposed, granted),
+            "findings": ", ".join(f"{n} {s}" for s, n in findings.items()) or "none"})
+    worst = [{"role": str(f.get("role", "")), "severity": str(f.get("severity", "")),
+              "code": str(f.get("code", "")), "message": str(f.get("message", ""))}
+             for f in organization.get("worst_findings") or ()]
+    return {"accounts": rows, "worst": worst}
 
 
 def _compliance(summary: Mapping[str, Any]) -> list[dict[str, Any]]:

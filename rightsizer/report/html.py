@@ -13,7 +13,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from rightsizer.report import charts
-from rightsizer.report.charts import RoleCounts, role_counts
+from rightsizer.report.charts import RoleCounts, role_counts, role_label
 from rightsizer.report.common import (
     DASH,
     KEPT_VERDICTS,
@@ -29,6 +29,7 @@ from rightsizer.report.common import (
     _kept_reasons,
     _level_counts,
     _n,
+    _organization,
     _pct,
     _policy_link,
     _replay,
@@ -174,7 +175,7 @@ def _compact_json(value: Any, indent: int = 0, column: int = 0, width: int = 100
 
 def _role_view(index: int, role: Mapping[str, Any], policies: Mapping[str, str] | None,
                diffs: Mapping[str, str] | None) -> dict[str, Any]:
-    name = str(role.get("name", ""))
+    name = role_label(role)
     counts = role_counts(role)
     rows = sorted((_verdict_row(v) for v in role.get("verdicts") or ()
                    if v.get("verdict") != "unused"), key=_verdict_rank)
@@ -307,6 +308,7 @@ def _base(summary: Mapping[str, Any], views: list[dict[str, Any]]) -> dict[str, 
         "integrity": _integrity(summary),
         "since_last_run": _since_last_run(summary),
         "compliance": _compliance(summary),
+        "organization": _organization(summary),
         "events_in_window": summary.get("events_in_window"),
         "analysis_input": _analysis_input(summary),
         "trails": [_trail_lines(t) for t in summary.get("trails") or ()],
@@ -342,7 +344,7 @@ def _context(summary: Mapping[str, Any], policies: Mapping[str, str] | None,
                                                              strict=True)}
     return {
         **_base(summary, views),
-        "findings": [{"role": str(r.get("name", "")), "anchor": anchors.get(id(r), ""),
+        "findings": [{"role": role_label(r), "anchor": anchors.get(id(r), ""),
                       "severity": str(f.get("severity", "")), "code": str(f.get("code", "")),
                       "message": str(f.get("message", ""))} for r, f in _all_findings(summary)],
         "charts": [

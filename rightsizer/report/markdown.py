@@ -131,7 +131,24 @@ def render_markdown(summary: Mapping[str, Any], *,
         out += ["", f"> **{_n(coverage['not_judged'])} of {_n(len(ctx['roles']))} roles could "
                 "not be judged**: their grants are all kept, and each says what is missing."]
 
-    out += ["", "## Account summary", ""]
+    organization = ctx["organization"]
+    if organization:
+        out += ["", "## Organization", "",
+                f"{plural(len(organization['accounts']), 'account')} in this run; each role is "
+                "named ACCOUNT/ROLE, and its files are under accounts/ACCOUNT/roles/ROLE.", "",
+                *_md_table(("account", "roles", "judged", "granted", "used", "after the proposals",
+                            "removed", "findings"),
+                           [(md_code(a["account"]), _n(a["roles"]), _n(a["judged"]),
+                             _n(a["granted"]), _n(a["used"]), _n(a["proposed"]),
+                             a["removed_pct"], md_text(a["findings"]))
+                            for a in organization["accounts"]])]
+        if organization["worst"]:
+            out += ["", "The worst findings across the organization:", "",
+                    *_md_table(("severity", "role", "code", "message"),
+                               [(md_text(f["severity"]), md_text(f["role"]), md_code(f["code"]),
+                                 md_text(f["message"])) for f in organization["worst"]])]
+
+    out += ["", "## All accounts" if organization else "## Account summary", ""]
     severities = ", ".join(f"{n} {md_text(s)}" for s, n in ctx["severity_counts"]) or "none"
     out += _md_table(
         ("roles", "granted", "used", "unused", "kept unseen", "after the proposals", "removed",

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rightsizer.report.charts import role_label
 from rightsizer.report.common import (
     _roles,
 )
@@ -52,7 +53,7 @@ def _read_role_files(out: Path, summary: Mapping[str, Any]) -> tuple[dict[str, s
         policy = (out / str(path)).resolve()
         if not policy.is_relative_to(root):  # a summary never points outside its folder
             continue
-        name = str(role.get("name", ""))
+        name = role_label(role)
         for target, file in ((policies, policy), (diffs, policy.with_name("diff.md"))):
             # A missing file is said so in the report; the other files still render.
             with contextlib.suppress(FileNotFoundError, IsADirectoryError, UnicodeDecodeError):

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,10 +50,11 @@ from rightsizer.simulate.changes import role_changes
 from rightsizer.simulate.clock import iso
 from rightsizer.simulate.cloudtrail import DeliveryWriter
 from rightsizer.simulate.ecs import task_definition, task_definitions
-from rightsizer.simulate.failures import add_failing_services
+from rightsizer.simulate.failures import Failing, add_failing_services
 from rightsizer.simulate.iam import authorization_details
 from rightsizer.simulate.ids import Rng
 from rightsizer.simulate.model import HOME_REGION, TRAIL_NAME, Account, build_account
+from rightsizer.simulate.signing import SigningKey
 
 __all__ = ["DEFAULT_END", "SimulationResult", "simulate_account"]
 
@@ -64,8 +65,8 @@ DEFAULT_END = datetime(2026, 11, 1, tzinfo=UTC)
 class SimulationResult:
     root: Path  # OUT
     cloudtrail_dir: Path  # OUT/cloudtrail (holds AWSLogs/...)
-    iam_path: Path  # OUT/iam/authorization-details.json
-    ecs_path: Path  # OUT/ecs/task-definitions.json
+    iam_path: Path  # OUT/iam/authorization-details.json (a folder of them, per account)
+    ecs_path: Path  # OUT/ecs/task-definitions.json (a folder of them, per account)
     trail_path: Path  # OUT/trail/event-selectors.json: what the simulated trail records
     distinct_events: int  # distinct eventIDs written in delivery files
     duplicate_deliveries: int  # records written a second time in a later delivery file
@@ -78,6 +79,7 @@ class SimulationResult:
     public_keys_path: Path | None = None
     # OUT/iam/last-accessed.json: IAM's last-accessed data of the ECS roles (a second witness).
     last_accessed_path: Path | None = None
+    accounts: tuple[str, ...] = ()  # the accounts simulated, the trail's home first
 
 
 # The data-event types the simulated traffic records (records.py marks them eventCategory Data).
@@ -126,6 +128,7 @@ def simulate_account(
     events_per_file: int | None = None,
     digest_hours: int = 1,
     failures: bool = False,
+    accounts: int = 1,
 ) -> SimulationResult:
     """Write the simulated account under `out` (which must be empty or absent).
 
@@ -136,10 +139,19 @@ def simulate_account(
     of digest files: CloudTrail writes one an hour; a small sample may want fewer.
     `failures` adds services whose tasks fail to start (``simulate.failures``), and
     `OUT/ecs/stopped-tasks.json` with their stopped tasks; the rest of the account is the same.
+
+    `accounts` > 1 simulates an organization: that many accounts, each its own ECS services and
+    roles (role names repeat across accounts, as they do in real organizations), their traffic
+    (`events` shared among them) in one organization trail, and the IAM and ECS files one per
+    account: `OUT/iam/authorization-details/ACCOUNT.json`, `OUT/ecs/task-definitions/ACCOUNT.json`.
+    The first account is the one a single-account simulation writes (the trail's home); the
+    others draw from their own seeds.
     """
     _check(events, services, days, events_per_file)
     if digest_hours < 1:
         raise ConfigError(f"digest_hours must be at least 1, not {digest_hours}")
+    if accounts < 1:
+        raise ConfigError(f"accounts must be >= 1, got {accounts}")
     root = Path(out)
     if root.exists() and any(root.iterdir()):
         raise ConfigError(f"{root} is not empty: the simulation writes a fresh tree")
@@ -149,80 +161,152 @@ def simulate_account(
     end_dt = end_dt.replace(microsecond=0)
     end_sec = int(end_dt.timestamp())
     start_sec = end_sec - days * 86_400
+    window = (start_sec, end_sec)
 
-    # Independent streams per concern, so e.g. the IAM file does not change with `events`.
-    master = random.Random(seed)
-    model_rng, traffic_rng, writer_rng, docs_rng = (
-        Rng(master.getrandbits(64)) for _ in range(4)
-    )
-    account = build_account(model_rng, services, start_sec)
-    # Streams drawn after the four, records merged into the traffic in time order: the rest
-    # of the account is what it would be without them.
-    changes = role_changes(account, Rng(master.getrandbits(64)), start_sec, end_sec)
-    failing = None
-    if failures:
-        failing = add_failing_services(account, Rng(master.getrandbits(64)), end_sec)
+    # The first account draws from `seed` as a single-account simulation does (same bytes);
+    # each further account from a seed of its own.
+    first = _AccountSim.draw(random.Random(seed), services, window, failures=failures)
+    sims = [first]
+    for number in range(1, accounts):
+        sim = _AccountSim.draw(random.Random(f"rightsizer-organization-{seed}-{number}"),
+                               services, window, failures=False)
+        sim.account.org_id, sim.account.bucket = first.account.org_id, first.account.bucket
+        sims.append(sim)
+    shares = [events // accounts + (events % accounts if n == 0 else 0)
+              for n in range(accounts)]
 
     cloudtrail_dir = root / "cloudtrail"
-    writer = DeliveryWriter(
-        cloudtrail_dir, account.org_id, account.bucket, TRAIL_NAME, streams(account),
-        writer_rng, events_per_file, digest_hours * 3600, key_seed=seed,
-    )  # fmt: skip
-    engine = Engine(account, traffic_rng, start_sec, end_sec, events)
-    home = engine.stream_of[(account.account_id, HOME_REGION)]
-    extra = sorted([(sec, home, orjson.dumps(record)) for sec, record in changes]
-                   + (failing.serialized(home) if failing else []))
-    for sec, stream, data in heapq.merge(engine.run(), extra, key=lambda r: r[0]):
-        writer.add(sec, stream, data)
-    writer.close(start_sec, end_sec)
-
-    iam_path = root / "iam" / "authorization-details.json"
-    ecs_path = root / "ecs" / "task-definitions.json"
-    iam_path.parent.mkdir(parents=True, exist_ok=True)
-    ecs_path.parent.mkdir(parents=True, exist_ok=True)
-    details = authorization_details(account, docs_rng, engine.last_used)
-    iam_path.write_bytes(orjson.dumps(details, option=orjson.OPT_INDENT_2))
-    # IAM's last-accessed data of the ECS roles, the second witness (simulate/last_accessed.py).
-    ecs_roles = {r.arn: r.name for r in account.roles if r.kind in ("execution", "task")}
-    last_accessed_path = root / "iam" / "last-accessed.json"
-    last_accessed_path.write_bytes(orjson.dumps(engine.last_accessed.output(ecs_roles, end_sec),
-                                                option=orjson.OPT_INDENT_2))
-    definitions = task_definitions(account, docs_rng)
+    totals = _Totals()
+    keys: dict[str, SigningKey] = {}
+    signatures: dict[str, str] = {}
+    last_accessed: dict[str, object] = {}
+    details: dict[str, object] = {}
+    definitions: dict[str, dict[str, list[object]]] = {}
     stopped_path = None
-    if failing is not None:
-        failing_rng = random.Random(seed)
-        definitions["taskDefinitions"] += [task_definition(svc, rev, account, failing_rng)
-                                           for svc in failing.services for rev in svc.revisions]
-        stopped_path = root / "ecs" / "stopped-tasks.json"
-        stopped_path.write_bytes(orjson.dumps({"tasks": failing.stopped_tasks, "failures": []},
-                                              option=orjson.OPT_INDENT_2))
-    ecs_path.write_bytes(orjson.dumps(definitions, option=orjson.OPT_INDENT_2))
+    for sim, share in zip(sims, shares, strict=True):
+        writer = DeliveryWriter(
+            cloudtrail_dir, sim.account.org_id, sim.account.bucket, TRAIL_NAME,
+            streams(sim.account), sim.writer_rng, events_per_file, digest_hours * 3600,
+            key_seed=seed,
+        )  # fmt: skip
+        engine = sim.write_traffic(writer, share, window)
+        totals.add(engine, writer, sim)
+        keys.update(writer.keys)
+        signatures.update(writer.signatures)
+        account_id = sim.account.account_id
+        details[account_id] = authorization_details(sim.account, sim.docs_rng, engine.last_used)
+        # IAM's last-accessed data of the ECS roles, the second witness (simulate/last_accessed.py).
+        ecs_roles = {r.arn: r.name for r in sim.account.roles if r.kind in ("execution", "task")}
+        last_accessed.update(engine.last_accessed.output(ecs_roles, end_sec))
+        definitions[account_id] = task_definitions(sim.account, sim.docs_rng)
+        if sim.failing is not None:
+            failing_rng = random.Random(seed)
+            definitions[account_id]["taskDefinitions"] += [
+                task_definition(svc, rev, sim.account, failing_rng)
+                for svc in sim.failing.services for rev in svc.revisions]
+            stopped_path = root / "ecs" / "stopped-tasks.json"
+            stopped_path.parent.mkdir(parents=True, exist_ok=True)
+            stopped_path.write_bytes(orjson.dumps(
+                {"tasks": sim.failing.stopped_tasks, "failures": []},
+                option=orjson.OPT_INDENT_2))
+
+    if accounts == 1:
+        iam_path = root / "iam" / "authorization-details.json"
+        ecs_path = root / "ecs" / "task-definitions.json"
+        _write_json(iam_path, details[first.account.account_id])
+        _write_json(ecs_path, definitions[first.account.account_id])
+    else:  # one file per account, as `aws iam get-account-authorization-details` writes them
+        iam_path = root / "iam" / "authorization-details"
+        ecs_path = root / "ecs" / "task-definitions"
+        for account_id in details:
+            _write_json(iam_path / f"{account_id}.json", details[account_id])
+            _write_json(ecs_path / f"{account_id}.json", definitions[account_id])
+    last_accessed_path = root / "iam" / "last-accessed.json"
+    _write_json(last_accessed_path, last_accessed)
     trail_path = root / "trail" / "event-selectors.json"
-    trail_path.parent.mkdir(parents=True, exist_ok=True)
-    trail_path.write_bytes(orjson.dumps(event_selectors(account), option=orjson.OPT_INDENT_2))
+    _write_json(trail_path, event_selectors(first.account))
     # The keys that verify the digests, as `aws cloudtrail list-public-keys` prints them, and
     # each digest's signature as CloudTrail sets it in the S3 object's metadata (a local copy
     # has none): what a test needs to upload the logs to S3 as CloudTrail delivers them.
     validity = (iso(start_sec - 86_400), iso(end_sec + 86_400))
     public_keys_path = root / "trail" / "public-keys.json"
-    public_keys_path.write_bytes(orjson.dumps(
-        {"PublicKeyList": [key.listing(*validity) for _, key in sorted(writer.keys.items())]},
-        option=orjson.OPT_INDENT_2))
-    (root / "trail" / "digest-signatures.json").write_bytes(orjson.dumps(
-        dict(sorted(writer.signatures.items())), option=orjson.OPT_INDENT_2))
+    _write_json(public_keys_path, {"PublicKeyList": [
+        key.listing(*validity) for _, key in sorted(keys.items())]})
+    _write_json(root / "trail" / "digest-signatures.json", dict(sorted(signatures.items())))
     return SimulationResult(
         root=root,
         cloudtrail_dir=cloudtrail_dir,
         iam_path=iam_path,
         ecs_path=ecs_path,
         trail_path=trail_path,
-        distinct_events=engine.emitted + len(extra),
-        duplicate_deliveries=writer.duplicates,
-        delivery_files=writer.delivery_files,
-        digest_files=writer.digest_files,
+        distinct_events=totals.distinct_events,
+        duplicate_deliveries=totals.duplicates,
+        delivery_files=totals.delivery_files,
+        digest_files=totals.digest_files,
         start=datetime.fromtimestamp(start_sec, UTC),
         end=end_dt,
         stopped_tasks_path=stopped_path,
         public_keys_path=public_keys_path,
         last_accessed_path=last_accessed_path,
+        accounts=tuple(sim.account.account_id for sim in sims),
     )
+
+
+@dataclass
+class _AccountSim:
+    """One account of a simulation, and the random streams it draws from."""
+
+    account: Account
+    traffic_rng: Rng
+    writer_rng: Rng
+    docs_rng: Rng
+    changes: list[tuple[int, dict[str, object]]]
+    failing: Failing | None
+    extra: list[tuple[int, int, bytes]] = field(default_factory=list)  # changes, failures
+
+    @classmethod
+    def draw(cls, master: random.Random, services: int, window: tuple[int, int], *,
+             failures: bool) -> _AccountSim:
+        # Independent streams per concern, so e.g. the IAM file does not change with `events`.
+        model_rng, traffic_rng, writer_rng, docs_rng = (
+            Rng(master.getrandbits(64)) for _ in range(4)
+        )
+        account = build_account(model_rng, services, window[0])
+        # Streams drawn after the four, records merged into the traffic in time order: the
+        # rest of the account is what it would be without them.
+        changes = role_changes(account, Rng(master.getrandbits(64)), *window)
+        failing = None
+        if failures:
+            failing = add_failing_services(account, Rng(master.getrandbits(64)), window[1])
+        return cls(account, traffic_rng, writer_rng, docs_rng, changes, failing)
+
+    def write_traffic(self, writer: DeliveryWriter, events: int,
+                      window: tuple[int, int]) -> Engine:
+        """The account's traffic, role changes and failures, delivered by ``writer``."""
+        engine = Engine(self.account, self.traffic_rng, *window, events)
+        home = engine.stream_of[(self.account.account_id, HOME_REGION)]
+        self.extra = sorted([(sec, home, orjson.dumps(record)) for sec, record in self.changes]
+                            + (self.failing.serialized(home) if self.failing else []))
+        for sec, stream, data in heapq.merge(engine.run(), self.extra, key=lambda r: r[0]):
+            writer.add(sec, stream, data)
+        writer.close(*window)
+        return engine
+
+
+@dataclass
+class _Totals:
+    distinct_events: int = 0
+    duplicates: int = 0
+    delivery_files: int = 0
+    digest_files: int = 0
+
+    def add(self, engine: Engine, writer: DeliveryWriter, sim: _AccountSim) -> None:
+        self.distinct_events += engine.emitted + len(sim.extra)
+        self.duplicates += writer.duplicates
+        self.delivery_files += writer.delivery_files
+        self.digest_files += writer.digest_files
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))

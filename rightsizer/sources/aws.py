@@ -9,7 +9,7 @@ or a proxy in production.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rightsizer.errors import ConfigError, RightsizerError, SourceError
@@ -17,7 +17,16 @@ from rightsizer.errors import ConfigError, RightsizerError, SourceError
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-__all__ = ["AwsOptions", "describe_aws_error", "make_aws_client", "source_error"]
+__all__ = ["AwsOptions", "Credentials", "describe_aws_error", "make_aws_client", "source_error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Temporary credentials of a role assumed in a member account (``sts:AssumeRole``)."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +35,8 @@ class AwsOptions:
     region: str | None = None
     endpoint_url: str | None = None
     max_attempts: int = 5
+    # Set for a member account read through an assumed role; None: the profile's credentials.
+    credentials: Credentials | None = None
 
     def __post_init__(self) -> None:
         if self.max_attempts < 0:
@@ -39,7 +50,15 @@ def make_aws_client(service: str, options: AwsOptions) -> BaseClient:
     from botocore.exceptions import ProfileNotFound
 
     try:
-        session = boto3.session.Session(profile_name=options.profile, region_name=options.region)
+        if options.credentials is not None:
+            session = boto3.session.Session(
+                aws_access_key_id=options.credentials.access_key_id,
+                aws_secret_access_key=options.credentials.secret_access_key,
+                aws_session_token=options.credentials.session_token,
+                region_name=options.region or _profile_and_region(options)[1])
+        else:
+            session = boto3.session.Session(profile_name=options.profile,
+                                            region_name=options.region)
     except ProfileNotFound as exc:
         raise ConfigError(f"AWS profile {options.profile!r} not found") from exc
     config = Config(retries={"mode": "standard", "max_attempts": options.max_attempts})

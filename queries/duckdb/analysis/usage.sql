@@ -16,8 +16,27 @@
 -- need an order sort what they derive.
 -- Rows aggregated in Athena (athena_usage, kind 'call') come as they were stored: the same
 -- columns, computed by queries/athena/usage.sql (a row overlapping the window is in it).
+-- A call across accounts is recorded in the caller's account and in the resource owner's, with one
+-- sharedEventID and two eventIDs (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/
+-- shared-event-ID.html): the owner's copy is left out when the caller's copy is stored, so the
+-- call counts once, on the role that made it. Without the caller's copy (its account's logs not
+-- read, or its trail not recording that data event) the owner's copy is the evidence and counts.
 -- $1, $2: the window [since, until), NULL for open ends.
-WITH picked AS (
+WITH other_account_copies AS (
+    SELECT event_id
+    FROM (
+        SELECT event_id, account = split_part(principal, ':', 5) AS in_callers_account,
+               bool_or(account = split_part(principal, ':', 5))
+                   OVER (PARTITION BY shared_event_id, principal) AS callers_copy_stored
+        FROM events
+        WHERE shared_event_id IS NOT NULL
+          AND identity_type = 'AssumedRole'
+          AND principal IS NOT NULL
+          AND ($1::TIMESTAMP IS NULL OR event_time >= $1::TIMESTAMP)
+          AND ($2::TIMESTAMP IS NULL OR event_time < $2::TIMESTAMP)
+    )
+    WHERE callers_copy_stored AND NOT in_callers_account
+), picked AS (
     SELECT
         principal, event_source, event_name, aws_region, account, event_time, error_code,
         invoked_by, resources,
@@ -43,6 +62,8 @@ WITH picked AS (
       AND principal IS NOT NULL
       AND ($1::TIMESTAMP IS NULL OR event_time >= $1::TIMESTAMP)
       AND ($2::TIMESTAMP IS NULL OR event_time < $2::TIMESTAMP)
+      AND (shared_event_id IS NULL
+           OR event_id NOT IN (SELECT event_id FROM other_account_copies))
 )
 SELECT
     principal,
