@@ -617,3 +617,23 @@ def test_a_result_of_another_shape_is_a_named_bad_input(
                            "cannot be read: usage.sql returned 1 parameters, expected 38")
     with Store(db, read_only=True) as store:
         assert store.count("athena_usage") == 0
+
+
+def test_run_with_athena_and_no_account_queries_the_accounts_of_the_iam_data(
+        local: Local, fresh_account: str, moto_server: str, s3_bucket: tuple[Any, str],
+        tmp_path: Path) -> None:
+    """Without --account, a run queries the partitions of the accounts its IAM data holds (with
+    --organization, the organization's): every account in the run, none forgotten."""
+    _, bucket = s3_bucket
+    main_account = "883921282152"  # the sample's account: its IAM file holds only its roles
+    assert main_account in local.accounts
+    queue_results(moto_server, fresh_account, [athena_result(local.records[main_account])])
+    code, printed, err = invoke(
+        "run", "--logs", TABLE, "--athena-concurrency", "1", "--workgroup", "primary",
+        "--output-location", f"s3://{bucket}/results/", "--endpoint-url", moto_server,
+        "--region", REGION, "--iam", IAM, "--ecs", ECS, "--trail", TRAIL,
+        "--db", str(tmp_path / "run.duckdb"), "--out", str(tmp_path / "out"),
+        *local.window_args, "--json")
+    assert code == 0, err
+    summary = orjson.loads((tmp_path / "out" / "summary.json").read_bytes())
+    assert [q["account"] for q in summary["ingest"]["athena_queries"]] == [main_account]

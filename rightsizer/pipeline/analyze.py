@@ -164,6 +164,11 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
             # these, which IAM's trust policies and the task definitions name.
             known = build_inventory(authorization, task_definitions, ())
             wanted += [role.arn for role in known.ecs_roles]
+        if not athena_accounts and any(s.startswith("athena://") for s in logs):
+            # Every account in the run: those whose IAM data is read.
+            from rightsizer.sources.accounts import accounts_of
+
+            athena_accounts = accounts_of(authorization)
         with stage("ingest", progress, total=0) as reading:
             summary_ingest = ingest(logs, db, scope=scope, s3_options=s3_options,
                                     athena=athena, athena_accounts=athena_accounts,
