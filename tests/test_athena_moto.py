@@ -159,7 +159,8 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Local:
         accounts = [r[0] for r in con.execute(
             "SELECT DISTINCT account FROM cloudtrail ORDER BY 1").fetchall()]
         query = to_duckdb(sql("athena/usage"))
-        records = {a: con.execute(query, usage_parameters(a, since, until)).fetchall()
+        records = {a: con.execute(query, usage_parameters(a, since, until, (),
+                                                          accounts)).fetchall()
                    for a in accounts}
     # One account's partitions hold no ECS role: its query returns the header row only.
     assert len(accounts) == 2 and any(records.values())
@@ -261,10 +262,11 @@ def test_athena_ingest_through_the_cli_stores_the_local_usage(
         query = execution["Query"]
         assert f"FROM {QUOTED_TABLE}" in query
         assert query.replace(f"FROM {QUOTED_TABLE}", "FROM cloudtrail") == text
-        assert query.count("?") == 6
+        assert query.count("?") == 7
         assert execution["ExecutionParameters"] == [
             f"'{account}'", f"'{local.since:%Y/%m/%d}'", f"'{local.until:%Y/%m/%d}'",
-            f"'{local.since:%Y-%m-%dT%H:%M:%SZ}'", f"'{local.until:%Y-%m-%dT%H:%M:%SZ}'", "''"]
+            f"'{local.since:%Y-%m-%dT%H:%M:%SZ}'", f"'{local.until:%Y-%m-%dT%H:%M:%SZ}'",
+            "'" + "\n".join(local.accounts) + "'", "''"]
         for value in (account, f"{local.since:%Y/%m/%d}", f"{local.since:%Y-%m-%d}T"):
             assert value not in query
     # moto wrote each result as CSV to the output location.
@@ -533,7 +535,7 @@ def test_run_with_an_athena_source_asks_for_the_inventory_roles_and_proposes_the
     known = sorted({r.arn for r in inventory(IAM, ECS).ecs_roles})
     assert known
     for execution in executions(moto_server):
-        assert execution["ExecutionParameters"][5] == "'" + "\n".join(known) + "'"
+        assert execution["ExecutionParameters"][6] == "'" + "\n".join(known) + "'"
     local_out = tmp_path / "local-run"
     code, _, err = invoke("run", "--iam", IAM, "--ecs", ECS, "--trail", TRAIL, "--db",
                           str(local.db), "--out", str(local_out), *local.window_args)
@@ -628,7 +630,7 @@ def test_run_with_athena_and_no_account_queries_the_accounts_of_the_iam_data(
     main_account = "883921282152"  # the sample's account: its IAM file holds only its roles
     assert main_account in local.accounts
     queue_results(moto_server, fresh_account, [athena_result(local.records[main_account])])
-    code, printed, err = invoke(
+    code, _, err = invoke(
         "run", "--logs", TABLE, "--athena-concurrency", "1", "--workgroup", "primary",
         "--output-location", f"s3://{bucket}/results/", "--endpoint-url", moto_server,
         "--region", REGION, "--iam", IAM, "--ecs", ECS, "--trail", TRAIL,

@@ -17,10 +17,16 @@
 -- transactItems as the tables inside.
 -- A role is included when ECS was seen assuming it in these partitions, or when it is one of the
 -- principals given (roles that trust ecs-tasks or that task definitions name).
+-- A call across accounts is recorded in the caller's account and the resource owner's, with one
+-- sharedEventID (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/shared-event-ID.html):
+-- queried one account at a time, the owner's copy is left out when the caller's account is
+-- also queried in this run (its copy is counted there, by the same organization trail), so the
+-- call counts once, on the role that made it.
 --
 -- Parameters (qmark, bound by Athena, never formatted in):
 --   1 account, 2 first partition 'yyyy/MM/dd', 3 last partition 'yyyy/MM/dd',
---   4 since and 5 until (ISO 8601 UTC instants), 6 extra principals (role ARNs, one a line).
+--   4 since and 5 until (ISO 8601 UTC instants), 6 the accounts queried in this run (one a
+--   line), 7 extra principals (role ARNs, one a line).
 WITH scoped AS (
     SELECT
         eventid,
@@ -28,6 +34,8 @@ WITH scoped AS (
         eventname,
         awsregion,
         coalesce(recipientaccountid, useridentity.accountid) AS account_id,
+        useridentity.accountid AS caller_account,
+        sharedeventid AS shared_event_id,
         CAST(from_iso8601_timestamp(eventtime) AS timestamp) AS event_time,
         useridentity.type AS identity_type,
         useridentity.sessioncontext.sessionissuer.arn AS issuer_arn,
@@ -126,6 +134,9 @@ calls AS (
         errorcode
     FROM deduplicated
     WHERE identity_type = 'AssumedRole' AND issuer_arn IS NOT NULL
+      AND NOT (shared_event_id IS NOT NULL AND caller_account IS NOT NULL
+               AND caller_account <> account_id
+               AND contains(split(?, chr(10)), caller_account))
 ),
 assumed AS (
     SELECT

@@ -255,8 +255,9 @@ def _ingest_athena(source: str, store: Store, scope: Scope, options: AthenaOptio
     # threads that wait on the queries.
     with (athena.athena_connection(options) as connection,
           ThreadPoolExecutor(max_workers=options.concurrency) as pool):
+        queried = sorted(scope.accounts)
         futures = {pool.submit(athena.run_usage_query, connection, table, account, start, end,
-                               options, principals): (account, start)
+                               options, principals, queried): (account, start)
                    for account, start in plans}
         for future in as_completed(futures):
             account, start = futures[future]

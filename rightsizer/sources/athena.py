@@ -287,16 +287,20 @@ def _iso(moment: datetime) -> str:
 
 
 def usage_parameters(account: str, since: datetime, until: datetime,
-                     principals: Sequence[str] = ()) -> list[str]:
-    """The six parameters of ``usage.sql`` as plain values (validated), in order."""
-    if not names.ACCOUNT_ID.fullmatch(account):
-        raise ConfigError(f"Athena account must be 12 digits, not {account!r}")
+                     principals: Sequence[str] = (),
+                     run_accounts: Sequence[str] = ()) -> list[str]:
+    """The seven parameters of ``usage.sql`` as plain values (validated), in order.
+    ``run_accounts``: every account this run queries (``account`` is always one of them)."""
+    for value in (account, *run_accounts):
+        if not names.ACCOUNT_ID.fullmatch(value):
+            raise ConfigError(f"Athena account must be 12 digits, not {value!r}")
     for arn in principals:
         if not names.ROLE_ARN.fullmatch(arn):
             raise ConfigError(f"not a role ARN: {arn!r}")
     # until is exclusive: midnight belongs to the day it starts, the day of slack
     first, last = partition_range(since.date(), until.date())
-    return [account, first, last, _iso(since), _iso(until), "\n".join(sorted(set(principals)))]
+    return [account, first, last, _iso(since), _iso(until),
+            "\n".join(sorted({account, *run_accounts})), "\n".join(sorted(set(principals)))]
 
 
 def _connect(options: AthenaOptions) -> Any:
@@ -377,12 +381,12 @@ def athena_connection(options: AthenaOptions) -> Iterator[Any]:
 
 
 def run_usage_query(connection: Any, table: AthenaTable, account: str, since: datetime,
-                    until: datetime, options: AthenaOptions, principals: Sequence[str] = ()
-                    ) -> tuple[list[AthenaUsageRow], QueryStats]:
+                    until: datetime, options: AthenaOptions, principals: Sequence[str] = (),
+                    run_accounts: Sequence[str] = ()) -> tuple[list[AthenaUsageRow], QueryStats]:
     """Run ``usage.sql`` for one account over ``[since, until)`` on ``connection``
     (``athena_connection``): the aggregated rows and what the query scanned and cost.
     QueryFailed names the table, the account and Athena's reason."""
-    parameters = usage_parameters(account, since, until, principals)
+    parameters = usage_parameters(account, since, until, principals, run_accounts)
     # The table's name is the one thing not bound: identifiers cannot be parameters, and
     # parse_athena_uri allows only letters, digits and underscores in them.
     query = sql("athena/usage").replace(

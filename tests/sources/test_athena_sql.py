@@ -64,7 +64,7 @@ def test_the_athena_query_picks_the_parameters_the_local_query_picks() -> None:
         assert f"'{name}'" in local, name
         assert (f"'$.{name}'" in athena or f'$["{name}"]' in athena), name
     # One bound parameter per value: nothing is formatted into the text.
-    assert athena.count("?") == 6
+    assert athena.count("?") == 7
     assert "{" not in athena.split("WITH", 1)[1]
 
 
@@ -81,14 +81,18 @@ def _window(files: list[Path], con: duckdb.DuckDBPyConnection) -> tuple[datetime
 
 
 def _athena(con: duckdb.DuckDBPyConnection, since: datetime, until: datetime,
-            principals: tuple[str, ...] = ()) -> list[AthenaUsageRow]:
+            principals: tuple[str, ...] = (),
+            accounts: tuple[str, ...] | None = None) -> list[AthenaUsageRow]:
+    """The Athena query's rows, one query per account of the table (or of ``accounts``), as
+    one run of every such account makes them."""
     query = to_duckdb(sql("athena/usage"))
-    accounts = [r[0] for r in con.execute(
-        "SELECT DISTINCT account FROM cloudtrail ORDER BY 1").fetchall()]
+    if accounts is None:
+        accounts = tuple(r[0] for r in con.execute(
+            "SELECT DISTINCT account FROM cloudtrail ORDER BY 1").fetchall())
     records = []
     for account in accounts:
-        records += con.execute(query, usage_parameters(account, since, until,
-                                                       principals)).fetchall()
+        records += con.execute(query, usage_parameters(account, since, until, principals,
+                                                       accounts)).fetchall()
     return rows_from_result(records)
 
 
@@ -282,7 +286,9 @@ def test_usage_parameters_are_validated_values_in_query_order() -> None:
     role = "arn:aws:iam::111122223333:role/path/with,comma+name"
     assert usage_parameters("111122223333", since, until, (role, role)) == [
         "111122223333", "2026/10/01", "2026/10/31", "2026-10-01T00:00:00Z",
-        "2026-10-31T00:00:00Z", role]
+        "2026-10-31T00:00:00Z", "111122223333", role]
+    assert usage_parameters("111122223333", since, until, (), ("444455556666",))[5] == (
+        "111122223333\n444455556666")
     assert partition_range(date(2026, 10, 1), date(2026, 10, 31)) == ("2026/10/01", "2026/10/31")
     for bad in ("12345", "111122223333' OR '1'='1"):
         with pytest.raises(ConfigError):
@@ -302,3 +308,23 @@ def test_parse_athena_uri_refuses_other_shapes(uri: str) -> None:
     with pytest.raises(ConfigError, match=r"athena://DATABASE\.TABLE"):
         parse_athena_uri(uri)
     assert parse_athena_uri("athena://CloudTrail.Org_Trail").uri == "athena://cloudtrail.org_trail"
+
+
+def test_a_cross_account_call_counts_once_on_the_caller_as_locally(tmp_path: Path) -> None:
+    """tests/organization.py: SHOP's role reads DATA's bucket, recorded in both accounts with
+    one sharedEventID. Queried one account at a time, the rows still count it once, as the local
+    query does; with only DATA queried, DATA's copies are the evidence and count."""
+    from organization import DATA, DAYS, SHOP, write_organization
+
+    logs = write_organization(tmp_path / "org", files=False) / "cloudtrail"
+    db, con = _setup(logs, tmp_path)
+    since, until = _window(delivery_files(logs), con)
+    roles = tuple(f"arn:aws:iam::{a}:role/ecs/app-task" for a in (SHOP, DATA))
+    with Store(db, read_only=True) as store:
+        local = store.usage(since, until)
+    athena = _athena(con, since, until, principals=roles)
+    assert sorted(_usage_key(r) for r in athena) == sorted(_usage_key(r) for r in local)
+    shop_reads = [r for r in athena if r.principal == roles[0] and r.event_name == "GetObject"]
+    assert sum(r.calls for r in shop_reads) == DAYS * 8
+    only_data = _athena(con, since, until, principals=roles, accounts=(DATA,))
+    assert sum(r.calls for r in only_data if r.principal == roles[0]) == DAYS * 4
