@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from click.testing import CliRunner
 
 from rightsizer.cli import main
@@ -95,3 +96,50 @@ def _rewrite_accounts(path: Path, mapping: dict[str, str]) -> None:
     for source, target in mapping.items():
         text = text.replace(source, target)
     path.write_bytes(gzip.compress(text.encode(), mtime=0))
+
+
+def test_a_simulated_organization_live_proposes_what_its_files_propose(
+        moto_server: str, assume_denying_endpoint: tuple[str, list[str]],
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`simulate --accounts 2` loaded into moto, account by account; read live through the
+    assumed role (and a third account that refuses it), the run proposes for every role what
+    the run over the simulation's files proposes."""
+    import rightsizer
+    from tests.moto_seed import seed_ecs, seed_iam
+
+    endpoint, denied = assume_denying_endpoint
+    # The accounts' IAM, made from here on, holds AWS's managed policies as real accounts do
+    # (AmazonECSTaskExecutionRolePolicy is attached): moto loads them when asked to.
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    sim = rightsizer.simulate_account(tmp_path / "sim", accounts=2, events=2000, seed=9,
+                                      events_per_file=40, digest_hours=24)
+    for account in sim.accounts:
+        seed_iam(moto_server, account, json.loads(
+            (sim.iam_path / f"{account}.json").read_text()))
+        seed_ecs(moto_server, account, json.loads(
+            (sim.ecs_path / f"{account}.json").read_text()))
+    locked = "999988887777"
+    denied.append(f"::{locked}:role/{READER}")
+    common = ["--logs", str(sim.cloudtrail_dir), "--trail", str(sim.trail_path),
+              "--public-keys", str(sim.public_keys_path), "--workers", "1"]
+    files_out, live_out = tmp_path / "files", tmp_path / "live"
+    from_files = CliRunner().invoke(main, [
+        "run", *common, "--iam", str(sim.iam_path), "--ecs", str(sim.ecs_path),
+        "--db", str(tmp_path / "files.duckdb"), "--out", str(files_out)],
+        catch_exceptions=False)
+    assert from_files.exit_code == 0, from_files.stderr
+    accounts = [a for account in (*sim.accounts, locked) for a in ("--account", account)]
+    live = CliRunner().invoke(main, [
+        "run", *common, "--iam", "aws", "--ecs", "aws", *accounts, "--assume-role", READER,
+        "--endpoint-url", endpoint, "--region", REGION, "--ecs-region", "us-east-1",
+        "--ecs-region", "eu-west-1", "--ecs-region", "ap-southeast-2",
+        "--db", str(tmp_path / "live.duckdb"), "--out", str(live_out)],
+        catch_exceptions=False)
+    assert live.exit_code == 4, live.stderr
+    assert f"bad input: account {locked}: AssumeRole" in live.stderr
+    policies = sorted(p.relative_to(files_out) for p in files_out.rglob("policy.json"))
+    assert len(policies) > 10
+    assert {p.parts[1] for p in policies} == set(sim.accounts)
+    assert sorted(p.relative_to(live_out) for p in live_out.rglob("policy.json")) == policies
+    for policy in policies:
+        assert (live_out / policy).read_text() == (files_out / policy).read_text(), policy
