@@ -36,13 +36,35 @@ def _xml(value: Any, name: str) -> str:
     return f"<{name}>{escape(str(value))}</{name}>"
 
 
+# The credentials the endpoint's AssumeRole hands out (STS's query protocol,
+# https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html), and the account of
+# the caller's own credentials.
+ASSUMED_KEY, CALLER_ACCOUNT = "ASIAMEMBERREADER0001", "123456789012"
+
+
 class _Iam(BaseHTTPRequestHandler):
+    """IAM's two last-accessed calls, and STS's GetCallerIdentity and AssumeRole: enough for a
+    run to read the second witness of member accounts through an assumed role."""
+
     polled: ClassVar[set[str]] = set()
+    keys: ClassVar[list[tuple[str, str]]] = []  # (action, access key id that signed it)
+    assumed: ClassVar[list[str]] = []  # role ARNs assumed
 
     def do_POST(self) -> None:
         form = {k: v[0] for k, v in parse_qs(
             self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
         action = form["Action"]
+        credential = self.headers.get("Authorization", "").split("Credential=")[-1]
+        self.keys.append((action, credential.split("/")[0]))
+        if action == "GetCallerIdentity":
+            return self._result(action, {"UserId": "AIDA", "Account": CALLER_ACCOUNT,
+                                         "Arn": f"arn:aws:iam::{CALLER_ACCOUNT}:user/job"})
+        if action == "AssumeRole":
+            self.assumed.append(form["RoleArn"])
+            return self._result(action, {"Credentials": {
+                "AccessKeyId": ASSUMED_KEY, "SecretAccessKey": "secret", "SessionToken": "token",
+                "Expiration": "2099-01-01T00:00:00Z"}, "AssumedRoleUser": {
+                "AssumedRoleId": "AROA:rightsizer-inventory", "Arn": form["RoleArn"]}})
         if action == "GenerateServiceLastAccessedDetails":
             arn = form["Arn"]
             if arn not in DATA:
@@ -86,7 +108,7 @@ class _Iam(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def iam_endpoint() -> Iterator[str]:
-    _Iam.polled = set()
+    _Iam.polled, _Iam.keys, _Iam.assumed = set(), [], []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Iam)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -125,4 +147,31 @@ def test_a_run_reads_the_second_witness_live(iam_endpoint: str, tmp_path: Path,
     reports = next(r for r in summary["roles"] if r["name"] == "reports-batch-task")
     assert [k["action"] for k in reports["kept_used_per_iam"]] == [
         "s3:PutLifecycleConfiguration"]
+    assert result.problems == ()
+
+
+def test_a_run_over_member_accounts_reads_each_ones_witness_with_its_assumed_role(
+        iam_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--account and --assume-role: the sample's account is a member; its roles' last-accessed
+    data is read with the credentials of the role assumed there, not the caller's."""
+    import rightsizer
+    from rightsizer.settings import load_settings
+
+    monkeypatch.chdir(ROOT)
+    member = "883921282152"
+    result = rightsizer.run(
+        logs=["sample_logs/cloudtrail"], iam="sample_logs/iam/authorization-details.json",
+        ecs="sample_logs/ecs/task-definitions.json", out=tmp_path / "out",
+        db=tmp_path / "s.duckdb", trail_files=["sample_logs/trail/event-selectors.json"],
+        settings=load_settings(None, env={}, flags={
+            "sources.last_accessed": "aws", "aws.accounts": (member,),
+            "aws.assume_role": "rightsizer-read"}),
+        aws=AwsOptions(endpoint_url=iam_endpoint), workers=1)
+    summary = json.loads((result.out / "summary.json").read_text())
+    reports = next(r for r in summary["roles"] if r["name"] == "reports-batch-task")
+    assert [k["action"] for k in reports["kept_used_per_iam"]] == [
+        "s3:PutLifecycleConfiguration"]
+    assert _Iam.assumed == [f"arn:aws:iam::{member}:role/rightsizer-read"]
+    iam_keys = {key for action, key in _Iam.keys if "LastAccessed" in action}
+    assert iam_keys == {ASSUMED_KEY}
     assert result.problems == ()
