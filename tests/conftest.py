@@ -10,16 +10,19 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
+import orjson
 import pytest
 
 # Requests whose URL-decoded target (path and query, so listing prefixes count too) holds this
@@ -120,6 +123,9 @@ class _FaultyProxy(BaseHTTPRequestHandler):
     upstream: tuple[str, int] = ("127.0.0.1", 0)
     # STS AssumeRole requests whose decoded body holds one of these are refused (AccessDenied).
     denied_assume: ClassVar[list[str]] = []
+    # ... and ECS calls signed with credentials of an AssumeRole whose body holds one of these.
+    denied_ecs: ClassVar[list[str]] = []
+    _ecs_denied_keys: ClassVar[set[str]] = set()
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -152,6 +158,17 @@ class _FaultyProxy(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
             return
+        target = self.headers.get("X-Amz-Target", "")
+        signer = self.headers.get("Authorization", "").split("Credential=")[-1].split("/")[0]
+        if target.startswith("AmazonEC2ContainerService") and signer in self._ecs_denied_keys:
+            payload = orjson.dumps({"__type": "AccessDeniedException",
+                                    "message": "not authorized to perform: ecs:*"})
+            self.send_response_only(400, "Bad Request")
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
         if POISON in unquote(self.path):
             payload = _POISON_BODY.format(resource=urlsplit(self.path).path).encode()
             self.send_response_only(500, "Internal Server Error")
@@ -174,6 +191,10 @@ class _FaultyProxy(BaseHTTPRequestHandler):
             status, reason = response.status, response.reason
         finally:
             upstream.close()
+        if "Action=AssumeRole" in form and any(m in form for m in self.denied_ecs):
+            found = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", data)
+            if found:
+                self._ecs_denied_keys.add(found.group(1).decode())
         self.send_response_only(status, reason)
         length = str(len(data))
         for name, value in headers:
@@ -194,26 +215,37 @@ def faulty_s3_endpoint(moto_server: str) -> Iterator[str]:
     """Endpoint URL of a reverse proxy in front of ``moto_server`` that answers every request
     whose decoded target contains ``"/poison/"`` with ``500 InternalError`` (an S3 XML error), so
     the error survives boto's retries. Use a client with a small ``max_attempts``."""
-    yield from _proxy(moto_server, [])
+    yield from _proxy(moto_server, [], [])
+
+
+@dataclass
+class Refusing:
+    """A proxy in front of moto that refuses what real accounts sometimes do."""
+
+    url: str
+    assume: list[str]  # AssumeRole of a role ARN holding one of these: AccessDenied
+    ecs: list[str]  # ECS calls with the credentials of such an AssumeRole: AccessDenied
 
 
 @pytest.fixture
-def assume_denying_endpoint(moto_server: str) -> Iterator[tuple[str, list[str]]]:
-    """A proxy in front of ``moto_server`` (moto lets any role be assumed) that refuses, as STS
-    does, each AssumeRole whose request names one of the strings in the list it yields beside
-    its endpoint URL: a member account whose role cannot be assumed."""
-    denied: list[str] = []
-    for url in _proxy(moto_server, denied):
-        yield url, denied
+def refusing_endpoint(moto_server: str) -> Iterator[Refusing]:
+    """A proxy in front of ``moto_server`` (moto lets any role be assumed and read anything)
+    that refuses, as STS and ECS do, what the yielded lists name: a member account whose role
+    cannot be assumed, or whose role may not read ECS."""
+    assume: list[str] = []
+    ecs: list[str] = []
+    for url in _proxy(moto_server, assume, ecs):
+        yield Refusing(url, assume, ecs)
 
 
-def _proxy(moto_server: str, denied_assume: list[str]) -> Iterator[str]:
+def _proxy(moto_server: str, denied_assume: list[str], denied_ecs: list[str]) -> Iterator[str]:
     target = urlsplit(moto_server)
     handler = type(
         "FaultyProxyHandler",
         (_FaultyProxy,),
         {"upstream": (target.hostname or "127.0.0.1", target.port or 80),
-         "denied_assume": denied_assume},
+         "denied_assume": denied_assume, "denied_ecs": denied_ecs,
+         "_ecs_denied_keys": set()},
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True

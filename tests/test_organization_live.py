@@ -5,15 +5,19 @@ the other accounts complete (exit 4)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from click.testing import CliRunner
 
 from rightsizer.cli import main
+
+if TYPE_CHECKING:
+    from tests.conftest import Refusing
 from tests.organization import DATA, GRANTED, REGION, SHOP, _trust, write_organization
 
 READER = "rightsizer-read"  # deploy/: the member role's default name
@@ -44,18 +48,19 @@ def _seed_member(endpoint: str, account: str) -> None:
                                "memory": 512}])
 
 
-def test_the_organization_is_read_live_and_an_unassumable_member_is_named(
-        moto_server: str, assume_denying_endpoint: tuple[str, list[str]],
-        tmp_path: Path) -> None:
-    endpoint, denied = assume_denying_endpoint
+def _organization(moto_server: str, root: Path) -> tuple[dict[str, str], Path]:
+    """An organization in moto (shop, data, locked: the accounts moto makes), shop's and data's
+    roles and task definitions in their accounts, and the organization trail's logs of them."""
     organizations = _client("organizations", moto_server)
-    organizations.create_organization(FeatureSet="ALL")
+    # moto's server lives for the whole session: a test before may have made the organization.
+    with contextlib.suppress(organizations.exceptions.AlreadyInOrganizationException):
+        organizations.create_organization(FeatureSet="ALL")
     created = {}
     for name in ("shop", "data", "locked"):
         status = organizations.create_account(AccountName=name, Email=f"{name}@example.com")
         created[name] = status["CreateAccountStatus"]["AccountId"]
     # The logs' accounts are the ones moto made: rewrite the builders' account ids to them.
-    logs_root = write_organization(tmp_path / "org", files=False)
+    logs_root = write_organization(root, files=False)
     for path in (logs_root / "cloudtrail").rglob("*.json.gz"):
         _rewrite_accounts(path, {SHOP: created["shop"], DATA: created["data"]})
     for source, target in ((SHOP, created["shop"]), (DATA, created["data"])):
@@ -64,12 +69,27 @@ def test_the_organization_is_read_live_and_an_unassumable_member_is_named(
             path.rename(path.with_name(path.name.replace(source, target)))
     for account in (created["shop"], created["data"]):
         _seed_member(moto_server, account)
-    denied.append(f"::{created['locked']}:role/{READER}")
+    return created, logs_root
 
+
+def _run_live(endpoint: str, logs_root: Path, root: Path, accounts: list[str]) -> Any:
+    return CliRunner().invoke(main, [
+        "run", "--logs", str(logs_root / "cloudtrail"), "--iam", "aws", "--ecs", "aws",
+        *(a for account in accounts for a in ("--account", account)),
+        "--assume-role", READER, "--endpoint-url", endpoint,
+        "--region", REGION, "--trail", str(logs_root / "event-selectors.json"),
+        "--db", str(root / "org.duckdb"), "--out", str(root / "out"), "--workers", "1",
+        "--since", "2026-10-01", "--until", "2026-10-31"], catch_exceptions=False)
+
+
+def test_the_organization_is_read_live_and_an_unassumable_member_is_named(
+        moto_server: str, refusing_endpoint: Refusing, tmp_path: Path) -> None:
+    created, logs_root = _organization(moto_server, tmp_path / "org")
+    refusing_endpoint.assume.append(f"::{created['locked']}:role/{READER}")
     out = tmp_path / "out"
     result = CliRunner().invoke(main, [
         "run", "--logs", str(logs_root / "cloudtrail"), "--iam", "aws", "--ecs", "aws",
-        "--organization", "--assume-role", READER, "--endpoint-url", endpoint,
+        "--organization", "--assume-role", READER, "--endpoint-url", refusing_endpoint.url,
         "--region", REGION, "--trail", str(logs_root / "event-selectors.json"),
         "--db", str(tmp_path / "org.duckdb"), "--out", str(out), "--workers", "1",
         "--since", "2026-10-01", "--until", "2026-10-31"], catch_exceptions=False)
@@ -89,6 +109,28 @@ def test_the_organization_is_read_live_and_an_unassumable_member_is_named(
     assert any(p["input"] == f"account {locked}" for p in summary["problems"])
 
 
+def test_a_member_whose_task_definitions_cannot_be_read_gets_no_proposal(
+        moto_server: str, refusing_endpoint: Refusing, tmp_path: Path) -> None:
+    """data's role may assume the reader but the reader may not read ECS there: what data's
+    tasks declare they need (secrets read at start, images) is unknown, so nothing of its roles
+    is called unused; shop is rightsized as before."""
+    created, logs_root = _organization(moto_server, tmp_path / "org")
+    refusing_endpoint.ecs.append(f"::{created['data']}:role/{READER}")
+    result = _run_live(refusing_endpoint.url, logs_root, tmp_path,
+                       [created["shop"], created["data"]])
+    assert result.exit_code == 4, result.stderr
+    assert (f"bad input: account {created['data']}: ECS: AccessDeniedException"
+            in result.stderr)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    roles = {r["account"]: r for r in summary["roles"]}
+    data, shop = roles[created["data"]], roles[created["shop"]]
+    assert data["policy_path"] is None and not data["evidence_sufficiency"]["sufficient"]
+    assert any(f"task definitions of account {created['data']} could not be read" in m
+               for m in data["evidence_sufficiency"]["missing"])
+    assert "INSUFFICIENT_EVIDENCE" in {f["code"] for f in data["findings"]}
+    assert shop["proposed_actions"] == ["s3:GetObject"]
+
+
 def _rewrite_accounts(path: Path, mapping: dict[str, str]) -> None:
     import gzip
 
@@ -99,7 +141,7 @@ def _rewrite_accounts(path: Path, mapping: dict[str, str]) -> None:
 
 
 def test_a_simulated_organization_live_proposes_what_its_files_propose(
-        moto_server: str, assume_denying_endpoint: tuple[str, list[str]],
+        moto_server: str, refusing_endpoint: Refusing,
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`simulate --accounts 2` loaded into moto, account by account; read live through the
     assumed role (and a third account that refuses it), the run proposes for every role what
@@ -107,7 +149,7 @@ def test_a_simulated_organization_live_proposes_what_its_files_propose(
     import rightsizer
     from tests.moto_seed import seed_ecs, seed_iam
 
-    endpoint, denied = assume_denying_endpoint
+    endpoint, denied = refusing_endpoint.url, refusing_endpoint.assume
     # The accounts' IAM, made from here on, holds AWS's managed policies as real accounts do
     # (AmazonECSTaskExecutionRolePolicy is attached): moto loads them when asked to.
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -284,6 +284,12 @@ def judge_evidence(*, account: str, footprint: Mapping[tuple[str, str], Iterable
     return Sufficiency(sufficient=not missing, missing=tuple(missing), not_seen=not_seen,
                        footprint=tuple(places), active_days=len(days),
                        window_days=window_days, sessions=sessions)
+
+
+def withhold(sufficiency: Sufficiency, reason: str) -> Sufficiency:
+    """The role's evidence with one more thing missing: whatever the logs show, ``reason``
+    (an input the verdicts depend on could not be read) stops any grant being called unused."""
+    return replace(sufficiency, sufficient=False, missing=(*sufficiency.missing, reason))
 
 
 def _quiet_odds(window: list[datetime], delivered: set[datetime]) -> list[float]:

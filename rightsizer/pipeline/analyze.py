@@ -132,7 +132,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
          s3_options: S3Options | None, athena: AthenaOptions | None,
          athena_accounts: Sequence[str], principals: Sequence[str], today: date | None,
          workers: int | None, pdf: bool, progress: Progress | None = None) -> RunResult:
-    from rightsizer.analysis.evidence import Coverage, judge_evidence, role_footprint
+    from rightsizer.analysis.evidence import Coverage, judge_evidence, role_footprint, withhold
     from rightsizer.analysis.explain import (
         attempts_from_assume_failures,
         attempts_from_usage,
@@ -236,6 +236,10 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     else:
         found = {}
     access = {role_key(arn): role_access for arn, role_access in found.items()}
+    # Member accounts whose task definitions could not be read (sources.accounts names them
+    # "account ID"): their roles' declared needs are unknown.
+    unread_task_definitions = {p.uri.removeprefix("account ") for p in task_definitions.problems
+                               if p.uri.startswith("account ")}
     results = []
     analyzing = stage("roles analyzed", progress, total=len(result_inventory.ecs_roles))
     for role in result_inventory.ecs_roles:
@@ -251,6 +255,10 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
                           *role_sessions.values()]),
             seen=bool(rows) or assumption is not None)
         sufficiency = limit_sufficiency(sufficiency, tampered)
+        if key[0] in unread_task_definitions:
+            sufficiency = withhold(sufficiency, (
+                f"the task definitions of account {key[0]} could not be read: what its tasks "
+                "declare they need (secrets, images, logs read at start) is not known"))
         results.append(rightsize(
             role, rows, sessions=role_sessions, trails=trails,
             exclusions=settings.exclusions, window=window,
@@ -302,7 +310,8 @@ def _last_accessed_live(aws: AwsOptions, members: Members, role_arns: Sequence[s
     member_set = replace(members, accounts=tuple(sorted(by_account)), organization=False)
     read, failed_accounts = for_each_account(
         aws, member_set, lambda account, options: fetch_last_accessed(
-            options, by_account.get(account, [])))
+            options, by_account.get(account, [])),
+        missing="no second witness for its roles")
     found: dict[str, RoleAccess] = {}
     failed: list[tuple[str, str]] = []
     for account_found, account_failed in read.values():

@@ -77,7 +77,10 @@ def inventory_inputs(iam: str | Path, ecs: str | Path, aws: AwsOptions | None,
     else:
         authorization = load_iam_input(Path(iam))
     if str(ecs) == LIVE and several:
-        found_ecs, failed_ecs = for_each_account(options, members, task_definitions_of)
+        found_ecs, failed_ecs = for_each_account(
+            options, members, task_definitions_of,
+            missing="the account's task definitions are not in this run: what its tasks "
+                    "declare they need is not known")
         parts = [found_ecs[a] for a in sorted(found_ecs)]
         task_definitions = ecs_source.merge_task_definitions(parts)
         # An account IAM could not be read is named once, by the IAM data.

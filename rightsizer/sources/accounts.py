@@ -169,11 +169,13 @@ def member_accounts(options: AwsOptions, members: Members) -> tuple[str, ...]:
 
 
 def for_each_account(options: AwsOptions, members: Members,
-                     read: Callable[[str, AwsOptions], T]
+                     read: Callable[[str, AwsOptions], T], *,
+                     missing: str = "the account's roles are not in this run"
                      ) -> tuple[dict[str, T], list[BadInput]]:
     """``read(account, options)`` each member account with its own credentials,
     ``ACCOUNT_POOL`` at a time: what was read, by account, and a problem per account that could
-    not be (assumed, or read: ``read`` raising a RightsizerError)."""
+    not be (assumed, or read: ``read`` raising a RightsizerError), saying what is ``missing``
+    for it."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     accounts = member_accounts(options, members)
@@ -201,8 +203,7 @@ def for_each_account(options: AwsOptions, members: Members,
     with ThreadPoolExecutor(max_workers=min(ACCOUNT_POOL, len(accounts))) as pool:
         for account, result, reason in pool.map(one, accounts):
             if reason is not None:
-                problems.append(BadInput(f"account {account}", (
-                    f"{reason}; the account's roles are not in this run")))
+                problems.append(BadInput(f"account {account}", f"{reason}; {missing}"))
             else:
                 found[account] = result  # type: ignore[assignment]
     return found, problems
