@@ -142,3 +142,37 @@ def test_a_simulated_organization_is_rightsized_in_one_run(tmp_path: Path) -> No
     assert len(reports) == 2
     assert all([k["action"] for k in r["kept_used_per_iam"]] == ["s3:PutLifecycleConfiguration"]
                for r in reports)
+
+
+def test_the_next_run_names_what_changed_with_each_roles_account(
+        organization: Path, tmp_path: Path) -> None:
+    """Since the last run: DATA's app-task lost a grant; the change is DATA's, not SHOP's
+    app-task's, and the rows and the report say so."""
+    import shutil
+
+    iam = tmp_path / "iam"
+    shutil.copytree(organization / "iam", iam)
+    db = tmp_path / "org.duckdb"
+
+    def run(out: Path) -> dict:
+        result = CliRunner().invoke(main, [
+            "run", "--logs", str(organization / "cloudtrail"), "--iam", str(iam),
+            "--ecs", str(organization / "ecs"), "--db", str(db), "--out", str(out),
+            "--trail", str(organization / "event-selectors.json"), "--workers", "1",
+            "--since", "2026-10-01", "--until", "2026-10-31"], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        return _summary(out)
+
+    run(tmp_path / "first")
+    data_file = iam / f"{DATA}.json"
+    details = json.loads(data_file.read_text())
+    statement = details["RoleDetailList"][0]["RolePolicyList"][0]["PolicyDocument"]["Statement"]
+    statement[0]["Action"] = ["s3:GetObject", "s3:PutObject"]
+    data_file.write_text(json.dumps(details))
+    since = run(tmp_path / "second")["since_last_run"]
+    (row,) = since["roles"]
+    assert row["label"] == f"{DATA}/app-task"
+    assert row["arn"] == f"arn:aws:iam::{DATA}:role/ecs/app-task"
+    assert row["granted"] == [3, 2]
+    assert f"{DATA}/app-task" in (tmp_path / "second" / "report.md").read_text().split(
+        "## Since the last run")[1]

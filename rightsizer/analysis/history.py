@@ -102,6 +102,14 @@ def since_last_run(previous: RunRecord, current: RunRecord,
                    kept: Sequence[RunRecord] = ()) -> dict[str, Any]:
     """``summary.json``'s ``since_last_run``: per role what changed, roles added and gone, and
     the account's granted and proposed totals over the runs kept."""
+    # Roles are named with their account when the runs hold several (two accounts may each
+    # have a role of one name).
+    every = {**previous.roles, **current.roles}
+    several = len({arn.split(":")[4] for arn in every if arn.count(":") >= 5}) > 1
+
+    def label(arn: str) -> str:
+        return f"{arn.split(':')[4]}/{every[arn].name}" if several else every[arn].name
+
     roles = []
     for arn in sorted(set(previous.roles) & set(current.roles)):
         before, now = previous.roles[arn], current.roles[arn]
@@ -110,6 +118,8 @@ def since_last_run(previous: RunRecord, current: RunRecord,
         found_now = {c for c, _, _ in now.findings}
         change = {
             "name": now.name,
+            "arn": arn,
+            "label": label(arn),
             "newly_used": sorted(now.used - before.used),
             "no_longer_used": sorted(before.used - now.used),
             "new_denied": sorted(now.denied - before.denied),
@@ -124,10 +134,8 @@ def since_last_run(previous: RunRecord, current: RunRecord,
     history = [*kept, current]
     return {
         "previous_run": previous.run_id, "previous_as_of": previous.as_of.isoformat(),
-        "roles_added": sorted(current.roles[a].name
-                              for a in set(current.roles) - set(previous.roles)),
-        "roles_gone": sorted(previous.roles[a].name for a in set(previous.roles)
-                             - set(current.roles)),
+        "roles_added": sorted(label(a) for a in set(current.roles) - set(previous.roles)),
+        "roles_gone": sorted(label(a) for a in set(previous.roles) - set(current.roles)),
         "roles": roles,
         "totals": [{"run": r.run_id, "as_of": r.as_of.isoformat(), "granted": r.granted,
                     "proposed": r.proposed} for r in history],

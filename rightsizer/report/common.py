@@ -186,7 +186,7 @@ def _since_last_run(summary: Mapping[str, Any]) -> dict[str, Any] | None:
     rows = []
     for role in since.get("roles") or ():
         granted = list(role.get("granted") or (0, 0))
-        rows.append({"name": str(role.get("name", "")),
+        rows.append({"name": str(role.get("label") or role.get("name", "")),
                      "granted": f"{_n(granted[0])} \u2192 {_n(granted[-1])}",
                      **{key: ", ".join(str(x) for x in role.get(key) or ()) or DASH
                         for key in ("newly_used", "no_longer_used", "new_denied",
