@@ -2,8 +2,16 @@
 -- with other contents (schema/003_event_id_conflicts.sql); run before insert_new_events.sql.
 -- Contents: what the analysis reads of an event. Repeats CloudTrail delivers are equal in all
 -- of it. Parameters: $run_id, $now.
+-- Only eventIDs met twice (in this transaction, or here and in the store) can conflict: the
+-- contents are hashed for those alone, not for every pending row.
 INSERT INTO event_id_conflicts
-WITH candidates AS (
+WITH staged AS (
+    SELECT event_id FROM pending WHERE is_event AND event_time IS NOT NULL
+), twice AS (
+    SELECT event_id FROM staged GROUP BY event_id HAVING count(*) > 1
+    UNION
+    SELECT event_id FROM staged WHERE event_id IN (SELECT event_id FROM events)
+), candidates AS (
     SELECT p.*, f.uri AS source,
         md5(concat_ws(chr(31), p.event_time::VARCHAR, p.event_source, p.event_name,
                       p.aws_region, p.account, p.principal, p.identity_arn, p.session_name,
@@ -12,6 +20,7 @@ WITH candidates AS (
     FROM pending AS p
     JOIN pending_files AS f USING (spool, s)
     WHERE p.is_event AND p.event_time IS NOT NULL
+      AND p.event_id IN (SELECT event_id FROM twice)
 ), repeated AS (
     SELECT event_id FROM candidates GROUP BY event_id HAVING count(DISTINCT content) > 1
 ), ranked AS (
