@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from rightsizer.errors import ConfigError, SourceError, StoreError
-from rightsizer.pipeline.digests import ingest_digests
+from rightsizer.pipeline.digests import DigestReading
 from rightsizer.pipeline.inputs import require_inputs
 from rightsizer.sources import athena, locate, reader, s3
 from rightsizer.sources.athena import AthenaOptions
@@ -329,6 +329,25 @@ def _ingest_source(source: str, store: Store, scope: Scope, s3_options: S3Option
         return
     if on_total:
         on_total(len(to_read))
+    # The digests beside the logs, for the integrity check: they are read (not ingested) in a
+    # thread while the logs are, and stored between the logs' transactions.
+    digest_reading = DigestReading(tally.digest_folders[folders:], store, scope, s3_options)
+    try:
+        _spool_and_load(to_read, store, run_id, tally, spool_root, fetcher_factory, workers,
+                        progress, chunk_files, commit_events, digest_reading)
+    except BaseException:
+        digest_reading.cancel()
+        raise
+    read, bad = digest_reading.finish(store, run_id)
+    tally.digests += read
+    tally.bad.extend(PathReason(b.uri, b.reason) for b in bad)
+
+
+def _spool_and_load(to_read: list[LogObject], store: Store, run_id: str, tally: _Tally,
+                    spool_root: Path, fetcher_factory: Callable[[], reader.Fetcher] | None,
+                    workers: int | None, progress: ProgressCallback | None, chunk_files: int,
+                    commit_events: int, digest_reading: DigestReading) -> None:
+    """Read the files in parallel into spools and load them, a transaction at a time."""
     spooler = reader.ParallelSpooler(spool_root, workers, fetcher_factory)
     fetch = fetcher_factory() if fetcher_factory else None
     spools = spooler.run(reader.plan_chunks(to_read, chunk_files))
@@ -351,12 +370,9 @@ def _ingest_source(source: str, store: Store, scope: Scope, s3_options: S3Option
                         "record?): the first read is kept; the others are in the store's "
                         "event_id_conflicts table", committed.events_conflicting)
         tally.conflicting += committed.events_conflicting
+        digest_reading.drain(store, run_id)
         if exhausted:
             break
-    # The digests beside the logs, for the integrity check: they are read, not ingested.
-    read, bad = ingest_digests(tally.digest_folders[folders:], store, scope, s3_options, run_id)
-    tally.digests += read
-    tally.bad.extend(PathReason(b.uri, b.reason) for b in bad)
 
 
 def _load(spooled: reader.Spooled, store: Store, run_id: str, tally: _Tally, spool_root: Path,
