@@ -192,6 +192,10 @@ def main() -> int:
           f"{args.trailscraper_version})")
     print(f"ratio        time {theirs.seconds / ours.seconds:.1f}x, "
           f"memory {theirs.peak / max(ours.peak, 1):.1f}x (trailscraper / rightsizer)")
+    per_role = theirs.seconds / len(roles)
+    print(f"per role     trailscraper {per_role:.2f} s a role (a pass over every log file): "
+          f"the {len(summary['roles'])} ECS roles would take about "
+          f"{per_role * len(summary['roles']):.0f} s (extrapolated, not measured)")
     for name in roles:
         found = compare(by_name[name], policies[name])
         print(f"\n{name}: trailscraper allows {len(policy_actions(policies[name]))} actions, "
