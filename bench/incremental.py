@@ -5,11 +5,12 @@
 Simulates an account over --days days (cached as bench/run.py does), then times, each in a
 fresh copy of the store where one is needed:
 
-1. base       ingest of every delivery folder but the last day's (the store a scheduled job
-              has built up);
-2. day alone  ingest of the last day's delivery folders into an empty store;
-3. daily      ingest of the whole log folder into the base store: the ledger skips every file
-              it holds, and only the last day's files are read (what the job does each day);
+1. base       ingest of every delivery folder before the last whole day's (the store a
+              scheduled job has built up);
+2. day alone  ingest of that day's delivery folders into an empty store;
+3. daily      ingest of the log folder into the base store with the job's 30-day window:
+              folders out of it are not walked, the ledger skips every file it holds, and only
+              the new day's files are read (what the job does each day);
 4. daily run  `rightsizer run` on that store over a 30-day window ending on the last day, as
               the job runs after its ingest.
 
@@ -75,12 +76,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     p = paths(account)
     figures: dict[str, object] = {}
     logs = str(p["cloudtrail"])
-    last = last_day(p["cloudtrail"])
-    # A scope reads files delivered up to a day after its last day (late deliveries): "until
-    # the day before yesterday" reads the folders up to yesterday's.
+    # The new day is the last whole one: the last delivery folder holds the minutes after the
+    # simulation's end. A scope reads files delivered up to a day after its last day (late
+    # deliveries), so the day's scope reads its folder and the next, and "until the day
+    # before yesterday" reads the folders up to yesterday's.
+    last = last_day(p["cloudtrail"]) - timedelta(days=1)
     before = Scope(until=last - timedelta(days=2))
     only_last = Scope(since=last, until=last)
-    print(f"input        {account.name}: {args.days} days, the last {last}")
+    print(f"input        {account.name}: {args.days} days, the new day {last}")
 
     with tempfile.TemporaryDirectory(prefix="rightsizer-incremental-") as scratch:
         work = Path(scratch)
@@ -90,7 +93,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
                                                              scope=only_last), figures)
         daily_store = work / "daily.duckdb"
         shutil.copy(base, daily_store)
-        daily = timed("daily", lambda: rightsizer.ingest([logs], daily_store), figures)
+        # As the scheduled job ingests: the window's days (a trailing 30), the files already
+        # read skipped by the ledger.
+        window = Scope(since=last - timedelta(days=29), until=last)
+        daily = timed("daily", lambda: rightsizer.ingest([logs], daily_store, scope=window),
+                      figures)
         end = datetime(last.year, last.month, last.day)
         timed("daily run", lambda: rightsizer.run(
             logs=[], iam=p["iam"], ecs=p["ecs"], trail_files=[p["trail"]], out=work / "out",

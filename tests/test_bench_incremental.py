@@ -25,6 +25,6 @@ def test_the_daily_ingest_reads_only_the_new_day(monkeypatch: pytest.MonkeyPatch
     figures = module.main(["--root", str(ROOT / "sample_logs")])
     alone, daily, base = figures["day alone"], figures["daily"], figures["base"]
     assert alone.files_ingested == daily.files_ingested > 0
-    assert daily.files_already_ingested == base.files_ingested
+    assert 0 < daily.files_already_ingested <= base.files_ingested
     assert daily.events_ingested <= alone.events_ingested
     assert "ratio" in capsys.readouterr().out

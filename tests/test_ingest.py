@@ -229,6 +229,31 @@ def test_window_and_filters_prune_by_layout(tmp_path: Path) -> None:
     # layout is always read.
     assert summary.files_ingested == 4
     assert stored(db) == sorted((event(n)["eventID"],) for n in (1, 2, 3, 4))
-    reasons = sorted(s.reason.split(",")[0] for s in summary.files_skipped)
-    assert reasons == ["delivered 2026-10-01"] + ["delivered 2026-10-05"] + [
-        "region eu-west-1 not selected"] * 5
+    # Date folders out of the window are pruned whole, in both regions (not walked); the
+    # other region's files in the window are skipped one by one.
+    skipped = sorted((s.path.endswith("/"), s.reason) for s in summary.files_skipped)
+    assert skipped == [(False, "region eu-west-1 not selected")] * 3 + [
+        (True, "delivered after the window (+1 day) (2026-10-05 to 2026-10-05)")] * 2 + [
+        (True, "delivered before the window (2026-10-01 to 2026-10-01)")] * 2
+
+
+@pytest.mark.parametrize(("folder", "reason"), [
+    ("2025", "delivered before the window (2025-01-01 to 2025-12-31)"),
+    ("2026", None),
+    ("2026/09", "delivered before the window (2026-09-01 to 2026-09-30)"),
+    ("2026/10", None),
+    ("2026/10/04", "delivered before the window (2026-10-04 to 2026-10-04)"),
+    ("2026/10/05", None),
+    ("2026/11/01", None),  # the day of slack: late deliveries of the window's last day
+    ("2026/11/02", "delivered after the window (+1 day) (2026-11-02 to 2026-11-02)"),
+    ("2026/12", "delivered after the window (+1 day) (2026-12-01 to 2026-12-31)"),
+    ("2026/13", None),  # not a date: walked, its files say what they are
+    ("2026/10/05/extra", None),  # deeper than the layout
+])
+def test_date_folders_out_of_the_window_are_not_walked(folder: str, reason: str | None) -> None:
+    scope = Scope(since=datetime(2026, 10, 5).date(), until=datetime(2026, 10, 31).date())
+    base = "/logs/AWSLogs/o-abcdefghij/111122223333/CloudTrail/us-east-1/"
+    assert scope.rejects_folder(base + folder) == reason
+    assert Scope().rejects_folder(base + folder) is None  # no window: every folder is walked
+    assert scope.rejects_folder(f"/logs/elsewhere/{folder}") is None
+

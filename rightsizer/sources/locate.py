@@ -29,6 +29,11 @@ _LAYOUT = re.compile(
     r"(?:(?P<region>[a-z0-9-]+)/(?:(?P<y>\d{4})/(?:(?P<m>\d{2})/(?:(?P<d>\d{2})/)?)?)?)?"
 )
 
+# A date folder of the delivery layout: CloudTrail/REGION/YYYY[/MM[/DD]] at the end of a path.
+_DATE_FOLDER = re.compile(
+    r"/AWSLogs/(?:o-[a-z0-9]{10,32}/)?\d{12}/CloudTrail/[a-z0-9-]+/"
+    r"(?P<y>\d{4})(?:/(?P<m>\d{2})(?:/(?P<d>\d{2}))?)?$")
+
 # Folders whose files are not API events.
 NOT_EVENTS = {
     "CloudTrail-Digest": "CloudTrail digest file (integrity hashes, not events)",
@@ -91,6 +96,32 @@ class Scope:
         if self.since is None or self.until is None:
             return None
         return self.since, self.until + timedelta(days=1)
+
+    def rejects_folder(self, path: str) -> str | None:
+        """Why no file under this folder of the delivery layout (a year, month or day of
+        ``CloudTrail/REGION/``) can be in scope, or None. Only dates prune: a folder outside
+        the layout is always walked."""
+        if self.since is None and self.until is None:
+            return None
+        match = _DATE_FOLDER.search(path.replace(os.sep, "/"))
+        if not match:
+            return None
+        year, month, day = (int(g) if g else None for g in match.group("y", "m", "d"))
+        try:
+            first = date(year, month or 1, day or 1)
+            if day:
+                last = first
+            elif month:
+                last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+            else:
+                last = date(year, 12, 31)
+        except ValueError:
+            return None  # not a date: its files say what they are
+        if self.since is not None and last < self.since:
+            return f"delivered before the window ({first} to {last})"
+        if self.until is not None and first > self.until + timedelta(days=1):
+            return f"delivered after the window (+1 day) ({first} to {last})"
+        return None
 
     def rejects(self, layout: Layout) -> str | None:
         """Why a file with this layout is out of scope, or None if it must be read."""
@@ -156,10 +187,13 @@ def local_objects(source: str, scope: Scope) -> Iterator[LogObject | Skipped | B
             exc = unlistable.pop()
             yield BadInput(str(exc.filename), f"cannot list folder: {exc.strerror}")
         dirnames.sort()
-        # Prune whole folders early: a digest tree holds as many files as the log tree.
+        # Prune whole folders early: a digest tree holds as many files as the log tree, and a
+        # daily run's window selects a month of a year's date folders.
         kept = []
         for name in dirnames:
-            reason = NOT_EVENTS.get(name) or (None if not name.startswith(".") else "hidden folder")
+            reason = (NOT_EVENTS.get(name)
+                      or (None if not name.startswith(".") else "hidden folder")
+                      or scope.rejects_folder(os.path.join(dirpath, name)))
             if reason:
                 yield Skipped(os.path.join(dirpath, name) + "/", reason)
             else:
