@@ -24,6 +24,7 @@ def test_the_daily_ingest_reads_only_the_new_day(monkeypatch: pytest.MonkeyPatch
     spec.loader.exec_module(module)
     figures = module.main(["--root", str(ROOT / "sample_logs")])
     alone, daily, base = figures["day alone"], figures["daily"], figures["base"]
+    assert figures["settle"].files_ingested == 0
     assert alone.files_ingested == daily.files_ingested > 0
     assert 0 < daily.files_already_ingested <= base.files_ingested
     assert daily.events_ingested <= alone.events_ingested

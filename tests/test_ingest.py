@@ -12,6 +12,8 @@ import duckdb
 import orjson
 import pytest
 from helpers import ACCOUNT, delivery_path, event, minimal_digest, write_delivery
+from hypothesis import given
+from hypothesis import strategies as st
 
 import rightsizer
 from rightsizer.errors import ConfigError
@@ -257,3 +259,25 @@ def test_date_folders_out_of_the_window_are_not_walked(folder: str, reason: str 
     assert Scope().rejects_folder(base + folder) is None  # no window: every folder is walked
     assert scope.rejects_folder(f"/logs/elsewhere/{folder}") is None
 
+
+
+@given(st.lists(st.sampled_from([
+    "AWSLogs", "o-abcdefghij", "111122223333", "CloudTrail", "CloudTrail-Digest", "us-east-1",
+    "2026", "10", "01", "x.json.gz", "2026.json.gz", "CloudTrail.json"]), max_size=9))
+def test_the_layout_read_per_folder_is_the_layout_read_from_the_whole_path(
+        parts: list[str]) -> None:
+    """parse_layout reads the folders only (cached per folder): for any path, the same as the
+    layout pattern searched over the whole path."""
+    from rightsizer.sources.locate import _LAYOUT, Layout, parse_layout
+
+    path = "/" + "/".join(parts)
+    match = _LAYOUT.search(path)
+    layout = parse_layout(path)
+    if match is None:
+        assert layout == Layout()
+    else:
+        g = match.groupdict()
+        assert (layout.org, layout.account, layout.kind, layout.region) == (
+            g["org"], g["account"], g["kind"], g["region"])
+        whole = (g["y"], g["m"], g["d"]) if g["d"] else None
+        assert (layout.delivery_date is not None) == (whole is not None)

@@ -17,6 +17,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from rightsizer.errors import SourceError
@@ -140,7 +141,15 @@ class Scope:
 
 def parse_layout(path: str) -> Layout:
     """Read account, region and delivery date from a path or key in the delivery layout."""
-    match = _LAYOUT.search(path.replace(os.sep, "/"))
+    path = path.replace(os.sep, "/")
+    # Only folders make the layout (every part of it ends in "/"): parsed once per folder, for
+    # the hundreds of files a day's folder holds.
+    return _folder_layout(path[:path.rfind("/") + 1])
+
+
+@lru_cache(maxsize=8192)
+def _folder_layout(folder: str) -> Layout:
+    match = _LAYOUT.search(folder)
     if not match:
         return Layout()
     g = match.groupdict()
