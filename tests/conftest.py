@@ -151,33 +151,16 @@ class _FaultyProxy(BaseHTTPRequestHandler):
         body = self._read_body()
         form = unquote(body.decode("utf-8", "replace"))
         if "Action=AssumeRole" in form and any(m in form for m in self.denied_assume):
-            payload = _DENIED_BODY.encode()
-            self.send_response_only(403, "Forbidden")
-            self.send_header("Content-Type", "text/xml")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            return
+            return self._refuse(403, "Forbidden", "text/xml", _DENIED_BODY.encode())
         target = self.headers.get("X-Amz-Target", "")
         signer = self.headers.get("Authorization", "").split("Credential=")[-1].split("/")[0]
         if target.startswith("AmazonEC2ContainerService") and signer in self._ecs_denied_keys:
-            payload = orjson.dumps({"__type": "AccessDeniedException",
-                                    "message": "not authorized to perform: ecs:*"})
-            self.send_response_only(400, "Bad Request")
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            return
+            return self._refuse(400, "Bad Request", "application/x-amz-json-1.1", orjson.dumps(
+                {"__type": "AccessDeniedException",
+                 "message": "not authorized to perform: ecs:*"}))
         if POISON in unquote(self.path):
-            payload = _POISON_BODY.format(resource=urlsplit(self.path).path).encode()
-            self.send_response_only(500, "Internal Server Error")
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-            return
+            return self._refuse(500, "Internal Server Error", "application/xml",
+                                _POISON_BODY.format(resource=urlsplit(self.path).path).encode())
         upstream = http.client.HTTPConnection(*self.upstream, timeout=60)
         try:
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
@@ -206,6 +189,15 @@ class _FaultyProxy(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+    def _refuse(self, status: int, reason: str, content_type: str, payload: bytes) -> None:
+        """Answer the request here, as the service would refuse it."""
+        self.send_response_only(status, reason)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
