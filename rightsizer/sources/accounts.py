@@ -210,8 +210,8 @@ def for_each_account(options: AwsOptions, members: Members,
 
 
 def _assumed(options: AwsOptions, account: str, role_arn: str) -> AwsOptions:
-    """The options of ``account``, with the credentials of ``role_arn`` assumed there. boto3's
-    errors propagate, as the account's reason, prefixed with what was tried."""
+    """The options of ``account``, with the credentials of ``role_arn`` assumed there. STS
+    refusing (or failing) is a SourceError naming the role and AWS's reason: the account's."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
