@@ -30,6 +30,13 @@ TASK_FAMILY = re.compile(r"[A-Za-z0-9_-]{1,255}")
 ATHENA_TABLE_URI = re.compile(r"athena://([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/?")
 
 
+def arn_account(arn: str) -> str:
+    """The account field of an ARN (``arn:PARTITION:SERVICE:REGION:ACCOUNT:...``); "" when the
+    text has no such field."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) > 5 else ""
+
+
 # What a folder name may hold as it is: every other character (a leading dot, and anything a
 # name that escaped validation carries) is written %XX, which no role name contains.
 _FOLDER_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+=,@-.")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 import pytest
@@ -125,6 +125,7 @@ class _FaultyProxy(BaseHTTPRequestHandler):
     denied_assume: ClassVar[list[str]] = []
     # ... and ECS calls signed with credentials of an AssumeRole whose body holds one of these.
     denied_ecs: ClassVar[list[str]] = []
+    assumed: ClassVar[list[str]] = []  # the role ARN of every AssumeRole that came by
     _ecs_denied_keys: ClassVar[set[str]] = set()
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
@@ -150,6 +151,8 @@ class _FaultyProxy(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         body = self._read_body()
         form = unquote(body.decode("utf-8", "replace"))
+        if "Action=AssumeRole" in form:
+            self.assumed.extend(parse_qs(body.decode("utf-8", "replace")).get("RoleArn", []))
         if "Action=AssumeRole" in form and any(m in form for m in self.denied_assume):
             return self._refuse(403, "Forbidden", "text/xml", _DENIED_BODY.encode())
         target = self.headers.get("X-Amz-Target", "")
@@ -207,7 +210,7 @@ def faulty_s3_endpoint(moto_server: str) -> Iterator[str]:
     """Endpoint URL of a reverse proxy in front of ``moto_server`` that answers every request
     whose decoded target contains ``"/poison/"`` with ``500 InternalError`` (an S3 XML error), so
     the error survives boto's retries. Use a client with a small ``max_attempts``."""
-    yield from _proxy(moto_server, [], [])
+    yield from _proxy(moto_server, [], [], [])
 
 
 @dataclass
@@ -217,6 +220,7 @@ class Refusing:
     url: str
     assume: list[str]  # AssumeRole of a role ARN holding one of these: AccessDenied
     ecs: list[str]  # ECS calls with the credentials of such an AssumeRole: AccessDenied
+    assumed: list[str]  # the role ARN of every AssumeRole asked for
 
 
 @pytest.fixture
@@ -226,17 +230,19 @@ def refusing_endpoint(moto_server: str) -> Iterator[Refusing]:
     cannot be assumed, or whose role may not read ECS."""
     assume: list[str] = []
     ecs: list[str] = []
-    for url in _proxy(moto_server, assume, ecs):
-        yield Refusing(url, assume, ecs)
+    assumed: list[str] = []
+    for url in _proxy(moto_server, assume, ecs, assumed):
+        yield Refusing(url, assume, ecs, assumed)
 
 
-def _proxy(moto_server: str, denied_assume: list[str], denied_ecs: list[str]) -> Iterator[str]:
+def _proxy(moto_server: str, denied_assume: list[str], denied_ecs: list[str],
+           assumed: list[str]) -> Iterator[str]:
     target = urlsplit(moto_server)
     handler = type(
         "FaultyProxyHandler",
         (_FaultyProxy,),
         {"upstream": (target.hostname or "127.0.0.1", target.port or 80),
-         "denied_assume": denied_assume, "denied_ecs": denied_ecs,
+         "denied_assume": denied_assume, "denied_ecs": denied_ecs, "assumed": assumed,
          "_ecs_denied_keys": set()},
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -129,6 +129,10 @@ def test_a_member_whose_task_definitions_cannot_be_read_gets_no_proposal(
                for m in data["evidence_sufficiency"]["missing"])
     assert "INSUFFICIENT_EVIDENCE" in {f["code"] for f in data["findings"]}
     assert shop["proposed_actions"] == ["s3:GetObject"]
+    # IAM and ECS both read live: each member's role is assumed once for the run.
+    readers = sorted(a for a in refusing_endpoint.assumed if a.endswith(f"/{READER}"))
+    assert readers == sorted(f"arn:aws:iam::{created[n]}:role/{READER}"
+                             for n in ("shop", "data"))
 
 
 def _rewrite_accounts(path: Path, mapping: dict[str, str]) -> None:

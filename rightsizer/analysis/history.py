@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from rightsizer import aws_names
 from rightsizer.iam.evaluate import Request, evaluate
 from rightsizer.iam.policy import Policy, parse_policy
 
@@ -105,10 +106,10 @@ def since_last_run(previous: RunRecord, current: RunRecord,
     # Roles are named with their account when the runs hold several (two accounts may each
     # have a role of one name).
     every = {**previous.roles, **current.roles}
-    several = len({arn.split(":")[4] for arn in every if arn.count(":") >= 5}) > 1
+    several = len({aws_names.arn_account(arn) for arn in every}) > 1
 
     def label(arn: str) -> str:
-        return f"{arn.split(':')[4]}/{every[arn].name}" if several else every[arn].name
+        return f"{aws_names.arn_account(arn)}/{every[arn].name}" if several else every[arn].name
 
     roles = []
     for arn in sorted(set(previous.roles) & set(current.roles)):

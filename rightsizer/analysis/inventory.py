@@ -154,11 +154,6 @@ def _need_json(need: Need) -> dict[str, Any]:
     }
 
 
-def _account(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 else ""
-
-
 def _role_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
@@ -177,7 +172,7 @@ def invalid_role_arn(arn: str) -> str | None:
 def role_key(arn: str) -> tuple[str, str]:
     """(account, role name): the same for every spelling of one role's ARN, with or without its
     path (a role name is unique in its account whatever the path)."""
-    return _account(arn), _role_name(arn)
+    return aws_names.arn_account(arn), _role_name(arn)
 
 
 class _RoleIndex:
@@ -227,7 +222,7 @@ def build_inventory(
             uses[arn].append(RoleUse(td.arn, td.family, kind))
             needs[arn].extend(n for n in td.needs if n.kind == kind)
     # An organization trail shows other accounts' roles too; the IAM data covers its own accounts.
-    accounts = {_account(arn) for arn in index.by_arn}
+    accounts = {aws_names.arn_account(arn) for arn in index.by_arn}
     seen: dict[str, EcsAssumption] = {}
     for assumption in assumed:
         invalid = invalid_role_arn(assumption.role_arn)
@@ -235,7 +230,7 @@ def build_inventory(
             problems.append(Problem("CloudTrail AssumeRole by ECS", f"{invalid}; ignored"))
             continue
         found = index.find(assumption.role_arn)
-        if found or _account(assumption.role_arn) in accounts:
+        if found or aws_names.arn_account(assumption.role_arn) in accounts:
             seen[found.arn if found else assumption.role_arn] = assumption
 
     roles: list[InventoryRole] = []

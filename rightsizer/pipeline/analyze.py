@@ -4,7 +4,7 @@ prove, and write the output folder."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from rightsizer.errors import ConfigError, SourceError
 from rightsizer.pipeline.ingest import IngestSummary, ingest
 from rightsizer.pipeline.inputs import require_inputs
-from rightsizer.pipeline.inventory import assumed_roles, inventory_inputs
+from rightsizer.pipeline.inventory import assumed_roles, inventory_inputs, member_access
 from rightsizer.pipeline.stages import Progress, stage
 from rightsizer.pipeline.trails import trail_evidence
 from rightsizer.pipeline.write import render_reports, summarize, write_output
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from rightsizer.pipeline.history import RunHistory
     from rightsizer.proposal.rightsize import RoleResult, Window
     from rightsizer.settings import Settings
-    from rightsizer.sources.accounts import Members
+    from rightsizer.sources.accounts import MemberAccess, Members
     from rightsizer.sources.last_accessed import RoleAccess
 
 @dataclass(frozen=True)
@@ -147,13 +147,15 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     from rightsizer.pipeline.integrity import log_integrity
     from rightsizer.proposal.rightsize import Window, rightsize
     from rightsizer.settings import Settings
+    from rightsizer.sources.accounts import failed_account
     from rightsizer.sources.last_accessed import load_last_accessed
 
     settings = settings or Settings()
     today = today or datetime.now(UTC).date()
     members = settings.aws.members()
+    access = member_access(iam, ecs, aws, members)
     authorization, task_definitions = inventory_inputs(iam, ecs, aws, settings.aws.ecs_regions,
-                                                       members)
+                                                       access)
     summary_ingest = None
     if logs:
         scope = Scope(since=since.date() if since else None,
@@ -227,7 +229,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     witness_problems: list[str] = []
     if settings.sources.last_accessed == LIVE:
         found, failed = _last_accessed_live(
-            aws or AwsOptions(), members,
+            aws or AwsOptions(), members, access,
             [r.arn for r in result_inventory.ecs_roles if r.in_iam_data])
         witness_problems = [f"IAM last-accessed data of {arn}: {reason}"
                             for arn, reason in failed]
@@ -238,8 +240,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     access = {role_key(arn): role_access for arn, role_access in found.items()}
     # Member accounts whose task definitions could not be read (sources.accounts names them
     # "account ID"): their roles' declared needs are unknown.
-    unread_task_definitions = {p.uri.removeprefix("account ") for p in task_definitions.problems
-                               if p.uri.startswith("account ")}
+    unread_task_definitions = {failed_account(p.uri) for p in task_definitions.problems} - {None}
     results = []
     analyzing = stage("roles analyzed", progress, total=len(result_inventory.ecs_roles))
     for role in result_inventory.ecs_roles:
@@ -294,12 +295,14 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
                      extra_problems=tuple(witness_problems))
 
 
-def _last_accessed_live(aws: AwsOptions, members: Members, role_arns: Sequence[str]
+def _last_accessed_live(aws: AwsOptions, members: Members, access: MemberAccess | None,
+                        role_arns: Sequence[str]
                         ) -> tuple[dict[str, RoleAccess], list[tuple[str, str]]]:
     """IAM's last-accessed data of the roles, live: with the credentials' account, or in each
-    member account through the role assumed there."""
+    member account through the role assumed there (once a run: ``access`` holds the accounts
+    already assumed for IAM and ECS)."""
     from rightsizer.analysis.inventory import role_key
-    from rightsizer.sources.accounts import for_each_account
+    from rightsizer.sources.accounts import MemberAccess, failed_account, for_each_account
     from rightsizer.sources.last_accessed import fetch_last_accessed
 
     if not members.several:
@@ -307,17 +310,17 @@ def _last_accessed_live(aws: AwsOptions, members: Members, role_arns: Sequence[s
     by_account: dict[str, list[str]] = {}
     for arn in role_arns:
         by_account.setdefault(role_key(arn)[0], []).append(arn)
-    member_set = replace(members, accounts=tuple(sorted(by_account)), organization=False)
+    access = (access or MemberAccess({}, {})).with_accounts(aws, members, by_account)
     read, failed_accounts = for_each_account(
-        aws, member_set, lambda account, options: fetch_last_accessed(
+        access, lambda account, options: fetch_last_accessed(
             options, by_account.get(account, [])),
-        missing="no second witness for its roles")
+        missing="no second witness for its roles", accounts=by_account)
     found: dict[str, RoleAccess] = {}
     failed: list[tuple[str, str]] = []
     for account_found, account_failed in read.values():
         found.update(account_found)
         failed.extend(account_failed)
     for problem in failed_accounts:
-        account = problem.uri.removeprefix("account ")
+        account = failed_account(problem.uri) or ""
         failed.extend((arn, problem.reason) for arn in by_account.get(account, []))
     return found, failed

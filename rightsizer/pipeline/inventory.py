@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rightsizer.pipeline.inputs import LIVE, require_inputs
-from rightsizer.sources.accounts import Members
+from rightsizer.sources.accounts import MemberAccess, Members
 from rightsizer.sources.aws import AwsOptions
 from rightsizer.store.database import Store
 from rightsizer.store.records import EcsAssumption
@@ -36,15 +36,27 @@ def inventory(iam: str | Path, ecs: str | Path, db: str | Path | None = None, *,
     """
     from rightsizer.analysis.inventory import build_inventory
 
-    authorization, task_definitions = inventory_inputs(iam, ecs, aws, ecs_regions, members)
+    access = member_access(iam, ecs, aws, members)
+    authorization, task_definitions = inventory_inputs(iam, ecs, aws, ecs_regions, access)
     return build_inventory(authorization, task_definitions, assumed_roles(db))
+
+
+def member_access(iam: str | Path, ecs: str | Path, aws: AwsOptions | None,
+                  members: Members | None) -> MemberAccess | None:
+    """The member accounts assumed once for the whole run, when IAM or ECS is read live from
+    them (``--assume-role``); None otherwise."""
+    if members is None or not members.several or LIVE not in (str(iam), str(ecs)):
+        return None
+    from rightsizer.sources.accounts import open_members
+
+    return open_members(aws or AwsOptions(), members)
 
 
 def inventory_inputs(iam: str | Path, ecs: str | Path, aws: AwsOptions | None,
                      ecs_regions: Sequence[str] = (),
-                     members: Members | None = None) -> tuple[Any, Any]:
+                     access: MemberAccess | None = None) -> tuple[Any, Any]:
     """IAM's authorization details and the task definitions, from files or live: live, of the
-    credentials' account, or with ``members`` of each member account (an account that could not
+    credentials' account, or with ``access`` of each member account (an account that could not
     be read is a problem of the IAM data; the others are read)."""
     require_inputs([("--iam", iam), ("--ecs", ecs)])
     from rightsizer.sources import ecs as ecs_source
@@ -57,7 +69,6 @@ def inventory_inputs(iam: str | Path, ecs: str | Path, aws: AwsOptions | None,
     from rightsizer.sources.locate import BadInput
 
     options = aws or AwsOptions()
-    several = members is not None and members.several
 
     def task_definitions_of(_account: str, account_options: AwsOptions) -> Any:
         regions = list(dict.fromkeys(ecs_regions)) or [account_options.region]
@@ -66,9 +77,9 @@ def inventory_inputs(iam: str | Path, ecs: str | Path, aws: AwsOptions | None,
             for region in regions])
 
     failed: list[BadInput] = []
-    if str(iam) == LIVE and several:
+    if str(iam) == LIVE and access is not None:
         found, failed = for_each_account(
-            options, members, lambda _account, o: iam_source.fetch_authorization_details(o))
+            access, lambda _account, o: iam_source.fetch_authorization_details(o))
         merged = merge_authorization_details([found[a] for a in sorted(found)],
                                              f"aws accounts {', '.join(sorted(found)) or 'none'}")
         authorization = replace(merged, problems=(*failed, *merged.problems))
@@ -76,9 +87,9 @@ def inventory_inputs(iam: str | Path, ecs: str | Path, aws: AwsOptions | None,
         authorization = iam_source.fetch_authorization_details(options)
     else:
         authorization = load_iam_input(Path(iam))
-    if str(ecs) == LIVE and several:
+    if str(ecs) == LIVE and access is not None:
         found_ecs, failed_ecs = for_each_account(
-            options, members, task_definitions_of,
+            access, task_definitions_of,
             missing="the account's task definitions are not in this run: what its tasks "
                     "declare they need is not known")
         parts = [found_ecs[a] for a in sorted(found_ecs)]

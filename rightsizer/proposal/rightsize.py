@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
+from rightsizer import aws_names
 from rightsizer.analysis.evidence import Sufficiency
 from rightsizer.analysis.findings import Finding
 from rightsizer.analysis.grants import Grants, role_grants
@@ -167,7 +168,7 @@ def rightsize(
                 f"{min_window_days:g} days asked for: rarely used permissions may look unused",
             )
         )
-    account = role.arn.split(":")[4] if role.arn.count(":") >= 5 else ""
+    account = aws_names.arn_account(role.arn)
     proposal: RoleProposal | None = None
     replay: Replay | None = None
     notes: tuple[str, ...] = ()

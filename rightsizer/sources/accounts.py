@@ -19,7 +19,7 @@ both: the first file read (in path order) is used.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,8 +44,9 @@ from rightsizer.sources.iam import (
 )
 from rightsizer.sources.locate import BadInput
 
-__all__ = ["ACCOUNT_POOL", "Members", "accounts_of", "for_each_account", "load_iam_input",
-           "member_accounts", "merge_authorization_details"]
+__all__ = ["ACCOUNT_POOL", "MemberAccess", "Members", "account_input", "accounts_of",
+           "failed_account", "for_each_account", "load_iam_input", "member_accounts",
+           "merge_authorization_details", "open_members"]
 
 _WHAT = "the output of aws iam get-account-authorization-details"
 
@@ -113,7 +114,7 @@ def load_iam_input(path: Path) -> AuthorizationDetails:
 
 def accounts_of(details: AuthorizationDetails) -> tuple[str, ...]:
     """The accounts whose roles ``details`` holds, sorted."""
-    return tuple(sorted({_account(role.arn) for role in details.roles} - {""}))
+    return tuple(sorted({aws_names.arn_account(role.arn) for role in details.roles} - {""}))
 
 
 def merge_authorization_details(parts: Sequence[AuthorizationDetails],
@@ -143,10 +144,6 @@ def merge_authorization_details(parts: Sequence[AuthorizationDetails],
         source=source, problems=tuple(problems))
 
 
-def _account(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 else ""
-
 
 # --- live ----------------------------------------------------------------------------------------
 
@@ -168,14 +165,27 @@ def member_accounts(options: AwsOptions, members: Members) -> tuple[str, ...]:
     return tuple(sorted(set(found)))
 
 
-def for_each_account(options: AwsOptions, members: Members,
-                     read: Callable[[str, AwsOptions], T], *,
-                     missing: str = "the account's roles are not in this run"
-                     ) -> tuple[dict[str, T], list[BadInput]]:
-    """``read(account, options)`` each member account with its own credentials,
-    ``ACCOUNT_POOL`` at a time: what was read, by account, and a problem per account that could
-    not be (assumed, or read: ``read`` raising a RightsizerError), saying what is ``missing``
-    for it."""
+@dataclass(frozen=True)
+class MemberAccess:
+    """The member accounts of a run, each assumed once: their options (with the assumed role's
+    credentials, or the caller's own for its own account), and why the others could not be."""
+
+    options: Mapping[str, AwsOptions]
+    failed: Mapping[str, str]  # account -> AWS's reason
+
+    def with_accounts(self, caller: AwsOptions, members: Members,
+                      accounts: Iterable[str]) -> MemberAccess:
+        """This access and ``accounts`` it does not hold yet, assumed now."""
+        missing = sorted(set(accounts) - set(self.options) - set(self.failed))
+        if not missing:
+            return self
+        more = open_members(caller, replace(members, accounts=tuple(missing),
+                                            organization=False))
+        return MemberAccess({**self.options, **more.options}, {**self.failed, **more.failed})
+
+
+def open_members(options: AwsOptions, members: Members) -> MemberAccess:
+    """Assume ``members.assume_role`` in each member account, ``ACCOUNT_POOL`` at a time."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     accounts = member_accounts(options, members)
@@ -186,31 +196,72 @@ def for_each_account(options: AwsOptions, members: Members,
     except (BotoCoreError, ClientError) as exc:
         raise source_error("STS GetCallerIdentity", exc, options) from exc
     own, partition = str(identity["Account"]), str(identity["Arn"]).split(":")[1]
+    role = str(members.assume_role).strip("/")
+
+    def one(account: str) -> AwsOptions | str:
+        if account == own:
+            return options
+        try:
+            return _assumed(options, f"arn:{partition}:iam::{account}:role/{role}")
+        except RightsizerError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(max_workers=min(ACCOUNT_POOL, len(accounts))) as pool:
+        opened = dict(zip(accounts, pool.map(one, accounts), strict=True))
+    return MemberAccess({a: o for a, o in opened.items() if isinstance(o, AwsOptions)},
+                        {a: o for a, o in opened.items() if isinstance(o, str)})
+
+
+def account_input(account: str) -> str:
+    """How an account that could not be read is named among the bad inputs."""
+    return f"account {account}"
+
+
+def failed_account(uri: str) -> str | None:
+    """The account an ``account_input`` names, or None for another input."""
+    account = uri.removeprefix("account ")
+    return account if account != uri and aws_names.ACCOUNT_ID.fullmatch(account) else None
+
+
+def for_each_account(access: MemberAccess, read: Callable[[str, AwsOptions], T], *,
+                     missing: str = "the account's roles are not in this run",
+                     accounts: Iterable[str] | None = None
+                     ) -> tuple[dict[str, T], list[BadInput]]:
+    """``read(account, options)`` each account of ``access`` (or of ``accounts`` among them)
+    with its own credentials, ``ACCOUNT_POOL`` at a time: what was read, by account, and a
+    problem per account that could not be (assumed, or read: ``read`` raising a
+    RightsizerError or botocore's errors), saying what is ``missing`` for it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    wanted = set(accounts) if accounts is not None else None
+
+    def included(account: str) -> bool:
+        return wanted is None or account in wanted
 
     def one(account: str) -> tuple[str, T | None, str | None]:
         try:
-            member = (options if account == own else
-                      _assumed(options, account, f"arn:{partition}:iam::{account}:role/"
-                               f"{str(members.assume_role).strip('/')}"))
-            return account, read(account, member), None
+            return account, read(account, access.options[account]), None
         except (BotoCoreError, ClientError) as exc:
             return account, None, describe_aws_error(exc)
         except RightsizerError as exc:
             return account, None, str(exc)
 
     found: dict[str, T] = {}
-    problems: list[BadInput] = []
-    with ThreadPoolExecutor(max_workers=min(ACCOUNT_POOL, len(accounts))) as pool:
-        for account, result, reason in pool.map(one, accounts):
-            if reason is not None:
-                problems.append(BadInput(f"account {account}", f"{reason}; {missing}"))
-            else:
-                found[account] = result  # type: ignore[assignment]
+    reasons = {a: r for a, r in access.failed.items() if included(a)}
+    todo = sorted(a for a in access.options if included(a))
+    if todo:
+        with ThreadPoolExecutor(max_workers=min(ACCOUNT_POOL, len(todo))) as pool:
+            for account, result, reason in pool.map(one, todo):
+                if reason is not None:
+                    reasons[account] = reason
+                else:
+                    found[account] = result  # type: ignore[assignment]
+    problems = [BadInput(account_input(a), f"{reasons[a]}; {missing}") for a in sorted(reasons)]
     return found, problems
 
 
-def _assumed(options: AwsOptions, account: str, role_arn: str) -> AwsOptions:
-    """The options of ``account``, with the credentials of ``role_arn`` assumed there. STS
+def _assumed(options: AwsOptions, role_arn: str) -> AwsOptions:
+    """``options`` with the credentials of ``role_arn`` assumed in its account. STS
     refusing (or failing) is a SourceError naming the role and AWS's reason: the account's."""
     from botocore.exceptions import BotoCoreError, ClientError
 
