@@ -79,22 +79,28 @@ class RoleResult:
         )
 
 
-def _unused_since(role: InventoryRole, window: Window, *, seen_in_window: bool) -> str | None:
-    """Why IAM's own record says the role was not used since before the window, if it does and
-    CloudTrail did not see the role at work in the window: a role the logs show working is
+def _unused_since(role: InventoryRole, window: Window,
+                  active_days: int) -> tuple[str | None, str | None]:
+    """What IAM's own record (RoleLastUsed) says when it has the role unused since before the
+    window: the ``ROLE_UNUSED`` message when CloudTrail did not see the role at work either
+    (``active_days`` 0), else a note that the two disagree. A role the logs show working is
     never called one to delete, whatever an IAM snapshot older than the logs says."""
-    if seen_in_window:
-        return None
     if role.last_used is not None and role.last_used < window.start:
-        return (f"IAM last saw the role used on {role.last_used:%Y-%m-%d}, before the window "
-                f"({window.start:%Y-%m-%d}): an unused ECS role; delete it rather than "
-                "rightsize it")
-    if (role.last_used is None and role.last_used_known and role.created is not None
+        unused = (f"IAM last saw the role used on {role.last_used:%Y-%m-%d}, before the window "
+                  f"({window.start:%Y-%m-%d})")
+        last = f"last used on {role.last_used:%Y-%m-%d}"
+    elif (role.last_used is None and role.last_used_known and role.created is not None
             and role.created < window.start):
-        return (f"IAM records no use of the role since it was created on "
-                f"{role.created:%Y-%m-%d} (it tracks the last 400 days): an unused ECS role; "
-                "delete it rather than rightsize it")
-    return None
+        unused = (f"IAM records no use of the role since it was created on "
+                  f"{role.created:%Y-%m-%d} (it tracks the last 400 days)")
+        last = "never used since it was created"
+    else:
+        return None, None
+    if not active_days:
+        return f"{unused}: an unused ECS role; delete it rather than rightsize it", None
+    return None, (f"IAM's RoleLastUsed says the role was {last}, yet CloudTrail saw it at work "
+                  f"on {active_days} days of the window (the IAM data may be older than the "
+                  "logs)")
 
 
 def rightsize(
@@ -150,16 +156,11 @@ def rightsize(
                 "FEW_OBSERVATIONS",
                 f"the role was {sufficiency.describe_confidence()}: what it does rarely may "
                 "not have happened yet"))
-    seen_in_window = sufficiency.active_days > 0
-    unused = _unused_since(role, window, seen_in_window=seen_in_window)
+    unused, disagreement = _unused_since(role, window, sufficiency.active_days)
     if unused:
         findings.append(Finding.of("ROLE_UNUSED", unused))
-    elif seen_in_window and _unused_since(role, window, seen_in_window=False):
-        last = (f"last used on {role.last_used:%Y-%m-%d}" if role.last_used
-                else "never used since it was created")
-        disagreements = (*disagreements, f"IAM's RoleLastUsed says the role was {last}, yet "
-                         f"CloudTrail saw it at work on {sufficiency.active_days} days of the "
-                         "window (the IAM data may be older than the logs)")
+    if disagreement:
+        disagreements = (*disagreements, disagreement)
     if window.days < min_window_days:
         findings.append(
             Finding.of(

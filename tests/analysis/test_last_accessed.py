@@ -153,9 +153,12 @@ def test_role_last_used_before_the_window_is_an_unused_role(
                          evidence=(), kinds=(), uses=(), needs=(), trust=None, policies=(),
                          boundary=None, assumed=None, findings=())
     role = replace(role, last_used=last_used, last_used_known=known, created=created)
-    found = _unused_since(role, Window(WINDOW, datetime(2026, 11, 1, tzinfo=UTC)),
-                          seen_in_window=seen)
+    found, note = _unused_since(role, Window(WINDOW, datetime(2026, 11, 1, tzinfo=UTC)),
+                                5 if seen else 0)
     assert (found is None) if expected is None else (expected in (found or ""))
+    # Where IAM's record says unused but CloudTrail saw the role, the two disagree in a note.
+    assert (note is not None) == (seen and (last_used is not None or created is not None))
+    assert note is None or "CloudTrail saw it at work on 5 days" in note
 
 
 def test_the_sample_keeps_what_only_iam_saw_and_the_report_shows_both_witnesses(
