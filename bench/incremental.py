@@ -30,19 +30,17 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from run import account_dir, complete, paths, simulate
+from run import account_dir, add_account_arguments, complete, paths, simulate
 
 import rightsizer
-from rightsizer.sources.locate import Scope
+from rightsizer.sources.locate import Scope, parse_layout
 
 
 def last_day(cloudtrail: Path) -> date:
-    """The last delivery date folder of the logs (…/CloudTrail/REGION/YYYY/MM/DD/)."""
-    days = {date(int(p.parent.parent.name), int(p.parent.name), int(p.name))
-            for p in cloudtrail.rglob("*") if p.is_dir() and "CloudTrail" in p.parts
-            and len(p.name) == 2 and p.name.isdigit()
-            and len(p.parent.parent.name) == 4 and p.parent.parent.name.isdigit()}
-    return max(days)
+    """The last delivery date of the logs' files (their …/CloudTrail/REGION/YYYY/MM/DD/)."""
+    return max(layout.delivery_date for path in cloudtrail.rglob("*.json.gz")
+               if (layout := parse_layout(str(path))).kind == "CloudTrail"
+               and layout.delivery_date is not None)
 
 
 def timed(label: str, action: Callable[[], object], figures: dict[str, object]) -> float:
@@ -61,11 +59,7 @@ def timed(label: str, action: Callable[[], object], figures: dict[str, object]) 
 def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--services", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--days", type=int, default=91)
-    parser.add_argument("--events-per-file", type=int, default=None)
+    add_account_arguments(parser, events=300_000, services=20, days=91)
     parser.add_argument("--root", type=Path,
                         help="a simulated account already on disk (e.g. sample_logs): no "
                              "simulation")

@@ -10,9 +10,11 @@ import psutil
 
 
 class PeakRss:
-    """Polls the RSS of this process and of its children (the workers) every 20 ms."""
+    """Polls the RSS of a process (this one unless given) and of its children (the workers)
+    every 20 ms."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int | None = None) -> None:
+        self.pid = pid  # the process to watch, with its children (default: this one)
         self.main = 0
         self.tree = 0
         self._stop = threading.Event()
@@ -27,12 +29,12 @@ class PeakRss:
         self._thread.join()
 
     def _poll(self) -> None:
-        me = psutil.Process()
+        me = psutil.Process(self.pid)
         while not self._stop.is_set():
             try:
                 main = me.memory_info().rss
                 tree = main + sum(c.memory_info().rss for c in me.children(recursive=True))
-            except psutil.Error:
-                continue
-            self.main, self.tree = max(self.main, main), max(self.tree, tree)
+                self.main, self.tree = max(self.main, main), max(self.tree, tree)
+            except psutil.Error:  # a child came or went meanwhile; the watched one has exited
+                pass
             time.sleep(0.02)

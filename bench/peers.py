@@ -27,14 +27,13 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import psutil
-from run import account_dir, complete, paths, simulate
+from peak_rss import PeakRss
+from run import account_dir, add_account_arguments, complete, paths, simulate
 
 DATA = Path(__file__).parent / "_data"
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,24 +60,9 @@ class Measured:
     def run(self, command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
         started = time.perf_counter()
         child = subprocess.Popen(command, **kwargs)
-        done = threading.Event()
-        process = psutil.Process(child.pid)
-
-        def poll() -> None:
-            while not done.is_set():
-                try:
-                    rss = process.memory_info().rss + sum(
-                        c.memory_info().rss for c in process.children(recursive=True))
-                except psutil.Error:
-                    rss = 0
-                self.peak = max(self.peak, rss)
-                time.sleep(0.02)
-
-        watcher = threading.Thread(target=poll, daemon=True)
-        watcher.start()
-        out, err = child.communicate()
-        done.set()
-        watcher.join()
+        with PeakRss(child.pid) as peak:
+            out, err = child.communicate()
+        self.peak = max(self.peak, peak.tree)
         self.seconds += time.perf_counter() - started
         result = subprocess.CompletedProcess(command, child.returncode, out, err)
         if child.returncode not in (0, 4):  # rightsizer exits 4 when an input was unreadable
@@ -135,11 +119,7 @@ def compare(role: Mapping[str, Any], trailscraper_policy: Mapping[str, Any]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--services", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--days", type=int, default=35)
-    parser.add_argument("--events-per-file", type=int, default=None)
+    add_account_arguments(parser, events=100_000, services=20)
     parser.add_argument("--role", action="append",
                         help="a role to compare (repeatable; default web-frontend-task and "
                              "ecsTaskExecutionRole: refused calls, and needs the logs cannot "

@@ -64,6 +64,18 @@ def paths(account: Path) -> dict[str, Path]:
     }
 
 
+def add_account_arguments(parser: argparse.ArgumentParser, *, events: int, services: int,
+                          days: int = 35) -> None:
+    """The simulated account's options, shared by the benchmarks that cache one like this."""
+    parser.add_argument("--events", type=int, default=events)
+    parser.add_argument("--services", type=int, default=services)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--days", type=int, default=days)
+    parser.add_argument("--events-per-file", type=int, default=None,
+                        help="mean records per delivery file (default: the simulator's "
+                             "five-minute files)")
+
+
 def complete(account: Path) -> bool:
     """The simulation writes into a sibling folder renamed on success; the files are checked
     too, for a folder made some other way."""
@@ -112,13 +124,7 @@ def maxrss_mib(who: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=2_000_000)
-    parser.add_argument("--services", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--days", type=int, default=35)
-    parser.add_argument("--events-per-file", type=int, default=None,
-                        help="mean records per delivery file (default: the simulator's "
-                             "five-minute files)")
+    add_account_arguments(parser, events=2_000_000, services=100)
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp folder (store and output) and print its path")
     args = parser.parse_args()
