@@ -13,17 +13,17 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 import pytest
+from helpers import serve_http
 
 # Requests whose URL-decoded target (path and query, so listing prefixes count too) holds this
 # marker are answered by ``faulty_s3_endpoint`` with a 500 InternalError, every time.
@@ -245,17 +245,8 @@ def _proxy(moto_server: str, denied_assume: list[str], denied_ecs: list[str],
          "denied_assume": denied_assume, "denied_ecs": denied_ecs, "assumed": assumed,
          "_ecs_denied_keys": set()},
     )
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="faulty-s3-proxy", daemon=True)
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
-        yield f"http://{host}:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve_http(handler) as url:
+        yield url
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

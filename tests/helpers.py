@@ -6,7 +6,11 @@ import gzip
 import os
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +120,20 @@ def minimal_digest(key: str) -> bytes:
         "digestEndTime": "2026-10-01T01:00:00Z", "digestS3Bucket": "bucket",
         "digestS3Object": key, "digestPublicKeyFingerprint": "00",
         "previousDigestSignature": None, "logFiles": []}))
+
+
+@contextmanager
+def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP endpoint of our own on 127.0.0.1 (a free port), serving ``handler`` in threads,
+    for as long as the block runs: its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name=handler.__name__, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -7,15 +7,15 @@ role cannot be read."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 import pytest
+from helpers import serve_http
 
 from rightsizer.sources.aws import AwsOptions
 from rightsizer.sources.last_accessed import fetch_last_accessed
@@ -109,12 +109,8 @@ class _Iam(BaseHTTPRequestHandler):
 @pytest.fixture()
 def iam_endpoint() -> Iterator[str]:
     _Iam.polled, _Iam.keys, _Iam.assumed = set(), [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Iam)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    with serve_http(_Iam) as url:
+        yield url
 
 
 def test_jobs_are_started_polled_and_read_page_by_page(iam_endpoint: str) -> None:

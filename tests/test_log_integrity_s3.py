@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from helpers import serve_http
 
 import rightsizer
 from rightsizer.analysis.integrity import Status
@@ -77,13 +77,8 @@ def cloudtrail_endpoint(account: Path) -> Iterator[str]:
     _CloudTrail.keys = [{"Value": k["Value"], "Fingerprint": k["Fingerprint"],
                          "ValidityStartTime": 1_700_000_000, "ValidityEndTime": 1_900_000_000}
                         for k in listed]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CloudTrail)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    with serve_http(_CloudTrail) as url:
+        yield url
 
 
 def test_s3_digests_are_verified_by_their_metadata_with_live_keys(

@@ -12,15 +12,15 @@ import http.client
 import json
 import shutil
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import enter_fresh_account
+from helpers import enter_fresh_account, serve_http
 
 from rightsizer.errors import ConfigError, SourceError
 from rightsizer.iam.ecs import parse_task_definition
@@ -243,28 +243,18 @@ class _FaultyEcs(BaseHTTPRequestHandler):
 @pytest.fixture
 def faulty_ecs(moto_server: str) -> Iterator[Any]:
     """``start(rules) -> endpoint URL`` of a fault-injecting proxy in front of moto."""
-    servers: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
     target = urlsplit(moto_server)
+    with ExitStack() as servers:
 
-    def start(rules: tuple[tuple[str, bytes, str], ...]) -> str:
-        handler = type(
-            "FaultyEcsHandler",
-            (_FaultyEcs,),
-            {"upstream": (target.hostname, target.port), "rules": rules},
-        )
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, name="faulty-ecs", daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        host, port = server.server_address[:2]
-        return f"http://{host}:{port}"
+        def start(rules: tuple[tuple[str, bytes, str], ...]) -> str:
+            handler = type(
+                "FaultyEcsHandler",
+                (_FaultyEcs,),
+                {"upstream": (target.hostname, target.port), "rules": rules},
+            )
+            return servers.enter_context(serve_http(handler))
 
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+        yield start
 
 
 @pytest.fixture(scope="module")
