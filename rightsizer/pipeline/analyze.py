@@ -305,7 +305,7 @@ def _last_accessed_live(aws: AwsOptions, members: Members, access: MemberAccess 
     from rightsizer.sources.accounts import MemberAccess, failed_account, for_each_account
     from rightsizer.sources.last_accessed import fetch_last_accessed
 
-    if not members.several:
+    if not members.read_live:
         return fetch_last_accessed(aws, role_arns)
     by_account: dict[str, list[str]] = {}
     for arn in role_arns:

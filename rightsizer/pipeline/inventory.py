@@ -45,7 +45,7 @@ def member_access(iam: str | Path, ecs: str | Path, aws: AwsOptions | None,
                   members: Members | None) -> MemberAccess | None:
     """The member accounts assumed once for the whole run, when IAM or ECS is read live from
     them (``--assume-role``); None otherwise."""
-    if members is None or not members.several or LIVE not in (str(iam), str(ecs)):
+    if members is None or not members.read_live or LIVE not in (str(iam), str(ecs)):
         return None
     from rightsizer.sources.accounts import open_members
 

@@ -79,9 +79,9 @@ class Members:
                               "repeatable) or give --organization")
 
     @property
-    def several(self) -> bool:
-        """Member accounts are read, each through the assumed role (else: the credentials'
-        own account only, as before)."""
+    def read_live(self) -> bool:
+        """Member accounts are read live, each through the assumed role (else only the
+        credentials' own account is)."""
         return self.assume_role is not None
 
 

@@ -97,6 +97,6 @@ def test_member_settings_that_cannot_work_are_refused(members: dict, message: st
 
 def test_members_are_read_only_with_a_role_to_assume() -> None:
     # --account alone is Athena's partitions: the credentials' own account is read live.
-    assert not Members(accounts=(SHOP,)).several
-    assert Members(accounts=(SHOP,), assume_role="rightsizer-read").several
-    assert Members(organization=True, assume_role="rightsizer-read").several
+    assert not Members(accounts=(SHOP,)).read_live
+    assert Members(accounts=(SHOP,), assume_role="rightsizer-read").read_live
+    assert Members(organization=True, assume_role="rightsizer-read").read_live
