@@ -46,6 +46,7 @@ import orjson
 
 from rightsizer.errors import ConfigError
 from rightsizer.simulate.activity import Engine, streams
+from rightsizer.simulate.build import build_account
 from rightsizer.simulate.changes import role_changes
 from rightsizer.simulate.clock import iso
 from rightsizer.simulate.cloudtrail import DeliveryWriter
@@ -53,7 +54,7 @@ from rightsizer.simulate.ecs import task_definition, task_definitions
 from rightsizer.simulate.failures import Failing, add_failing_services
 from rightsizer.simulate.iam import authorization_details
 from rightsizer.simulate.ids import Rng
-from rightsizer.simulate.model import HOME_REGION, TRAIL_NAME, Account, build_account
+from rightsizer.simulate.model import HOME_REGION, TRAIL_NAME, Account
 from rightsizer.simulate.signing import SigningKey
 
 __all__ = ["DEFAULT_END", "SimulationResult", "simulate_account"]
