@@ -77,7 +77,7 @@ MIN_BYTES_BILLED = 10 * 2**20  # every query is billed at least 10 MB
 _MB = 2**20
 
 # The request parameters that name a resource, in the order usage.sql (both dialects) picks them:
-# the same list as queries/duckdb/analysis/usage.sql; rightsizer/iam/resources.py reads them.
+# the same list as queries/duckdb/analysis/usage.sql; rightsizer/iam/resource_rules.py reads them.
 PARAMETERS = (
     "bucketName", "key", "x-amz-copy-source", "copySource", "logGroupName", "logGroupIdentifier",
     "logStreamName", "secretId", "secretIdList", "name", "names", "path",

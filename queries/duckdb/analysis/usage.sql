@@ -2,7 +2,7 @@
 -- resource x day x error class x invokedBy, with the calls, first and last seen.
 --
 -- The "resource" is what the record says about it: request_key holds only the request
--- parameters that name a resource (rightsizer/iam/resources.py reads these keys, nothing
+-- parameters that name a resource (rightsizer/iam/resource_rules.py reads these keys, nothing
 -- else), so parameters that change with every call (item contents, encryption contexts, byte
 -- ranges) do not split rows; resource_arns are the resources[] ARNs, sorted. The parameters are
 -- picked with one json_extract of many paths: one parse of requestParameters per event.
