@@ -206,11 +206,14 @@ def test_incremental_reads_only_new_and_changed_files(tmp_path: Path) -> None:
     second = run([logs], db)
     assert (second.files_ingested, second.files_already_ingested) == (1, 1)
     assert second.events_ingested == 1
-    # A file rewritten with more content (new size and mtime) is read again; its old events
-    # count as duplicates.
+    # A file replaced with more content (new size and mtime) is read again; its old events
+    # count as duplicates. Replaced as sync tools do, written beside and renamed over it: a
+    # delivery folder read whole is not listed again while its list of files is unchanged, so
+    # a delivery file rewritten in place is not seen (test_ingest_folders.py).
     path = delivery_path(logs, DAY, "a")
-    write_delivery(path, [event(1), event(3)])
-    os.utime(path, ns=(1, 1))
+    beside = write_delivery(path.with_name("a.part"), [event(1), event(3)])
+    os.utime(beside, ns=(1, 1))
+    beside.replace(path)
     third = run([logs], db)
     assert (third.files_ingested, third.events_ingested, third.events_duplicate) == (1, 1, 1)
 
@@ -258,6 +261,9 @@ def test_date_folders_out_of_the_window_are_not_walked(folder: str, reason: str 
     assert scope.rejects_folder(base + folder) == reason
     assert Scope().rejects_folder(base + folder) is None  # no window: every folder is walked
     assert scope.rejects_folder(f"/logs/elsewhere/{folder}") is None
+    # The digests' date folders are pruned by the same window (their walk lists as many files).
+    digests = base.replace("/CloudTrail/", "/CloudTrail-Digest/")
+    assert scope.rejects_folder(digests + folder) == reason
 
 
 

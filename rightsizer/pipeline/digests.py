@@ -6,6 +6,7 @@ again. While the logs are ingested, the digests are read beside them (``DigestRe
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -15,7 +16,7 @@ from typing import Any
 
 from rightsizer.errors import SourceError
 from rightsizer.sources import digests
-from rightsizer.sources.locate import Scope
+from rightsizer.sources.locate import DeliveryFolder, Scope
 from rightsizer.sources.s3 import S3Options
 from rightsizer.store.database import BadFile, Store
 
@@ -51,22 +52,32 @@ class DigestReading:
             queue.Queue(maxsize=_QUEUED))
         self._stop = threading.Event()
         todo: list[tuple[str, str]] = []
+        # Date folders whose every digest is to be stored: recorded as read whole by finish.
+        self._listed_folders: list[DeliveryFolder] = []
         client = None
         for folder in dict.fromkeys(folders):
+            listing: Iterator[tuple[str, str] | DeliveryFolder]
             if folder.startswith("s3://"):
                 from rightsizer.sources import s3
 
                 client = client or s3.make_client(s3_options or S3Options())
                 listing = _guarded(digests.s3_digests(client, folder, scope), folder, self.bad)
             else:
-                listing = digests.local_digests(folder.rstrip("/"), scope)
+                local = folder.rstrip("/")
+                listing = digests.local_digests(
+                    local, scope, store.read_folders(local, scope.delivery_days()))
             batch: list[tuple[str, str]] = []
             for item in listing:
+                if isinstance(item, DeliveryFolder):
+                    if not item.known:
+                        self._listed_folders.append(item)
+                    continue
                 batch.append(item)
                 if len(batch) >= _BATCH:
                     todo += _unread(batch, store)
                     batch = []
             todo += _unread(batch, store)
+        self._todo = todo
         self._thread = threading.Thread(target=self._run, args=(todo, client),
                                         name="digests", daemon=True)
         self._thread.start()
@@ -106,6 +117,17 @@ class DigestReading:
         """Every digest stored: how many were read, and what could not be."""
         self.drain(store, run_id, wait=True)
         self._thread.join()
+        # A folder is read whole when no digest of it failed and the store holds each digest
+        # that was read (the others it held when they were listed).
+        unread = {os.path.dirname(b.uri) for b in self.bad}
+        listed = {f.path: f for f in self._listed_folders if f.path not in unread}
+        new = [(uri, fp) for uri, fp in self._todo if os.path.dirname(uri) in listed]
+        done = store.digests_read(new)
+        for uri, _ in new:
+            if uri not in done:
+                listed.pop(os.path.dirname(uri), None)
+        store.record_read_folders([(f.path, f.fingerprint, f.files, f.delivery_date)
+                                   for f in listed.values()], run_id)
         return self.read, self.bad
 
     def cancel(self) -> None:

@@ -4,6 +4,7 @@ file at most once, each event once, and an ``IngestSummary`` of what was done.""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -23,7 +24,14 @@ from rightsizer.pipeline.inputs import require_inputs
 from rightsizer.sources import athena, locate, reader, s3
 from rightsizer.sources.athena import AthenaOptions
 from rightsizer.sources.digests import DIGEST_FOLDER
-from rightsizer.sources.locate import NOT_EVENTS, BadInput, LogObject, Scope, Skipped
+from rightsizer.sources.locate import (
+    NOT_EVENTS,
+    BadInput,
+    DeliveryFolder,
+    LogObject,
+    Scope,
+    Skipped,
+)
 from rightsizer.sources.s3 import S3Options
 from rightsizer.store.database import (
     FIRST_EVENT,
@@ -126,6 +134,9 @@ class _Tally:
     athena: list[AthenaQueryReport] = field(default_factory=list)
     digest_folders: list[str] = field(default_factory=list)
     digests: int = 0
+    # Delivery folders listed file by file whose every file was to be read: recorded as read
+    # whole once the source is loaded, if every one of their files then is.
+    listed_folders: list[DeliveryFolder] = field(default_factory=list)
 
 
 def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None,
@@ -152,7 +163,7 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
     scope = scope or Scope()
     run_id = uuid.uuid4().hex
     tally = _Tally()
-    seen_uris: set[str] = set()
+    seen: set[str] = set()  # the files met in this run, and the folders read whole (path + /)
     with (store_lock(db), _spool_faults(db), spool_folder(db) as spool_root,
           Store(db) as store):
         store.start_run(run_id, sources)
@@ -164,7 +175,7 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
                                principals, today or datetime.now(UTC).date(), run_id, tally)
                 continue
             _ingest_source(source, store, scope, s3_options, workers, run_id, tally,
-                           seen_uris, spool_root, progress, on_total, chunk_files,
+                           seen, spool_root, progress, on_total, chunk_files,
                            commit_events)
         summary = IngestSummary(
             files_seen=tally.seen,
@@ -314,14 +325,15 @@ def _midnight(day: date) -> datetime:
 
 
 def _ingest_source(source: str, store: Store, scope: Scope, s3_options: S3Options | None,
-                   workers: int | None, run_id: str, tally: _Tally, seen_uris: set[str],
+                   workers: int | None, run_id: str, tally: _Tally, seen: set[str],
                    spool_root: Path, progress: ProgressCallback | None,
                    on_total: Callable[[int], None] | None, chunk_files: int,
                    commit_events: int) -> None:
     folders = len(tally.digest_folders)
+    tally.listed_folders = []
     try:
-        listing, fetcher_factory = _open_source(source, scope, s3_options)
-        to_read = list(_new_objects(listing, store, run_id, tally, seen_uris))
+        listing, fetcher_factory = _open_source(source, scope, s3_options, store)
+        to_read = list(_new_objects(listing, store, run_id, tally, seen))
     except SourceError as exc:
         log.error("%s", exc)
         tally.bad.append(PathReason(source, str(exc)))
@@ -338,6 +350,7 @@ def _ingest_source(source: str, store: Store, scope: Scope, s3_options: S3Option
     except BaseException:
         digest_reading.cancel()
         raise
+    _record_read_folders(tally, to_read, store, run_id)
     read, bad = digest_reading.finish(store, run_id)
     tally.digests += read
     tally.bad.extend(PathReason(b.uri, b.reason) for b in bad)
@@ -425,10 +438,11 @@ def _file_ref(index: int, obj: LogObject) -> FileRef:
                    latest=day + DELIVERY_LATEST)
 
 
-def _open_source(source: str, scope: Scope, s3_options: S3Options | None
-                 ) -> tuple[Iterable[LogObject | Skipped | BadInput],
+def _open_source(source: str, scope: Scope, s3_options: S3Options | None, store: Store
+                 ) -> tuple[Iterable[LogObject | Skipped | BadInput | DeliveryFolder],
                             Callable[[], reader.Fetcher] | None]:
-    """The listing of a source and, for remote ones, a picklable factory of its fetcher."""
+    """The listing of a source and, for remote ones, a picklable factory of its fetcher. A
+    local listing skips the delivery folders the store holds as read whole."""
     if source.startswith("s3://"):
         options = s3_options or S3Options()
         client = s3.make_client(options)  # boto3 is imported only when S3 is used
@@ -436,18 +450,27 @@ def _open_source(source: str, scope: Scope, s3_options: S3Options | None
     if "://" in source:
         raise ConfigError(f"{source}: unsupported source (a file, a folder, s3://bucket/prefix "
                           "or athena://DATABASE.TABLE)")
-    return locate.local_objects(source, scope), None
+    read_folders = store.read_folders(source, scope.delivery_days())
+    return locate.local_objects(source, scope, read_folders), None
 
 
-def _new_objects(listing: Iterable[LogObject | Skipped | BadInput], store: Store, run_id: str,
-                 tally: _Tally, seen_uris: set[str]) -> Iterator[LogObject]:
+def _new_objects(listing: Iterable[LogObject | Skipped | BadInput | DeliveryFolder],
+                 store: Store, run_id: str, tally: _Tally, seen: set[str]
+                 ) -> Iterator[LogObject]:
     """The objects of a listing that the ledger does not hold yet; counts the rest."""
     batch: list[LogObject] = []
     for item in listing:
-        if isinstance(item, LogObject):
-            if item.uri in seen_uris:
+        if isinstance(item, DeliveryFolder):
+            if item.known and item.path + os.sep not in seen:
+                seen.add(item.path + os.sep)
+                tally.seen += item.files
+                tally.already += item.files
+            elif not item.known:
+                tally.listed_folders.append(item)
+        elif isinstance(item, LogObject):
+            if item.uri in seen:
                 continue
-            seen_uris.add(item.uri)
+            seen.add(item.uri)
             tally.seen += 1
             batch.append(item)
             if len(batch) >= LEDGER_BATCH:
@@ -469,6 +492,22 @@ def _filter_ingested(batch: list[LogObject], store: Store, tally: _Tally) -> Ite
     done = store.already_ingested((o.uri, o.fingerprint) for o in batch)
     tally.already += len(done)
     return (o for o in batch if o.uri not in done)
+
+
+def _record_read_folders(tally: _Tally, to_read: Sequence[LogObject], store: Store,
+                         run_id: str) -> None:
+    """Record the delivery folders of the source just loaded whose every file is now read:
+    none was a bad input or skipped in this run, and the ledger holds each file that was read
+    (the others it held when they were listed)."""
+    unread = {os.path.dirname(p.path) for p in (*tally.bad, *tally.skipped)}
+    listed = {f.path: f for f in tally.listed_folders if f.path not in unread}
+    new = [o for o in to_read if os.path.dirname(o.uri) in listed]
+    done = store.already_ingested((o.uri, o.fingerprint) for o in new)
+    for o in new:
+        if o.uri not in done:
+            listed.pop(os.path.dirname(o.uri), None)
+    store.record_read_folders([(f.path, f.fingerprint, f.files, f.delivery_date)
+                               for f in listed.values()], run_id)
 
 
 def _count(result: LoadResult, tally: _Tally) -> None:

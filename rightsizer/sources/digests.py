@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from rightsizer.sources.locate import Scope, parse_layout
+from rightsizer.sources.locate import DeliveryFolder, Scope, folder_fingerprint, parse_layout
 from rightsizer.timestamps import parse_utc
 
 if TYPE_CHECKING:
@@ -140,20 +140,42 @@ def _inflate(raw: bytes) -> bytes:
     return content
 
 
-def local_digests(folder: str, scope: Scope) -> Iterator[tuple[str, str]]:
+def local_digests(folder: str, scope: Scope, read_folders: Mapping[str, str] | None = None
+                  ) -> Iterator[tuple[str, str] | DeliveryFolder]:
     """(path, fingerprint) of each digest file under a local ``CloudTrail-Digest/`` folder
-    that the scope (accounts, regions, days) selects."""
+    that the scope (accounts, regions, days) selects. As for the logs (``locate``), a date
+    folder that ``read_folders`` holds as read whole, unchanged, is one ``DeliveryFolder``
+    (``known``) instead of its files; any other date folder whose every digest is listed is
+    followed by its ``DeliveryFolder``."""
+    read_folders = read_folders or {}
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
-            if name.startswith(".") or scope.rejects(parse_layout(path)):
+        # The date folders out of the window are not walked: CloudTrail writes a digest an hour
+        # per region, so a year of 17 regions is 149,000 files.
+        dirnames[:] = sorted(name for name in dirnames
+                             if not scope.rejects_folder(os.path.join(dirpath, name)))
+        layout = parse_layout(os.path.join(dirpath, ""))
+        if not filenames or scope.rejects(layout):
+            continue
+        filenames.sort()
+        day = layout.delivery_date
+        fingerprint = (folder_fingerprint(dirpath, filenames)
+                       if day and layout.kind == DIGEST_FOLDER else None)
+        if day and fingerprint and read_folders.get(dirpath) == fingerprint:
+            yield DeliveryFolder(dirpath, fingerprint, len(filenames), day, known=True)
+            continue
+        listed = 0
+        for name in filenames:
+            if name.startswith("."):
                 continue
+            path = os.path.join(dirpath, name)
             try:
                 st = os.stat(path)
             except OSError:
                 continue
+            listed += 1
             yield path, f"{st.st_size}:{st.st_mtime_ns}"
+        if day and fingerprint and listed:
+            yield DeliveryFolder(dirpath, fingerprint, listed, day)
 
 
 def read_local_digest(path: str, fingerprint: str) -> DigestFile:

@@ -11,10 +11,11 @@ Delivery layout:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -30,9 +31,10 @@ _LAYOUT = re.compile(
     r"(?:(?P<region>[a-z0-9-]+)/(?:(?P<y>\d{4})/(?:(?P<m>\d{2})/(?:(?P<d>\d{2})/)?)?)?)?"
 )
 
-# A date folder of the delivery layout: CloudTrail/REGION/YYYY[/MM[/DD]] at the end of a path.
+# A date folder of the delivery layout: CloudTrail[-Digest]/REGION/YYYY[/MM[/DD]] at the end of
+# a path.
 _DATE_FOLDER = re.compile(
-    r"/AWSLogs/(?:o-[a-z0-9]{10,32}/)?\d{12}/CloudTrail/[a-z0-9-]+/"
+    r"/AWSLogs/(?:o-[a-z0-9]{10,32}/)?\d{12}/CloudTrail(?:-Digest)?/[a-z0-9-]+/"
     r"(?P<y>\d{4})(?:/(?P<m>\d{2})(?:/(?P<d>\d{2}))?)?$")
 
 # Folders whose files are not API events.
@@ -68,6 +70,19 @@ class BadInput:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryFolder:
+    """A date folder of the delivery layout whose every file was listed as a log object, with
+    the fingerprint of its list of files (``folder_fingerprint``). ``known``: the store's ledger
+    holds it as read whole with that fingerprint, so its files were counted, not listed."""
+
+    path: str
+    fingerprint: str
+    files: int
+    delivery_date: date
+    known: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
     """What a path says by its place in the delivery layout; None where it does not say."""
 
@@ -100,8 +115,8 @@ class Scope:
 
     def rejects_folder(self, path: str) -> str | None:
         """Why no file under this folder of the delivery layout (a year, month or day of
-        ``CloudTrail/REGION/``) can be in scope, or None. Only dates prune: a folder outside
-        the layout is always walked."""
+        ``CloudTrail/REGION/`` or ``CloudTrail-Digest/REGION/``) can be in scope, or None. Only
+        dates prune: a folder outside the layout is always walked."""
         if self.since is None and self.until is None:
             return None
         match = _DATE_FOLDER.search(path.replace(os.sep, "/"))
@@ -177,10 +192,16 @@ def skip_reason(path: str, scope: Scope) -> str | None:
     return scope.rejects(layout)
 
 
-def local_objects(source: str, scope: Scope) -> Iterator[LogObject | Skipped | BadInput]:
+def local_objects(source: str, scope: Scope, read_folders: Mapping[str, str] | None = None
+                  ) -> Iterator[LogObject | Skipped | BadInput | DeliveryFolder]:
     """Every file under a local path (a file, or a folder read recursively, sorted).
 
-    A sub-folder that cannot be listed is a bad input; the walk goes on with the rest."""
+    A date folder of the delivery layout that ``read_folders`` (folder -> fingerprint, from the
+    store) holds as read whole, with the fingerprint it has now, is one ``DeliveryFolder``
+    (``known``) instead of its files: a daily run does not stat a month of files again. Any other
+    delivery folder whose files are all log objects is followed by its ``DeliveryFolder``, for
+    the caller to record once they are all read. A sub-folder that cannot be listed is a bad
+    input; the walk goes on with the rest."""
     root = Path(source)
     if root.exists() and not root.is_dir():
         # A file named explicitly is read even outside the layout's filters: the user asked.
@@ -208,15 +229,57 @@ def local_objects(source: str, scope: Scope) -> Iterator[LogObject | Skipped | B
             else:
                 kept.append(name)
         dirnames[:] = kept
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
-            reason = skip_reason(path, scope)
-            if reason:
-                yield Skipped(path, reason)
-            else:
-                yield _local_object(path)
+        if filenames:
+            filenames.sort()
+            yield from _folder_files(dirpath, filenames, scope, read_folders or {})
     for exc in unlistable:
         yield BadInput(str(exc.filename), f"cannot list folder: {exc.strerror}")
+
+
+def _folder_files(folder: str, names: list[str], scope: Scope, read_folders: Mapping[str, str]
+                  ) -> Iterator[LogObject | Skipped | BadInput | DeliveryFolder]:
+    """The files of one folder, as ``skip_reason`` judges them one by one (what it says of the
+    folder is worked out once), or the folder alone when the ledger holds it as read whole."""
+    layout = parse_layout(os.path.join(folder, ""))
+    parts = folder.replace(os.sep, "/").split("/")
+    folder_reason = NOT_EVENTS.get(layout.kind or "") or next(
+        (reason for name, reason in NOT_EVENTS.items() if name in parts), None)
+    scope_reason = scope.rejects(layout)
+    day = layout.delivery_date
+    # Only a date folder of the layout, every file of which is to be read, can be read whole.
+    whole = (layout.kind == "CloudTrail" and not folder_reason and not scope_reason
+             and not any(name.startswith(".") or name in NOT_EVENTS for name in names))
+    fingerprint = folder_fingerprint(folder, names) if whole and day else None
+    if day and fingerprint and read_folders.get(folder) == fingerprint:
+        yield DeliveryFolder(folder, fingerprint, len(names), day, known=True)
+        return
+    all_objects = True
+    for name in names:
+        path = os.path.join(folder, name)
+        reason = (folder_reason or NOT_EVENTS.get(name)
+                  or ("hidden file" if name.startswith(".") else None) or scope_reason)
+        if reason:
+            yield Skipped(path, reason)
+            continue
+        item = _local_object(path)
+        all_objects = all_objects and isinstance(item, LogObject)
+        yield item
+    if day and fingerprint and all_objects:
+        yield DeliveryFolder(folder, fingerprint, len(names), day)
+
+
+def folder_fingerprint(folder: str, names: Sequence[str]) -> str | None:
+    """What changes when a folder's list of files may have: its mtime (a file added, removed,
+    or written beside and renamed over another, as ``aws s3 sync`` and rsync do, changes it)
+    and a hash of its files' names, sorted (a file system that does not keep folder mtimes
+    still shows a file added or removed). A file rewritten in place changes neither: CloudTrail
+    never rewrites a delivered file. None when the folder cannot be stat'ed."""
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
+    names_hash = hashlib.sha256("\n".join(sorted(names)).encode("utf-8", "surrogateescape"))
+    return f"{mtime}:{len(names)}:{names_hash.hexdigest()[:32]}"
 
 
 def _local_object(path: str) -> LogObject | BadInput:

@@ -27,6 +27,7 @@ from rightsizer.sqlfiles import schema_migrations, sql
 from rightsizer.store import redact
 from rightsizer.store.clock import naive_utc as _naive_utc
 from rightsizer.store.clock import now as _now
+from rightsizer.store.folders import FolderLedger
 from rightsizer.store.history import RunRecords
 from rightsizer.store.integrity import IntegrityTables
 from rightsizer.store.records import (
@@ -98,7 +99,7 @@ class Committed:
         return self.events - self.events_new
 
 
-class Store(IntegrityTables, RunRecords):
+class Store(IntegrityTables, RunRecords, FolderLedger):
     """A DuckDB database file holding events and the ledger of what was read."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False,
