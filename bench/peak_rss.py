@@ -3,8 +3,11 @@ benchmarks; run them as ``python bench/NAME.py``, which puts this folder on the 
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import psutil
 
@@ -38,3 +41,25 @@ class PeakRss:
             except psutil.Error:  # a child came or went meanwhile; the watched one has exited
                 pass
             time.sleep(0.02)
+
+
+class Measured:
+    """Runs commands in child processes: their seconds add up, and the peak RSS of each one's
+    process tree (polled) is kept at its highest."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.peak = 0
+
+    def run(self, command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, **kwargs)
+        with PeakRss(child.pid) as peak:
+            out, err = child.communicate()
+        self.peak = max(self.peak, peak.tree)
+        self.seconds += time.perf_counter() - started
+        result = subprocess.CompletedProcess(command, child.returncode, out, err)
+        if child.returncode not in (0, 4):  # rightsizer exits 4 when an input was unreadable
+            raise SystemExit(f"{command[0]} failed ({child.returncode}): "
+                             f"{(err or b'').decode(errors='replace')[-2000:]}")
+        return result

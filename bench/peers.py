@@ -27,12 +27,11 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from peak_rss import PeakRss
+from peak_rss import Measured
 from run import account_dir, add_account_arguments, complete, paths, simulate
 
 DATA = Path(__file__).parent / "_data"
@@ -48,27 +47,6 @@ KEPT = {
     "kept_unmapped": "unmapped calls of its service",
     "kept_excluded": "excluded by configuration",
 }
-
-
-class Measured:
-    """Runs a command in a child process; polls the peak RSS of its process tree."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.peak = 0
-
-    def run(self, command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
-        started = time.perf_counter()
-        child = subprocess.Popen(command, **kwargs)
-        with PeakRss(child.pid) as peak:
-            out, err = child.communicate()
-        self.peak = max(self.peak, peak.tree)
-        self.seconds += time.perf_counter() - started
-        result = subprocess.CompletedProcess(command, child.returncode, out, err)
-        if child.returncode not in (0, 4):  # rightsizer exits 4 when an input was unreadable
-            raise SystemExit(f"{command[0]} failed ({child.returncode}): "
-                             f"{(err or b'').decode(errors='replace')[-2000:]}")
-        return result
 
 
 def trailscraper(version: str) -> Path:
