@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from rightsizer.analysis.explain import Failure
     from rightsizer.analysis.findings import Finding, Severity
     from rightsizer.analysis.integrity import IntegrityReport
-    from rightsizer.analysis.inventory import Inventory
+    from rightsizer.analysis.inventory import Inventory, InventoryRole
     from rightsizer.analysis.role_changes import RoleChange
     from rightsizer.iam.observability import Observability, TrailSettings
     from rightsizer.pipeline.history import RunHistory
@@ -190,7 +190,6 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     trails = list(evidence.trails)
     with Store(db, read_only=True) as store:
         span = store.event_span(since, end_exclusive)
-        usage = store.usage(since, end_exclusive)
         sessions = store.call_sessions(since, end_exclusive)
         covered = store.coverage(since, end_exclusive)
         assumed_in_window = store.ecs_assumed_roles(since, end_exclusive)
@@ -215,11 +214,6 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     tampered = integrity.tampered_places() if integrity else {}
     assumptions = {role_key(a.role_arn): a for a in assumed_in_window}
 
-    # Grouped once by role (account, name): CloudTrail's sessionIssuer ARN and the IAM data's
-    # may differ in path only.
-    rows_by_role: dict[tuple[str, str], list[UsageRow]] = {}
-    for row in usage:
-        rows_by_role.setdefault(role_key(row.principal), []).append(row)
     sessions_by_role: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
     for (principal, source, name), n in sessions.items():
         counts = sessions_by_role.setdefault(role_key(principal), {})
@@ -241,11 +235,14 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     # Member accounts whose task definitions could not be read (sources.accounts names them
     # "account ID"): their roles' declared needs are unknown.
     unread_task_definitions = {failed_account(p.uri) for p in task_definitions.problems} - {None}
-    results = []
-    analyzing = stage("roles analyzed", progress, total=len(result_inventory.ecs_roles))
+    # By role (account, name): CloudTrail's sessionIssuer ARN and the IAM data's may differ in
+    # path only.
+    ecs_roles: dict[tuple[str, str], list[InventoryRole]] = {}
     for role in result_inventory.ecs_roles:
+        ecs_roles.setdefault(role_key(role.arn), []).append(role)
+
+    def analyze(role: InventoryRole, rows: Sequence[UsageRow]) -> RoleResult:
         key = role_key(role.arn)
-        rows = rows_by_role.get(key, [])
         role_sessions = sessions_by_role.get(key, {})
         assumption = assumptions.get(key)
         sufficiency = judge_evidence(
@@ -260,22 +257,41 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
             sufficiency = withhold(sufficiency, (
                 f"the task definitions of account {key[0]} could not be read: what its tasks "
                 "declare they need (secrets, images, logs read at start) is not known"))
-        results.append(rightsize(
+        return rightsize(
             role, rows, sessions=role_sessions, trails=trails,
             exclusions=settings.exclusions, window=window,
             min_window_days=settings.min_window_days, today=today, sufficiency=sufficiency,
-            observability_cache=cache, last_accessed=access.get(key)))
-        analyzing.advance()
+            observability_cache=cache, last_accessed=access.get(key))
+
+    analyzing = stage("roles analyzed", progress, total=len(result_inventory.ecs_roles))
+    # The usage rows come one role at a time and are let go once it is analyzed: memory holds
+    # one role's calls, whatever the size of the logs. What the report needs of every role
+    # (the calls that succeeded, the refused ones) is kept as they pass.
+    by_role: dict[str, RoleResult] = {}
+    succeeded: set[tuple[str, str]] = set()
+    refused: dict[tuple[str, str], list[UsageRow]] = {}
+    with Store(db, read_only=True) as store:
+        for key, rows in store.usage_by_role(since, end_exclusive):
+            succeeded |= succeeded_calls(rows)
+            if denied := [r for r in rows if r.error_class == "denied"]:
+                refused[key] = denied
+            for role in ecs_roles.get(key, ()):
+                by_role[role.arn] = analyze(role, rows)
+                analyzing.advance()
+    for role in result_inventory.ecs_roles:
+        if role.arn not in by_role:  # no call in the window
+            by_role[role.arn] = analyze(role, ())
+            analyzing.advance()
+    results = [by_role[role.arn] for role in result_inventory.ecs_roles]
     analyzing.finish()
     reporting = stage("reports", progress)
     # Why calls failed and who changed the roles: from the same rows, for the report.
-    succeeded = succeeded_calls(usage) | {(a.role_arn, "sts:AssumeRole")
-                                          for a in assumed_in_window}
-    failures = explain(attempts_from_usage(usage)
+    succeeded |= {(a.role_arn, "sts:AssumeRole") for a in assumed_in_window}
+    failures = explain(attempts_from_usage(row for rows in refused.values() for row in rows)
                        + attempts_from_assume_failures(assume_failures),
                        result_inventory, succeeded)
     changes = role_changes(iam_changes, result_inventory)
-    history, results = compare_runs(db, results, rows_by_role, today)
+    history, results = compare_runs(db, results, refused, today)
     summary = summarize(window, results, result_inventory, summary_ingest, logs, evidence,
                         span.events, settings, today, coverage, failures=failures,
                         changes=changes, analysis_input={"events": span.events,

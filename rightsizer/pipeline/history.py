@@ -54,9 +54,11 @@ class RunHistory:
 
 
 def compare_runs(db: str | Path, results: Sequence[RoleResult],
-                 usage_by_role: Mapping[tuple[str, str], Sequence[UsageRow]],
+                 refused_by_role: Mapping[tuple[str, str], Sequence[UsageRow]],
                  today: date) -> tuple[RunHistory, list[RoleResult]]:
-    """This run against the ones the store kept; the results with any regression finding."""
+    """This run against the ones the store kept; the results with any regression finding.
+    ``refused_by_role`` holds each role's refused calls by ``role_key`` (other rows may be
+    there too; only the refused ones are read)."""
     with Store(db, read_only=True) as store:
         past = [RunRecord(run_id, as_of, {r["arn"]: RoleRecord.from_json(r) for r in roles})
                 for run_id, as_of, roles in store.runs(KEPT_RUNS)]
@@ -70,7 +72,7 @@ def compare_runs(db: str | Path, results: Sequence[RoleResult],
         if since is not None:
             rightsized[result.role.arn] = since
             found = find_regressions(since, now,
-                                     list(_refused(usage_by_role.get(role_key(result.role.arn),
+                                     list(_refused(refused_by_role.get(role_key(result.role.arn),
                                                                      ()))),
                                      result.role.policies, result.role.boundary)
             if found:

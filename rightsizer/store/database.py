@@ -13,10 +13,9 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import duckdb
 import orjson
@@ -30,16 +29,7 @@ from rightsizer.store.clock import now as _now
 from rightsizer.store.folders import FolderLedger
 from rightsizer.store.history import RunRecords
 from rightsizer.store.integrity import IntegrityTables
-from rightsizer.store.records import (
-    AssumeRoleFailure,
-    CoverageRow,
-    DataEventSeen,
-    EcsAssumption,
-    EventSpan,
-    IamChangeEvent,
-    TrailEvent,
-    UsageRow,
-)
+from rightsizer.store.reading import AnalysisReads
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +89,7 @@ class Committed:
         return self.events - self.events_new
 
 
-class Store(IntegrityTables, RunRecords, FolderLedger):
+class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
     """A DuckDB database file holding events and the ledger of what was read."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False,
@@ -432,106 +422,6 @@ class Store(IntegrityTables, RunRecords, FolderLedger):
         row = self._con.execute(query).fetchone()
         return int(row[0]) if row else 0
 
-    def ecs_assumed_roles(self, since: datetime | None = None,
-                          until: datetime | None = None) -> tuple[EcsAssumption, ...]:
-        """The roles ECS was seen assuming for tasks in ``[since, until)``, by role ARN."""
-        rows = self._con.execute(sql("duckdb/inventory/ecs_assumed_roles"),
-                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
-        return tuple(EcsAssumption(role_arn=arn, assumptions=int(n), sessions=int(sessions),
-                                   first_seen=first.replace(tzinfo=UTC),
-                                   last_seen=last.replace(tzinfo=UTC),
-                                   regions=tuple(regions), days=tuple(days))
-                     for arn, n, sessions, first, last, regions, days in rows)
-
-    def assume_role_failures(self, since: datetime | None = None,
-                             until: datetime | None = None) -> tuple[AssumeRoleFailure, ...]:
-        """ECS's failed ``AssumeRole`` calls for tasks in ``[since, until)``."""
-        rows = self._con.execute(sql("duckdb/analysis/assume_role_failures"),
-                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
-        return tuple(AssumeRoleFailure(arn, region, account, code, int(n),
-                                       first.replace(tzinfo=UTC), last.replace(tzinfo=UTC))
-                     for arn, region, account, code, n, first, last in rows)
-
-    def window_inputs(self, since: datetime | None = None,
-                      until: datetime | None = None) -> tuple[int, int]:
-        """(files, ingest runs) the events of ``[since, until)`` came from."""
-        row = self._con.execute(sql("duckdb/analysis/window_inputs"),
-                                [_naive_utc(since), _naive_utc(until)]).fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)
-
-    def iam_changes(self, since: datetime | None = None,
-                    until: datetime | None = None) -> tuple[IamChangeEvent, ...]:
-        """Successful changes to IAM roles and managed policies in ``[since, until)``."""
-        rows = self._con.execute(sql("duckdb/analysis/role_changes"),
-                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
-        return tuple(
-            IamChangeEvent(time.replace(tzinfo=UTC), name, actor, actor_type, session, ip,
-                           agent, _json_object(request), event_id)
-            for time, name, actor, actor_type, session, ip, agent, request, event_id in rows)
-
-    def coverage(self, since: datetime | None = None,
-                 until: datetime | None = None) -> tuple[CoverageRow, ...]:
-        """Per account, region and day of ``[since, until)``: the hours with events, and how
-        many; Athena's queried days as region ``*``."""
-        rows = self._con.execute(sql("duckdb/analysis/coverage"),
-                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
-        return tuple(CoverageRow(account=a, region=r, day=d,
-                                 hours=None if h is None else tuple(h), events=int(n))
-                     for a, r, d, h, n in rows)
-
-    def usage(self, since: datetime | None = None,
-              until: datetime | None = None) -> tuple[UsageRow, ...]:
-        """Every role's calls in ``[since, until)``, aggregated in one pass over the events."""
-        rows = self._con.execute(sql("duckdb/analysis/usage"),
-                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
-        return tuple(
-            UsageRow(principal=r[0], event_source=r[1] or "", event_name=r[2] or "",
-                     region=r[3], account=r[4], request_key=r[5], resource_arns=tuple(r[6]),
-                     day=r[7], error_class=r[8], invoked_by=r[9], calls=int(r[10]),
-                     first_seen=r[11].replace(tzinfo=UTC), last_seen=r[12].replace(tzinfo=UTC),
-                     error_code=r[13])
-            for r in rows)
-
-    def call_sessions(self, since: datetime | None = None, until: datetime | None = None
-                      ) -> dict[tuple[str, str, str], int]:
-        """(principal, eventSource, eventName) -> distinct task sessions that made the call."""
-        rows = self._con.execute(sql("duckdb/analysis/call_sessions"),
-                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
-        return {(p, source or "", name or ""): int(n) for p, source, name, n in rows}
-
-    def event_span(self, since: datetime | None = None,
-                   until: datetime | None = None) -> EventSpan:
-        """The first and last event the store holds in ``[since, until)``, and how many."""
-        row = self._con.execute(sql("duckdb/analysis/event_span"),
-                                [_naive_utc(since), _naive_utc(until)]).fetchone()
-        first, last, events = row if row else (None, None, 0)
-        return EventSpan(first_event=first.replace(tzinfo=UTC) if first else None,
-                         last_event=last.replace(tzinfo=UTC) if last else None,
-                         events=int(events or 0))
-
-    def data_events(self, since: datetime | None = None,
-                    until: datetime | None = None) -> tuple[DataEventSeen, ...]:
-        """The data events the logs hold in ``[since, until)``: by type, scope, read/write."""
-        rows = self._con.execute(sql("duckdb/analysis/data_events"),
-                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
-        return tuple(DataEventSeen(resource_type=t, scope=s, read_only=bool(r), events=int(n))
-                     for t, s, r, n in rows)
-
-    def trail_events(self, since: datetime | None = None,
-                     until: datetime | None = None) -> tuple[TrailEvent, ...]:
-        """Successful calls that changed what a trail records, in time order."""
-        rows = self._con.execute(sql("duckdb/analysis/trail_events"),
-                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
-        found = []
-        for time, name, trail, request in rows:
-            try:
-                parsed = orjson.loads(request)
-            except orjson.JSONDecodeError:
-                parsed = {}
-            found.append(TrailEvent(time=time, name=name, trail=trail,
-                                    request=parsed if isinstance(parsed, dict) else {}))
-        return tuple(found)
-
 
 _COUNTS = {name: f"SELECT count(*) FROM {name}"
            for name in ("events", "ingested_files", "bad_inputs", "ingest_runs", "athena_usage",
@@ -568,11 +458,3 @@ def _owner_only(path: Path) -> None:
         with suppress(OSError):
             if file.stat().st_uid == os.getuid():
                 file.chmod(0o600)
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    value = orjson.loads(text) if text else {}
-    return value if isinstance(value, dict) else {}
-
-
-

@@ -1,0 +1,180 @@
+"""The store's reads for the analysis: what each role did (``usage``, or one role at a time,
+``usage_by_role``), the coverage and span of the window, what ECS assumed, the trail and IAM
+changes. A mixin of ``Store``, which owns the connection (database.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from rightsizer.aws_names import arn_account
+from rightsizer.sqlfiles import sql
+from rightsizer.store.clock import naive_utc as _naive_utc
+from rightsizer.store.records import (
+    AssumeRoleFailure,
+    CoverageRow,
+    DataEventSeen,
+    EcsAssumption,
+    EventSpan,
+    IamChangeEvent,
+    TrailEvent,
+    UsageRow,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["AnalysisReads"]
+
+
+class AnalysisReads:
+    _con: duckdb.DuckDBPyConnection
+
+    def ecs_assumed_roles(self, since: datetime | None = None,
+                          until: datetime | None = None) -> tuple[EcsAssumption, ...]:
+        """The roles ECS was seen assuming for tasks in ``[since, until)``, by role ARN."""
+        rows = self._con.execute(sql("duckdb/inventory/ecs_assumed_roles"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(EcsAssumption(role_arn=arn, assumptions=int(n), sessions=int(sessions),
+                                   first_seen=first.replace(tzinfo=UTC),
+                                   last_seen=last.replace(tzinfo=UTC),
+                                   regions=tuple(regions), days=tuple(days))
+                     for arn, n, sessions, first, last, regions, days in rows)
+
+    def assume_role_failures(self, since: datetime | None = None,
+                             until: datetime | None = None) -> tuple[AssumeRoleFailure, ...]:
+        """ECS's failed ``AssumeRole`` calls for tasks in ``[since, until)``."""
+        rows = self._con.execute(sql("duckdb/analysis/assume_role_failures"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(AssumeRoleFailure(arn, region, account, code, int(n),
+                                       first.replace(tzinfo=UTC), last.replace(tzinfo=UTC))
+                     for arn, region, account, code, n, first, last in rows)
+
+    def window_inputs(self, since: datetime | None = None,
+                      until: datetime | None = None) -> tuple[int, int]:
+        """(files, ingest runs) the events of ``[since, until)`` came from."""
+        row = self._con.execute(sql("duckdb/analysis/window_inputs"),
+                                [_naive_utc(since), _naive_utc(until)]).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def iam_changes(self, since: datetime | None = None,
+                    until: datetime | None = None) -> tuple[IamChangeEvent, ...]:
+        """Successful changes to IAM roles and managed policies in ``[since, until)``."""
+        rows = self._con.execute(sql("duckdb/analysis/role_changes"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(
+            IamChangeEvent(time.replace(tzinfo=UTC), name, actor, actor_type, session, ip,
+                           agent, _json_object(request), event_id)
+            for time, name, actor, actor_type, session, ip, agent, request, event_id in rows)
+
+    def coverage(self, since: datetime | None = None,
+                 until: datetime | None = None) -> tuple[CoverageRow, ...]:
+        """Per account, region and day of ``[since, until)``: the hours with events, and how
+        many; Athena's queried days as region ``*``."""
+        rows = self._con.execute(sql("duckdb/analysis/coverage"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(CoverageRow(account=a, region=r, day=d,
+                                 hours=None if h is None else tuple(h), events=int(n))
+                     for a, r, d, h, n in rows)
+
+    def usage(self, since: datetime | None = None,
+              until: datetime | None = None) -> tuple[UsageRow, ...]:
+        """Every role's calls in ``[since, until)``, aggregated in one pass over the events."""
+        rows = self._con.execute(sql("duckdb/analysis/usage"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(map(_usage_row, rows))
+
+    def usage_by_role(self, since: datetime | None = None, until: datetime | None = None
+                      ) -> Iterator[tuple[tuple[str, str], list[UsageRow]]]:
+        """The rows of ``usage``, one role at a time: ((account, role name), its rows), where
+        (account, role name) is ``analysis.inventory.role_key`` of the rows' principal, which
+        the spellings of one role's ARN share. Streamed: only one role's rows are held, so the
+        analysis's memory does not grow with the logs."""
+        cursor = self._con.execute(
+            f"SELECT * FROM ({sql('duckdb/analysis/usage').rstrip().rstrip(';')}) "
+            f"ORDER BY {_ROLE_ACCOUNT}, {_ROLE_NAME}, principal",
+            [_naive_utc(since), _naive_utc(until)])
+        current: tuple[str, str] | None = None
+        rows: list[UsageRow] = []
+        done: set[tuple[str, str]] = set()
+        while batch := cursor.fetchmany(_USAGE_BATCH):
+            for r in batch:
+                row = _usage_row(r)
+                key = (arn_account(row.principal), row.principal.rsplit("/", 1)[-1])
+                if key != current:
+                    if current is not None:
+                        yield current, rows
+                        done.add(current)
+                    if key in done:  # the order above and this key disagree: never guess
+                        raise RuntimeError(f"the usage rows of {row.principal} came apart")
+                    current, rows = key, []
+                rows.append(row)
+        if current is not None:
+            yield current, rows
+
+    def call_sessions(self, since: datetime | None = None, until: datetime | None = None
+                      ) -> dict[tuple[str, str, str], int]:
+        """(principal, eventSource, eventName) -> distinct task sessions that made the call."""
+        rows = self._con.execute(sql("duckdb/analysis/call_sessions"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return {(p, source or "", name or ""): int(n) for p, source, name, n in rows}
+
+    def event_span(self, since: datetime | None = None,
+                   until: datetime | None = None) -> EventSpan:
+        """The first and last event the store holds in ``[since, until)``, and how many."""
+        row = self._con.execute(sql("duckdb/analysis/event_span"),
+                                [_naive_utc(since), _naive_utc(until)]).fetchone()
+        first, last, events = row if row else (None, None, 0)
+        return EventSpan(first_event=first.replace(tzinfo=UTC) if first else None,
+                         last_event=last.replace(tzinfo=UTC) if last else None,
+                         events=int(events or 0))
+
+    def data_events(self, since: datetime | None = None,
+                    until: datetime | None = None) -> tuple[DataEventSeen, ...]:
+        """The data events the logs hold in ``[since, until)``: by type, scope, read/write."""
+        rows = self._con.execute(sql("duckdb/analysis/data_events"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        return tuple(DataEventSeen(resource_type=t, scope=s, read_only=bool(r), events=int(n))
+                     for t, s, r, n in rows)
+
+    def trail_events(self, since: datetime | None = None,
+                     until: datetime | None = None) -> tuple[TrailEvent, ...]:
+        """Successful calls that changed what a trail records, in time order."""
+        rows = self._con.execute(sql("duckdb/analysis/trail_events"),
+                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+        found = []
+        for time, name, trail, request in rows:
+            try:
+                parsed = orjson.loads(request)
+            except orjson.JSONDecodeError:
+                parsed = {}
+            found.append(TrailEvent(time=time, name=name, trail=trail,
+                                    request=parsed if isinstance(parsed, dict) else {}))
+        return tuple(found)
+
+
+
+
+# usage_by_role's order: the role's account and name as analysis.inventory.role_key reads them
+# from its ARN (the account field, the text after the last "/"), so that the spellings of one
+# role (with and without its path) come together.
+_ROLE_ACCOUNT = ("CASE WHEN len(string_split(principal, ':')) > 5 "
+                 "THEN string_split(principal, ':')[5] ELSE '' END")
+_ROLE_NAME = "regexp_extract(principal, '[^/]*$')"
+_USAGE_BATCH = 10_000
+
+
+def _usage_row(r: tuple[Any, ...]) -> UsageRow:
+    return UsageRow(principal=r[0], event_source=r[1] or "", event_name=r[2] or "",
+                    region=r[3], account=r[4], request_key=r[5], resource_arns=tuple(r[6]),
+                    day=r[7], error_class=r[8], invoked_by=r[9], calls=int(r[10]),
+                    first_seen=r[11].replace(tzinfo=UTC), last_seen=r[12].replace(tzinfo=UTC),
+                    error_code=r[13])
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    value = orjson.loads(text) if text else {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,63 @@
+"""usage_by_role: the usage rows one role at a time, in the groups role_key makes, each once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+from helpers import ACCOUNT, delivery_path, event, write_delivery
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rightsizer
+from rightsizer.analysis.inventory import role_key
+from rightsizer.store.database import Store
+from rightsizer.store.reading import _ROLE_ACCOUNT, _ROLE_NAME
+
+DAY = datetime(2026, 10, 1)
+OTHER = "444455556666"
+
+
+def as_role(record: dict, arn: str) -> dict:
+    record["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = arn
+    return record
+
+
+def test_each_role_comes_once_with_all_its_rows_whatever_its_arn_spelling(
+        tmp_path: Path) -> None:
+    spellings = [
+        f"arn:aws:iam::{ACCOUNT}:role/ecs/app-task",   # with its path
+        f"arn:aws:iam::{ACCOUNT}:role/app-task",       # the same role, path dropped
+        f"arn:aws:iam::{OTHER}:role/app-task",         # another account's role of that name
+        f"arn:aws:iam::{ACCOUNT}:role/a/b/zeta",
+        f"arn:aws:iam::{ACCOUNT}:role/Alpha",
+    ]
+    # Interleaved in time and files, so that only the query's order can bring a role together.
+    records = [as_role(event(n, when=DAY + timedelta(minutes=n)), spellings[n % len(spellings)])
+               for n in range(60)]
+    for i in range(0, 60, 7):
+        write_delivery(delivery_path(tmp_path / "logs", DAY, f"f{i}"), records[i:i + 7])
+    db = tmp_path / "s.duckdb"
+    rightsizer.ingest([str(tmp_path / "logs")], db, workers=1)
+    with Store(db, read_only=True) as store:
+        groups = list(store.usage_by_role())
+        every = store.usage()
+    keys = [key for key, _ in groups]
+    assert len(keys) == len(set(keys)) == 4
+    for key, rows in groups:
+        assert {role_key(r.principal) for r in rows} == {key}
+    assert Counter(r for _, rows in groups for r in rows) == Counter(every)
+    ecs_role = dict(groups)[(ACCOUNT, "app-task")]
+    assert {r.principal for r in ecs_role} == set(spellings[:2])
+    assert sum(r.calls for r in ecs_role) == 24
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("arn:aws:iam::123/role-x\n/é:")), max_size=40))
+def test_the_query_orders_by_the_key_role_key_reads(principal: str) -> None:
+    """The SQL that orders the rows reads the same (account, name) as role_key, for any text."""
+    row = duckdb.execute(f"SELECT {_ROLE_ACCOUNT}, {_ROLE_NAME} FROM (SELECT ? AS principal)",
+                         [principal]).fetchone()
+    assert row == role_key(principal)
