@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -27,6 +29,7 @@ _PARTITIONS = (
 )
 
 
+@lru_cache(maxsize=256)
 def partition_of(region: str | None) -> str:
     """``"aws"``; ``"aws-cn"`` for ``cn-*``, ``"aws-us-gov"`` for ``us-gov-*``, the ISO ones."""
     if region:
@@ -59,10 +62,9 @@ _SQS_HOSTS = (
 _SQS_US_EAST_1 = frozenset({"queue.amazonaws.com", "sqs.amazonaws.com"})
 
 
-def _param(params: Mapping[str, Any], *names: str) -> Any:
-    """The first non-empty value among ``names``, matched case-insensitively (eventVersions and
-    protocols differ: ``queueUrl`` / ``QueueUrl``)."""
-    lowered = {str(k).lower(): v for k, v in params.items()}
+def _first_value(lowered: Mapping[str, Any], names: tuple[str, ...]) -> Any:
+    """The first non-empty value among ``names`` in parameters whose keys are lowercased
+    (eventVersions and protocols differ: ``queueUrl`` / ``QueueUrl``)."""
     for name in names:
         value = lowered.get(name.lower())
         if value not in (None, "", [], {}):
@@ -107,6 +109,13 @@ class _Missing:
 _Outcome = _Found | _Missing | None  # None: the rule does not apply; try the generic rules
 
 
+@lru_cache(maxsize=4096)
+def _types_of(action: str) -> Mapping[str, ResourceType]:
+    """The resource types an action can be scoped to, by lowercased name (read-only, shared by
+    every derivation of the action)."""
+    return MappingProxyType({rt.name.lower(): rt for rt in catalog().resource_types_of(action)})
+
+
 class _Context:
     """One derivation: the action, the call and the ARN builder that fills templates."""
 
@@ -115,10 +124,17 @@ class _Context:
         self.call = call
         params = call.request_parameters
         self.params: Mapping[str, Any] = params if isinstance(params, Mapping) else {}
+        self._lowered: dict[str, Any] | None = None
         self.partition = partition_of(call.region)
-        self.types = {rt.name.lower(): rt for rt in catalog().resource_types_of(info.key)}
+        self.types = _types_of(info.key)
         self.unknown_account = False
         self.unknown_region = False
+
+    def param(self, *names: str) -> Any:
+        """The first non-empty request parameter among ``names``, matched case-insensitively."""
+        if self._lowered is None:
+            self._lowered = {str(k).lower(): v for k, v in self.params.items()}
+        return _first_value(self._lowered, names)
 
     def has(self, type_name: str) -> bool:
         """Whether the action can be scoped to this resource type (catalog name, any case)."""
@@ -166,10 +182,10 @@ def _from_arn(value: str) -> tuple[str | None, str | None, str]:
 
 
 def _logs(ctx: _Context) -> _Outcome:
-    group = _param(ctx.params, "logGroupName")
+    group = ctx.param("logGroupName")
     region = account = None
     if not isinstance(group, str):
-        ident = _param(ctx.params, "logGroupIdentifier")
+        ident = ctx.param("logGroupIdentifier")
         if isinstance(ident, str) and _arn_fields(ident):
             region, account, resource = _from_arn(ident)
             group = resource.removeprefix("log-group:").removesuffix(":*")
@@ -179,7 +195,7 @@ def _logs(ctx: _Context) -> _Outcome:
         if ctx.has("log-group") or ctx.has("log-stream"):
             return _Missing("requestParameters has no logGroupName")
         return None
-    stream = _param(ctx.params, "logStreamName")
+    stream = ctx.param("logStreamName")
     if isinstance(stream, str) and ctx.has("log-stream"):
         arn = ctx.arn(
             "log-stream", LogGroupName=group, LogStreamName=stream, Region=region, Account=account
@@ -197,7 +213,7 @@ def _logs(ctx: _Context) -> _Outcome:
 def _secretsmanager(ctx: _Context) -> _Outcome:
     if not ctx.has("secret"):
         return None
-    ids = _strings(_param(ctx.params, "secretId")) or _strings(_param(ctx.params, "secretIdList"))
+    ids = _strings(ctx.param("secretId")) or _strings(ctx.param("secretIdList"))
     if not ids:
         return _Missing("requestParameters has no secretId")
     arns, guessed_suffix = [], False
@@ -219,11 +235,11 @@ def _secretsmanager(ctx: _Context) -> _Outcome:
 def _ssm(ctx: _Context) -> _Outcome:
     if not ctx.has("parameter"):
         return None
-    names, field = _strings(_param(ctx.params, "name")), "name"
+    names, field = _strings(ctx.param("name")), "name"
     if not names:
-        names, field = _strings(_param(ctx.params, "names")), "names"
+        names, field = _strings(ctx.param("names")), "names"
     if not names:
-        path = _param(ctx.params, "path")
+        path = ctx.param("path")
         if isinstance(path, str) and path:
             names, field = [path.rstrip("/") or "/"], "path"
     if not names:
@@ -257,7 +273,7 @@ def _parse_queue_url(url: str) -> tuple[str | None, str, str] | None:
 def _sqs(ctx: _Context) -> _Outcome:
     if not ctx.has("queue"):
         return None
-    url = _param(ctx.params, "queueUrl")
+    url = ctx.param("queueUrl")
     if isinstance(url, str):
         parsed = _parse_queue_url(url)
         if parsed is None:
@@ -267,9 +283,9 @@ def _sqs(ctx: _Context) -> _Outcome:
             (ctx.arn("queue", QueueName=name, Region=region, Account=account),),
             "requestParameters.queueUrl",
         )
-    name = _param(ctx.params, "queueName")
+    name = ctx.param("queueName")
     if isinstance(name, str):
-        owner = _param(ctx.params, "queueOwnerAWSAccountId")
+        owner = ctx.param("queueOwnerAWSAccountId")
         owner = owner if isinstance(owner, str) and _ACCOUNT.match(owner) else None
         return _Found(
             (ctx.arn("queue", QueueName=name, Account=owner),), "requestParameters.queueName"
@@ -292,7 +308,7 @@ def _s3(ctx: _Context) -> _Outcome:
     is_copy = ctx.call.event_name.lower() in _COPY_EVENTS
     if object_action and is_copy and ctx.info.access_level in (AccessLevel.READ, AccessLevel.LIST):
         # The read half of a copy is authorized on the source object.
-        source = _param(ctx.params, "x-amz-copy-source", "copySource")
+        source = ctx.param("x-amz-copy-source", "copySource")
         parsed = _s3_copy_source(source) if isinstance(source, str) else None
         if parsed is None:
             return _Missing("requestParameters has no x-amz-copy-source", True)
@@ -307,10 +323,10 @@ def _s3(ctx: _Context) -> _Outcome:
         ]
         if listed:
             return _Found(tuple(listed), "resources[]")
-    bucket = _param(ctx.params, "bucketName")
+    bucket = ctx.param("bucketName")
     if not isinstance(bucket, str):
         return _Missing("requestParameters has no bucketName")
-    key = _param(ctx.params, "key")
+    key = ctx.param("key")
     if _arn_fields(bucket) and ":accesspoint/" in bucket:  # an access point ARN as bucket
         if object_action:
             arn = f"{bucket}/object/{key}" if isinstance(key, str) else f"{bucket}/object/*"
@@ -343,16 +359,16 @@ def _nested_table_names(value: Any) -> list[str]:
 def _dynamodb(ctx: _Context) -> _Outcome:
     if not ctx.has("table"):
         return None  # streams, backups, ...: the generic rules
-    tables = _strings(_param(ctx.params, "tableName"))
+    tables = _strings(ctx.param("tableName"))
     field = "tableName"
-    items = _param(ctx.params, "requestItems")
+    items = ctx.param("requestItems")
     if not tables and isinstance(items, Mapping):
         tables, field = [str(k) for k in items], "requestItems"
     if not tables:
-        tables, field = _nested_table_names(_param(ctx.params, "transactItems")), "transactItems"
+        tables, field = _nested_table_names(ctx.param("transactItems")), "transactItems"
     if not tables:
         return _Missing("requestParameters has no tableName, requestItems or transactItems")
-    index = _param(ctx.params, "indexName")
+    index = ctx.param("indexName")
     arns = []
     for table in dict.fromkeys(tables):
         region = account = None
@@ -373,10 +389,10 @@ def _dynamodb(ctx: _Context) -> _Outcome:
 def _ecr(ctx: _Context) -> _Outcome:
     if not ctx.has("repository"):
         return None
-    repo = _param(ctx.params, "repositoryName")
+    repo = ctx.param("repositoryName")
     if not isinstance(repo, str):
         return _Missing("requestParameters has no repositoryName")
-    registry = _param(ctx.params, "registryId")
+    registry = ctx.param("registryId")
     registry = registry if isinstance(registry, str) and _ACCOUNT.match(registry) else None
     arn = ctx.arn("repository", RepositoryName=repo, Account=registry)
     how = (
@@ -408,7 +424,7 @@ def _kms(ctx: _Context) -> _Outcome:
     if name in {"reencryptfrom", "reencryptto"}:
         # ReEncrypt is authorized twice; resources[] lists both keys, so read the parameter first.
         field = "sourceKeyId" if name == "reencryptfrom" else "destinationKeyId"
-        value = _param(ctx.params, field)
+        value = ctx.param(field)
         key = _kms_key(ctx, value) if isinstance(value, str) else None
         if isinstance(key, str):
             return _Found((key,), f"requestParameters.{field}")
@@ -419,7 +435,7 @@ def _kms(ctx: _Context) -> _Outcome:
     listed = ctx.resource_arns("AWS::KMS::Key")
     if listed:
         return _Found(tuple(listed), "resources[]")
-    value = _param(ctx.params, "keyId", "targetKeyId")
+    value = ctx.param("keyId", "targetKeyId")
     if not isinstance(value, str):
         return _Missing("no key in resources[] and requestParameters has no keyId")
     key = _kms_key(ctx, value)
@@ -429,7 +445,7 @@ def _kms(ctx: _Context) -> _Outcome:
 
 
 def _kms_alias(ctx: _Context) -> _Outcome:
-    alias = _param(ctx.params, "aliasName")
+    alias = ctx.param("aliasName")
     arns: list[str] = []
     if isinstance(alias, str) and ctx.has("alias"):
         if _arn_fields(alias):
@@ -440,7 +456,7 @@ def _kms_alias(ctx: _Context) -> _Outcome:
         return _Missing("requestParameters has no aliasName")
     how = "requestParameters.aliasName"
     if ctx.has("key"):
-        target = _param(ctx.params, "targetKeyId")
+        target = ctx.param("targetKeyId")
         key = _kms_key(ctx, target) if isinstance(target, str) else None
         if isinstance(key, str):
             arns.append(key)
@@ -456,7 +472,7 @@ def _kms_alias(ctx: _Context) -> _Outcome:
 def _lambda(ctx: _Context) -> _Outcome:
     if not ctx.has("function"):
         return None
-    value = _param(ctx.params, "functionName")
+    value = ctx.param("functionName")
     if not isinstance(value, str):
         return _Missing("requestParameters has no functionName")
     region = account = None
@@ -468,7 +484,7 @@ def _lambda(ctx: _Context) -> _Outcome:
     else:
         rest = value
     name, _, qualifier = rest.partition(":")
-    param_qualifier = _param(ctx.params, "qualifier")
+    param_qualifier = ctx.param("qualifier")
     if not qualifier and isinstance(param_qualifier, str):
         qualifier = param_qualifier
     function = f"{name}:{qualifier}" if qualifier else name
@@ -482,7 +498,7 @@ def _lambda(ctx: _Context) -> _Outcome:
 def _athena(ctx: _Context) -> _Outcome:
     if not ctx.has("workgroup"):
         return None
-    group = _param(ctx.params, "workGroup")
+    group = ctx.param("workGroup")
     if isinstance(group, str):
         return _Found((ctx.arn("workgroup", WorkGroupName=group),), "requestParameters.workGroup")
     if ctx.info.name.lower() in _ATHENA_PRIMARY_DEFAULT:
@@ -494,14 +510,14 @@ def _athena(ctx: _Context) -> _Outcome:
 
 
 def _kinesis(ctx: _Context) -> _Outcome:
-    name = _param(ctx.params, "streamName")
-    if ctx.has("stream") and isinstance(name, str) and not _param(ctx.params, "streamARN"):
+    name = ctx.param("streamName")
+    if ctx.has("stream") and isinstance(name, str) and not ctx.param("streamARN"):
         return _Found((ctx.arn("stream", StreamName=name),), "requestParameters.streamName")
     return None
 
 
 def _firehose(ctx: _Context) -> _Outcome:
-    name = _param(ctx.params, "deliveryStreamName")
+    name = ctx.param("deliveryStreamName")
     if ctx.has("deliverystream") and isinstance(name, str):
         arn = ctx.arn("deliverystream", DeliveryStreamName=name)
         return _Found((arn,), "requestParameters.deliveryStreamName")
@@ -517,13 +533,13 @@ def _ecs_name(value: str, kind: str) -> str:
 
 
 def _ecs(ctx: _Context) -> _Outcome:
-    cluster_param = _param(ctx.params, "cluster")
+    cluster_param = ctx.param("cluster")
     cluster = _ecs_name(cluster_param, "cluster") if isinstance(cluster_param, str) else None
     # ECS API reference: "If you do not specify a cluster, the default cluster is assumed."
     in_cluster = "+cluster" if cluster else " (no cluster: the default cluster)"
     cluster = cluster or "default"
     if ctx.has("task-definition"):
-        td = _param(ctx.params, "taskDefinition")
+        td = ctx.param("taskDefinition")
         if isinstance(td, str):
             if _arn_fields(td):
                 return _Found((td,), "requestParameters.taskDefinition")
@@ -542,9 +558,9 @@ def _ecs(ctx: _Context) -> _Outcome:
     ):
         if not ctx.has(kind):
             continue
-        field, values = singular, _strings(_param(ctx.params, singular))
+        field, values = singular, _strings(ctx.param(singular))
         if not values:
-            field, values = plural, _strings(_param(ctx.params, plural))
+            field, values = plural, _strings(ctx.param(plural))
         if values:
             arns = tuple(
                 v if _arn_fields(v) else ctx.arn(kind, ClusterName=cluster, **{placeholder: v})
@@ -552,7 +568,7 @@ def _ecs(ctx: _Context) -> _Outcome:
             )
             return _Found(arns, f"requestParameters.{field}{in_cluster}")
     if ctx.has("cluster"):
-        names = _strings(_param(ctx.params, "clusters"))
+        names = _strings(ctx.param("clusters"))
         if names:
             arns = tuple(v if _arn_fields(v) else ctx.arn("cluster", ClusterName=v) for v in names)
             return _Found(arns, "requestParameters.clusters")

@@ -378,8 +378,11 @@ def _generalize_tail(tail: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[
     out = []
     for segment in segments:
         generalized = _TOKEN.sub(replace, segment) if segment != "*" else segment
-        out.append(re.sub(r"\*{2,}", "*", generalized))
+        out.append(_STARS.sub("*", generalized) if "**" in generalized else generalized)
     return tuple(out), frozenset(rules)
+
+
+_STARS = re.compile(r"\*{2,}")
 
 
 def _join(head: str, tail: tuple[str, ...]) -> str:
