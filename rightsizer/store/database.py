@@ -190,8 +190,6 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         """Bad inputs met outside a spool (listing errors, unreadable files)."""
         self._insert_bad(list(bad), run_id)
 
-    # Rows go in as Arrow tables: DuckDB's executemany costs about a millisecond a row.
-
     def _insert_ledger(self, done: Sequence[tuple[FileRef, int]], run_id: str) -> None:
         if not done:
             return
@@ -216,15 +214,6 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         self._with_table("rows", rows,
                          "INSERT INTO bad_inputs SELECT uri, fingerprint, reason, ?, ? FROM rows",
                          [_now(), run_id])
-
-    def _with_table(self, name: str, table: pa.Table, query: str,
-                    params: Sequence[object] = ()) -> list[tuple]:
-        """Run a query that reads an Arrow table under ``name``."""
-        self._con.register(name, table)
-        try:
-            return self._con.execute(query, list(params)).fetchall()
-        finally:
-            self._con.unregister(name)
 
     # -- transactions ----------------------------------------------------------------------
 

@@ -6,25 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from rightsizer.store.clock import now
-
-if TYPE_CHECKING:
-    import duckdb
+from rightsizer.store.connected import Connected
 
 __all__ = ["FolderLedger"]
 
 
-class FolderLedger:
-    _con: duckdb.DuckDBPyConnection
-
-    def _with_table(self, name: str, table: pa.Table, query: str,
-                    params: Sequence[object] = ()) -> list[tuple]:
-        raise NotImplementedError  # Store's
-
+class FolderLedger(Connected):
     def read_folders(self, under: str, days: tuple[date, date] | None = None) -> dict[str, str]:
         """Folder -> fingerprint of the delivery folders under ``under`` read whole, only those
         of the delivery ``days`` (first, last) when given."""

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from rightsizer.store.clock import now
-
-if TYPE_CHECKING:
-    import duckdb
+from rightsizer.store.connected import Connected
 
 __all__ = ["RunRecords"]
 
 
-class RunRecords:
-    _con: duckdb.DuckDBPyConnection
-
+class RunRecords(Connected):
     def record_run(self, run_id: str, as_of: date, roles: Sequence[dict[str, Any]],
                    integrity: dict[str, Any] | None = None) -> None:
         """What a run saw, per role, and its log integrity check; a run recorded again replaces

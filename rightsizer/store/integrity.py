@@ -6,27 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import pyarrow as pa
 
 from rightsizer.store.clock import naive_utc, now
+from rightsizer.store.connected import Connected
 from rightsizer.store.records import StoredDigest
-
-if TYPE_CHECKING:
-    import duckdb
 
 __all__ = ["IntegrityTables"]
 
 
-class IntegrityTables:
-    _con: duckdb.DuckDBPyConnection
-
-    def _with_table(self, name: str, table: pa.Table, query: str,
-                    params: Sequence[object] = ()) -> list[tuple]:
-        raise NotImplementedError  # Store's
-
+class IntegrityTables(Connected):
     def record_file_hashes(self, hashes: Iterable[tuple[str, str]]) -> None:
         """The SHA-256 of each file read, ``(uri, hex)``; a file read again replaces its own."""
         rows = list(hashes)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from rightsizer.aws_names import arn_account
 from rightsizer.sqlfiles import sql
 from rightsizer.store.clock import naive_utc as _naive_utc
+from rightsizer.store.connected import Connected
 from rightsizer.store.records import (
     AssumeRoleFailure,
     CoverageRow,
@@ -24,15 +25,10 @@ from rightsizer.store.records import (
     UsageRow,
 )
 
-if TYPE_CHECKING:
-    import duckdb
-
 __all__ = ["AnalysisReads"]
 
 
-class AnalysisReads:
-    _con: duckdb.DuckDBPyConnection
-
+class AnalysisReads(Connected):
     def ecs_assumed_roles(self, since: datetime | None = None,
                           until: datetime | None = None) -> tuple[EcsAssumption, ...]:
         """The roles ECS was seen assuming for tasks in ``[since, until)``, by role ARN."""
