@@ -54,6 +54,21 @@ def test_each_role_comes_once_with_all_its_rows_whatever_its_arn_spelling(
     assert sum(r.calls for r in ecs_role) == 24
 
 
+def test_a_role_not_kept_comes_in_pieces_and_a_kept_one_whole(tmp_path: Path) -> None:
+    records = [event(n, when=DAY + timedelta(minutes=n), role="app-task" if n % 3 else "other")
+               for n in range(90)]
+    write_delivery(delivery_path(tmp_path / "logs", DAY, "f"), records)
+    db = tmp_path / "s.duckdb"
+    rightsizer.ingest([str(tmp_path / "logs")], db, workers=1)
+    with Store(db, read_only=True) as store:
+        groups = list(store.usage_by_role(keep={(ACCOUNT, "app-task")}, piece_rows=7))
+        every = store.usage()
+    sizes = [(key[1], len(rows)) for key, rows in groups]
+    assert sizes == [("app-task", 60), ("other", 7), ("other", 7), ("other", 7), ("other", 7),
+                     ("other", 2)]
+    assert Counter(r for _, rows in groups for r in rows) == Counter(every)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("arn:aws:iam::123/role-x\n/é:")), max_size=40))
 def test_the_query_orders_by_the_key_role_key_reads(principal: str) -> None:

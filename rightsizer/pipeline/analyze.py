@@ -265,16 +265,17 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
 
     analyzing = stage("roles analyzed", progress, total=len(result_inventory.ecs_roles))
     # The usage rows come one role at a time and are let go once it is analyzed: memory holds
-    # one role's calls, whatever the size of the logs. What the report needs of every role
-    # (the calls that succeeded, the refused ones) is kept as they pass.
+    # one ECS role's calls, whatever the size of the logs (other roles' rows come in pieces).
+    # What the report needs of every role (the calls that succeeded, the refused ones) is kept
+    # as they pass.
     by_role: dict[str, RoleResult] = {}
     succeeded: set[tuple[str, str]] = set()
     refused: dict[tuple[str, str], list[UsageRow]] = {}
     with Store(db, read_only=True) as store:
-        for key, rows in store.usage_by_role(since, end_exclusive):
+        for key, rows in store.usage_by_role(since, end_exclusive, keep=ecs_roles):
             succeeded |= succeeded_calls(rows)
             if denied := [r for r in rows if r.error_class == "denied"]:
-                refused[key] = denied
+                refused.setdefault(key, []).extend(denied)
             for role in ecs_roles.get(key, ()):
                 by_role[role.arn] = analyze(role, rows)
                 analyzing.advance()

@@ -4,7 +4,7 @@ changes. A mixin of ``Store``, which owns the connection (database.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,16 @@ from rightsizer.store.records import (
 )
 
 __all__ = ["AnalysisReads"]
+
+
+# usage_by_role's order: the role's account and name as analysis.inventory.role_key reads them
+# from its ARN (the account field, the text after the last "/"), so that the spellings of one
+# role (with and without its path) come together.
+_ROLE_ACCOUNT = ("CASE WHEN len(string_split(principal, ':')) > 5 "
+                 "THEN string_split(principal, ':')[5] ELSE '' END")
+_ROLE_NAME = "regexp_extract(principal, '[^/]*$')"
+_USAGE_BATCH = 10_000
+
 
 
 class AnalysisReads(Connected):
@@ -83,12 +93,15 @@ class AnalysisReads(Connected):
                                  [_naive_utc(since), _naive_utc(until)]).fetchall()
         return tuple(map(_usage_row, rows))
 
-    def usage_by_role(self, since: datetime | None = None, until: datetime | None = None
+    def usage_by_role(self, since: datetime | None = None, until: datetime | None = None, *,
+                      keep: Container[tuple[str, str]] = (), piece_rows: int = _USAGE_BATCH
                       ) -> Iterator[tuple[tuple[str, str], list[UsageRow]]]:
-        """The rows of ``usage``, one role at a time: ((account, role name), its rows), where
+        """The rows of ``usage``, one role at a time: ((account, role name), rows), where
         (account, role name) is ``analysis.inventory.role_key`` of the rows' principal, which
-        the spellings of one role's ARN share. Streamed: only one role's rows are held, so the
-        analysis's memory does not grow with the logs."""
+        the spellings of one role's ARN share. Streamed: a role in ``keep`` comes once with all
+        its rows; any other role's rows come in pieces of at most ``piece_rows``, one after
+        the other (a Lambda function's role can have a row per S3 object it ever touched). So
+        memory holds one kept role's calls, whatever the size of the logs."""
         cursor = self._con.execute(
             f"SELECT * FROM ({sql('duckdb/analysis/usage').rstrip().rstrip(';')}) "
             f"ORDER BY {_ROLE_ACCOUNT}, {_ROLE_NAME}, principal",
@@ -107,6 +120,9 @@ class AnalysisReads(Connected):
                     if key in done:  # the order above and this key disagree: never guess
                         raise RuntimeError(f"the usage rows of {row.principal} came apart")
                     current, rows = key, []
+                elif len(rows) >= piece_rows and key not in keep:
+                    yield current, rows
+                    rows = []
                 rows.append(row)
         if current is not None:
             yield current, rows
@@ -152,15 +168,6 @@ class AnalysisReads(Connected):
         return tuple(found)
 
 
-
-
-# usage_by_role's order: the role's account and name as analysis.inventory.role_key reads them
-# from its ARN (the account field, the text after the last "/"), so that the spellings of one
-# role (with and without its path) come together.
-_ROLE_ACCOUNT = ("CASE WHEN len(string_split(principal, ':')) > 5 "
-                 "THEN string_split(principal, ':')[5] ELSE '' END")
-_ROLE_NAME = "regexp_extract(principal, '[^/]*$')"
-_USAGE_BATCH = 10_000
 
 
 def _usage_row(r: tuple[Any, ...]) -> UsageRow:
