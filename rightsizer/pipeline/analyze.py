@@ -38,6 +38,13 @@ if TYPE_CHECKING:
     from rightsizer.sources.accounts import MemberAccess, Members
     from rightsizer.sources.last_accessed import RoleAccess
 
+# DuckDB's memory for the usage query, whose rows are streamed while the roles are analyzed:
+# it aggregates every call of the window. On 10M simulated events (2.3M rows), 256 MB instead
+# of the store's 512 MB took the query's peak RSS from 643 to 401 MiB for 3 s more (49 to
+# 52 s); DuckDB spills what does not fit to a temporary folder beside the store.
+USAGE_QUERY_MEMORY = "256MB"
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What ``run`` did: the ingest, the inventory, and one result per ECS role."""
@@ -271,7 +278,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     by_role: dict[str, RoleResult] = {}
     succeeded: set[tuple[str, str]] = set()
     refused: dict[tuple[str, str], list[UsageRow]] = {}
-    with Store(db, read_only=True) as store:
+    with Store(db, read_only=True, memory_limit=USAGE_QUERY_MEMORY) as store:
         for key, rows in store.usage_by_role(since, end_exclusive, keep=ecs_roles):
             succeeded |= succeeded_calls(rows)
             if denied := [r for r in rows if r.error_class == "denied"]:
