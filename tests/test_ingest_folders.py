@@ -172,3 +172,24 @@ def test_a_digest_folder_read_whole_is_not_listed_again(tmp_path: Path) -> None:
     third = run(logs, db)
     assert third.digest_files_read == 2
     assert [Path(b.path) for b in third.bad_inputs] == [first_digest]
+
+
+def test_which_listed_folders_are_read_whole() -> None:
+    from datetime import date
+
+    from rightsizer.sources.locate import DeliveryFolder, folders_read_whole
+
+    day = date(2026, 10, 1)
+    listed = [DeliveryFolder(f"/l/{name}", "fp", 2, day) for name in "abcd"]
+    read = [("/l/a/1", "x"), ("/l/b/1", "x"), ("/l/c/1", "x"), ("/l/c/2", "x")]
+    asked: list[list[tuple[str, str]]] = []
+
+    def held(pairs: object) -> set[str]:
+        asked.append(list(pairs))  # type: ignore[call-overload]
+        return {"/l/a/1", "/l/c/1"}
+
+    whole = folders_read_whole(listed, ["/l/d/broken.json"], read, held)
+    # a: its file read and held; b: its file read but not held; c: one of two not held;
+    # d: a file failed; none read in this run is asked about twice.
+    assert [f.path for f in whole] == ["/l/a"]
+    assert asked == [read]

@@ -6,7 +6,6 @@ again. While the logs are ingested, the digests are read beside them (``DigestRe
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -16,7 +15,7 @@ from typing import Any
 
 from rightsizer.errors import SourceError
 from rightsizer.sources import digests
-from rightsizer.sources.locate import DeliveryFolder, Scope
+from rightsizer.sources.locate import DeliveryFolder, Scope, folders_read_whole
 from rightsizer.sources.s3 import S3Options
 from rightsizer.store.database import BadFile, Store
 
@@ -117,17 +116,10 @@ class DigestReading:
         """Every digest stored: how many were read, and what could not be."""
         self.drain(store, run_id, wait=True)
         self._thread.join()
-        # A folder is read whole when no digest of it failed and the store holds each digest
-        # that was read (the others it held when they were listed).
-        unread = {os.path.dirname(b.uri) for b in self.bad}
-        listed = {f.path: f for f in self._listed_folders if f.path not in unread}
-        new = [(uri, fp) for uri, fp in self._todo if os.path.dirname(uri) in listed]
-        done = store.digests_read(new)
-        for uri, _ in new:
-            if uri not in done:
-                listed.pop(os.path.dirname(uri), None)
+        whole = folders_read_whole(self._listed_folders, (b.uri for b in self.bad),
+                                   self._todo, store.digests_read)
         store.record_read_folders([(f.path, f.fingerprint, f.files, f.delivery_date)
-                                   for f in listed.values()], run_id)
+                                   for f in whole], run_id)
         return self.read, self.bad
 
     def cancel(self) -> None:

@@ -496,18 +496,12 @@ def _filter_ingested(batch: list[LogObject], store: Store, tally: _Tally) -> Ite
 
 def _record_read_folders(tally: _Tally, to_read: Sequence[LogObject], store: Store,
                          run_id: str) -> None:
-    """Record the delivery folders of the source just loaded whose every file is now read:
-    none was a bad input or skipped in this run, and the ledger holds each file that was read
-    (the others it held when they were listed)."""
-    unread = {os.path.dirname(p.path) for p in (*tally.bad, *tally.skipped)}
-    listed = {f.path: f for f in tally.listed_folders if f.path not in unread}
-    new = [o for o in to_read if os.path.dirname(o.uri) in listed]
-    done = store.already_ingested((o.uri, o.fingerprint) for o in new)
-    for o in new:
-        if o.uri not in done:
-            listed.pop(os.path.dirname(o.uri), None)
+    """Record the delivery folders of the source just loaded whose every file is now read."""
+    whole = locate.folders_read_whole(
+        tally.listed_folders, (p.path for p in (*tally.bad, *tally.skipped)),
+        ((o.uri, o.fingerprint) for o in to_read), store.already_ingested)
     store.record_read_folders([(f.path, f.fingerprint, f.files, f.delivery_date)
-                               for f in listed.values()], run_id)
+                               for f in whole], run_id)
 
 
 def _count(result: LoadResult, tally: _Tally) -> None:

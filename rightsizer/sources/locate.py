@@ -15,7 +15,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -266,6 +266,24 @@ def _folder_files(folder: str, names: list[str], scope: Scope, read_folders: Map
         yield item
     if day and fingerprint and all_objects:
         yield DeliveryFolder(folder, fingerprint, len(names), day)
+
+
+def folders_read_whole(listed: Iterable[DeliveryFolder], failed: Iterable[str],
+                       read: Iterable[tuple[str, str]],
+                       held: Callable[[Sequence[tuple[str, str]]], Set[str]]
+                       ) -> list[DeliveryFolder]:
+    """Of the delivery folders ``listed`` file by file, those now read whole: no file of theirs
+    ``failed`` (bad, or skipped), and the store ``held`` (of (uri, fingerprint) pairs, the uris
+    it holds) each of their files ``read`` in this run; it held the others when they were
+    listed."""
+    unread = {os.path.dirname(uri) for uri in failed}
+    whole = {f.path: f for f in listed if f.path not in unread}
+    new = [(uri, fingerprint) for uri, fingerprint in read if os.path.dirname(uri) in whole]
+    done = held(new)
+    for uri, _ in new:
+        if uri not in done:
+            whole.pop(os.path.dirname(uri), None)
+    return list(whole.values())
 
 
 def folder_fingerprint(folder: str, names: Sequence[str]) -> str | None:
