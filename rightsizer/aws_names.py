@@ -37,6 +37,17 @@ def arn_account(arn: str) -> str:
     return parts[4] if len(parts) > 5 else ""
 
 
+def role_name(arn: str) -> str:
+    """The role name of a role ARN: the text after its last ``/`` (a path precedes it)."""
+    return arn.rsplit("/", 1)[-1]
+
+
+def role_key(arn: str) -> tuple[str, str]:
+    """(account, role name): the same for every spelling of one role's ARN, with or without its
+    path (a role name is unique in its account whatever the path)."""
+    return arn_account(arn), role_name(arn)
+
+
 # What a folder name may hold as it is: every other character (a leading dot, and anything a
 # name that escaped validation carries) is written %XX, which no role name contains.
 _FOLDER_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+=,@-.")

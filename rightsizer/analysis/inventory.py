@@ -23,6 +23,7 @@ from typing import Any
 
 from rightsizer import aws_names
 from rightsizer.analysis.findings import Finding
+from rightsizer.aws_names import role_key, role_name
 from rightsizer.errors import PolicyError
 from rightsizer.iam.actions import mapping_tables_version
 from rightsizer.iam.catalog import catalog
@@ -154,25 +155,16 @@ def _need_json(need: Need) -> dict[str, Any]:
     }
 
 
-def _role_name(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
-
-
 def invalid_role_arn(arn: str) -> str | None:
     """Why ``arn`` cannot name an IAM role (its shape, or a role name IAM would refuse), or
     None. Such a name is bad input: it never becomes a role, a folder or a policy."""
     if not aws_names.ROLE_ARN.fullmatch(arn):
         return f"{shown(arn)} is not an IAM role ARN"
-    name = _role_name(arn)
+    name = role_name(arn)
     if not aws_names.ROLE_NAME.fullmatch(name):
         return f"{shown(arn)}: {shown(name)} is not an IAM role name ({aws_names.ROLE_NAME_RULE})"
     return None
 
-
-def role_key(arn: str) -> tuple[str, str]:
-    """(account, role name): the same for every spelling of one role's ARN, with or without its
-    path (a role name is unique in its account whatever the path)."""
-    return aws_names.arn_account(arn), _role_name(arn)
 
 
 class _RoleIndex:
@@ -354,7 +346,7 @@ def _unknown_role(arn: str, uses: list[RoleUse], needs: list[Need],
         f"{' and '.join(who)}, but the IAM data has no role {arn}: it cannot be rightsized "
         "(deleted, or in another account)")
     return InventoryRole(
-        name=_role_name(arn), arn=arn, path=None, in_iam_data=False, ecs=True,
+        name=role_name(arn), arn=arn, path=None, in_iam_data=False, ecs=True,
         evidence=_evidence(None, uses, assumed), kinds=_kinds(uses), uses=_sorted_uses(uses),
         needs=_sorted_needs(needs), trust=None, policies=(), boundary=None, assumed=assumed,
         findings=(finding,),

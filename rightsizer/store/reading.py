@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from rightsizer.aws_names import arn_account
+from rightsizer.aws_names import role_key
 from rightsizer.sqlfiles import sql
 from rightsizer.store.clock import naive_utc as _naive_utc
 from rightsizer.store.connected import Connected
@@ -28,7 +28,7 @@ from rightsizer.store.records import (
 __all__ = ["AnalysisReads"]
 
 
-# usage_by_role's order: the role's account and name as analysis.inventory.role_key reads them
+# usage_by_role's order: the role's account and name as aws_names.role_key reads them
 # from its ARN (the account field, the text after the last "/"), so that the spellings of one
 # role (with and without its path) come together.
 _ROLE_ACCOUNT = ("CASE WHEN len(string_split(principal, ':')) > 5 "
@@ -97,7 +97,7 @@ class AnalysisReads(Connected):
                       keep: Container[tuple[str, str]] = (), piece_rows: int = _USAGE_BATCH
                       ) -> Iterator[tuple[tuple[str, str], list[UsageRow]]]:
         """The rows of ``usage``, one role at a time: ((account, role name), rows), where
-        (account, role name) is ``analysis.inventory.role_key`` of the rows' principal, which
+        (account, role name) is ``aws_names.role_key`` of the rows' principal, which
         the spellings of one role's ARN share. Streamed: a role in ``keep`` comes once with all
         its rows; any other role's rows come in pieces of at most ``piece_rows``, one after
         the other (a Lambda function's role can have a row per S3 object it ever touched). So
@@ -112,7 +112,7 @@ class AnalysisReads(Connected):
         while batch := cursor.fetchmany(_USAGE_BATCH):
             for r in batch:
                 row = _usage_row(r)
-                key = (arn_account(row.principal), row.principal.rsplit("/", 1)[-1])
+                key = role_key(row.principal)
                 if key != current:
                     if current is not None:
                         yield current, rows
