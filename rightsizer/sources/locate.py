@@ -179,17 +179,26 @@ def _folder_layout(folder: str) -> Layout:
 
 def skip_reason(path: str, scope: Scope) -> str | None:
     """Why this path is not read (digest, insight, out of scope), or None to read it."""
-    layout = parse_layout(path)
-    if layout.kind in NOT_EVENTS:
-        return NOT_EVENTS[layout.kind]
-    parts = path.replace(os.sep, "/").split("/")
-    for folder, reason in NOT_EVENTS.items():
-        if folder in parts:
-            return reason
-    name = parts[-1]
-    if name.startswith("."):
-        return "hidden file"
-    return scope.rejects(layout)
+    folder, _, name = path.replace(os.sep, "/").rpartition("/")
+    _, not_events, out_of_scope = _folder_reasons(folder, scope)
+    return not_events or _name_reason(name) or out_of_scope
+
+
+def _folder_reasons(folder: str, scope: Scope) -> tuple[Layout, str | None, str | None]:
+    """What a folder says of every file in it: its layout, why none is an API event (it is a
+    digest or Insights folder, or under one) and why none is in the scope; each None when it
+    does not say. A file's own name is judged between the two (``_name_reason``)."""
+    folder = folder.replace(os.sep, "/")
+    layout = parse_layout(folder + "/")
+    parts = folder.split("/")
+    not_events = NOT_EVENTS.get(layout.kind or "") or next(
+        (reason for name, reason in NOT_EVENTS.items() if name in parts), None)
+    return layout, not_events, scope.rejects(layout)
+
+
+def _name_reason(name: str) -> str | None:
+    """Why a file is not read whatever its folder says, by its name alone."""
+    return NOT_EVENTS.get(name) or ("hidden file" if name.startswith(".") else None)
 
 
 def local_objects(source: str, scope: Scope, read_folders: Mapping[str, str] | None = None
@@ -240,15 +249,11 @@ def _folder_files(folder: str, names: list[str], scope: Scope, read_folders: Map
                   ) -> Iterator[LogObject | Skipped | BadInput | DeliveryFolder]:
     """The files of one folder, as ``skip_reason`` judges them one by one (what it says of the
     folder is worked out once), or the folder alone when the ledger holds it as read whole."""
-    layout = parse_layout(os.path.join(folder, ""))
-    parts = folder.replace(os.sep, "/").split("/")
-    folder_reason = NOT_EVENTS.get(layout.kind or "") or next(
-        (reason for name, reason in NOT_EVENTS.items() if name in parts), None)
-    scope_reason = scope.rejects(layout)
+    layout, folder_reason, scope_reason = _folder_reasons(folder, scope)
     day = layout.delivery_date
     # Only a date folder of the layout, every file of which is to be read, can be read whole.
     whole = (layout.kind == "CloudTrail" and not folder_reason and not scope_reason
-             and not any(name.startswith(".") or name in NOT_EVENTS for name in names))
+             and not any(_name_reason(name) for name in names))
     fingerprint = folder_fingerprint(folder, names) if whole and day else None
     if day and fingerprint and read_folders.get(folder) == fingerprint:
         yield DeliveryFolder(folder, fingerprint, len(names), day, known=True)
@@ -256,8 +261,7 @@ def _folder_files(folder: str, names: list[str], scope: Scope, read_folders: Map
     all_objects = True
     for name in names:
         path = os.path.join(folder, name)
-        reason = (folder_reason or NOT_EVENTS.get(name)
-                  or ("hidden file" if name.startswith(".") else None) or scope_reason)
+        reason = folder_reason or _name_reason(name) or scope_reason
         if reason:
             yield Skipped(path, reason)
             continue
