@@ -25,26 +25,37 @@ import json
 import subprocess
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from ingest import delivery_files, floor
-from peak_rss import Measured
+from peak_rss import Measured, peak_by_stage
 from run import account_dir, complete, paths, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 
 
-def stage_seconds(log: bytes) -> dict[str, float]:
-    """Seconds per stage, from the run's JSON log lines (``rightsizer.stages``)."""
-    seconds: dict[str, float] = {}
+def stage_windows(log: bytes) -> list[tuple[str, float, float]]:
+    """Each stage as (name, start, end) in epoch seconds, from the run's JSON log lines
+    (``rightsizer.stages``: the time a stage ended and its seconds)."""
+    windows = []
     for line in log.decode(errors="replace").splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue
         if isinstance(record, dict) and "stage" in record and "seconds" in record:
-            seconds[record["stage"]] = seconds.get(record["stage"], 0.0) + record["seconds"]
+            end = datetime.fromisoformat(record["time"].replace("Z", "+00:00")).timestamp()
+            windows.append((record["stage"], end - record["seconds"], end))
+    return windows
+
+
+def stage_seconds(log: bytes) -> dict[str, float]:
+    """Seconds per stage, from the run's JSON log lines."""
+    seconds: dict[str, float] = {}
+    for name, start, end in stage_windows(log):
+        seconds[name] = seconds.get(name, 0.0) + end - start
     return seconds
 
 
@@ -69,7 +80,10 @@ def measure(events: int, args: argparse.Namespace) -> dict[str, float]:
                           "--output", "json"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
         stages = stage_seconds(result.stderr)
+        peaks = peak_by_stage(run.samples, stage_windows(result.stderr))
     ingest_s = stages.get("ingest", 0.0)
+    print("  peak RSS by stage: " + ", ".join(f"{name} {rss / MIB:,.0f} MiB"
+                                                for name, rss in peaks.items()), flush=True)
     return {"events": records, "files": len(files), "floor": floor_s, "run": run.seconds,
             "ingest": ingest_s, "after": run.seconds - ingest_s, "peak": run.peak / MIB}
 
