@@ -71,12 +71,15 @@ def verdicts_frame(result: RunResult) -> pd.DataFrame:
                 "first_seen": e.first_seen if e else None,
                 "last_seen": e.last_seen if e else None,
                 "sessions": e.sessions if e else 0,
+                # The most-called resources (RESOURCES_LISTED) of resource_count.
                 "resources": sorted({a for a, _ in e.resources}) if e else [],
+                "resource_count": e.resource_count if e else 0,
                 "invoked_by": sorted(e.invoked_by) if e else [],
             })
     return pd.DataFrame.from_records(records, columns=[
         "role", "action", "verdict", "kept", "granted", "rule", "reason", "calls",
-        "denied_calls", "first_seen", "last_seen", "sessions", "resources", "invoked_by"])
+        "denied_calls", "first_seen", "last_seen", "sessions", "resources", "resource_count",
+        "invoked_by"])
 
 
 def proposals_frame(result: RunResult) -> pd.DataFrame:

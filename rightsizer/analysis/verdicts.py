@@ -92,6 +92,29 @@ class ActionEvidence:
     sessions: int = 0
     denied_codes: set[str] = field(default_factory=set)
     daily: dict[date, int] = field(default_factory=dict)
+    # Once trimmed (``trim``): the resources left out of ``resources``, and their calls.
+    resources_omitted: int = 0
+    resource_calls_omitted: int = 0
+
+    @property
+    def resource_count(self) -> int:
+        """The distinct resources (ARNs) the calls named, listed or not."""
+        return len({arn for arn, _region in self.resources}) + self.resources_omitted
+
+    def trim(self, keep: int) -> None:
+        """Keep the ``keep`` most-called resources (all their regions), counting the others:
+        once the proposal is built and proven, the rest is only ever shown as a count, and a
+        role writing an S3 object per request names tens of thousands."""
+        by_arn: dict[str, int] = {}
+        for (arn, _region), n in self.resources.items():
+            by_arn[arn] = by_arn.get(arn, 0) + n
+        if len(by_arn) <= keep:
+            return
+        ranked = sorted(by_arn.items(), key=lambda item: (-item[1], item[0]))
+        kept = {arn for arn, _n in ranked[:keep]}
+        self.resources_omitted += len(ranked) - keep
+        self.resource_calls_omitted += sum(n for _arn, n in ranked[keep:])
+        self.resources = {key: n for key, n in self.resources.items() if key[0] in kept}
 
     def add(self, row: UsageRow, derived: DerivedResources) -> None:
         self.event_names.add(f"{row.event_source}:{row.event_name}")

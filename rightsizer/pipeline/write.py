@@ -57,7 +57,9 @@ def _verdict_json(verdict: Verdict) -> dict[str, object]:
             "sessions": evidence.sessions,
             "regions": sorted(evidence.regions),
             "invoked_by": sorted(evidence.invoked_by),
+            # The most-called (``RESOURCES_LISTED``), of ``resource_count`` distinct ones.
             "resources": [{"arn": a, "calls": n} for a, n in sorted(resources.items())],
+            "resource_count": evidence.resource_count,
             "unknown_resource_calls": evidence.unknown_resource_calls,
             "events": sorted(evidence.event_names),
         })

@@ -100,7 +100,9 @@ def _verdict_row(verdict: Mapping[str, Any]) -> dict[str, Any]:
         "sessions": verdict.get("sessions"),
         "regions": list(verdict.get("regions") or ()),
         "resources": resources[:TOP_RESOURCES],
-        "more_resources": max(len(resources) - TOP_RESOURCES, 0),
+        # summary.json lists the most-called resources, of resource_count (older: all).
+        "more_resources": max(int(verdict.get("resource_count") or len(resources))
+                              - TOP_RESOURCES, 0),
         "unknown_resource_calls": verdict.get("unknown_resource_calls") or 0,
         "invoked_by": list(verdict.get("invoked_by") or ()),
         "rule": str(verdict.get("rule", "")),
