@@ -230,13 +230,15 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         try:
             con.execute(sql("duckdb/ingest/create_pending"))
             yield committed
-            row = con.execute(sql("duckdb/ingest/record_conflicts"),
-                              {"run_id": run_id, "now": _now()}).fetchone()
-            committed.events_conflicting = int(row[0]) if row else 0
+            may_repeat = con.execute(sql("duckdb/ingest/held_event_ids")).fetchone()
+            if may_repeat and may_repeat[0]:
+                row = con.execute(sql("duckdb/ingest/record_conflicts"),
+                                  {"run_id": run_id, "now": _now()}).fetchone()
+                committed.events_conflicting = int(row[0]) if row else 0
             row = con.execute(sql("duckdb/ingest/insert_new_events")).fetchone()
             committed.events_new = int(row[0]) if row else 0
-            con.execute("DROP TABLE pending")
-            con.execute("DROP TABLE pending_files")
+            for temporary in ("pending", "pending_files", "held"):
+                con.execute(f"DROP TABLE {temporary}")
         except BaseException as exc:
             self._committed = None
             with suppress(duckdb.Error):  # after an I/O error DuckDB may have rolled back

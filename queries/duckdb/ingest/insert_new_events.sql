@@ -1,6 +1,7 @@
 -- Move the pending events that the store does not hold yet into `events`, each eventID once
 -- (CloudTrail delivers at least once); the first file read keeps it.
 -- Repeated eventIDs are few, so only they are ranked: a window over every row costs a sort.
+-- `held` (held_event_ids.sql) holds the staged eventIDs the store already has.
 INSERT INTO events BY NAME
 WITH candidates AS (
     SELECT * FROM pending WHERE is_event AND event_time IS NOT NULL
@@ -19,4 +20,4 @@ WITH candidates AS (
 SELECT fresh.* EXCLUDE (spool, s, is_event), f.uri AS source
 FROM fresh
 JOIN pending_files AS f USING (spool, s)
-WHERE NOT EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = fresh.event_id);
+WHERE fresh.event_id NOT IN (SELECT event_id FROM held);

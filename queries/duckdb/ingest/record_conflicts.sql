@@ -1,5 +1,6 @@
 -- Record the pending events whose eventID the store holds, or holds first in this transaction,
--- with other contents (schema/003_event_id_conflicts.sql); run before insert_new_events.sql.
+-- with other contents (schema/003_event_id_conflicts.sql); run after held_event_ids.sql (which
+-- fills `held`, the staged eventIDs the store holds) and before insert_new_events.sql.
 -- Contents: what the analysis reads of an event. Repeats CloudTrail delivers are equal in all
 -- of it. Parameters: $run_id, $now.
 -- Only eventIDs met twice (in this transaction, or here and in the store) can conflict: the
@@ -10,7 +11,7 @@ WITH staged AS (
 ), twice AS (
     SELECT event_id FROM staged GROUP BY event_id HAVING count(*) > 1
     UNION
-    SELECT event_id FROM staged WHERE event_id IN (SELECT event_id FROM events)
+    SELECT event_id FROM held
 ), candidates AS (
     SELECT p.*, f.uri AS source,
         md5(concat_ws(chr(31), p.event_time::VARCHAR, p.event_source, p.event_name,
