@@ -123,7 +123,7 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("exit_code", "event", "stage", "seconds"):
+        for key in ("exit_code", "event", "stage", "seconds", "max_rss_mib"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:

@@ -167,6 +167,10 @@ def test_json_logs_give_each_stage_its_duration(tmp_path: Path) -> None:
     assert set(stages) == {"ingest", "inventory", "usage query", "log integrity",
                            "roles analyzed", "reports"}
     assert all(isinstance(s, float) and s >= 0 for s in stages.values())
+    # And the peak memory so far, a high-water mark: it never falls from stage to stage.
+    peaks = [line["max_rss_mib"] for line in lines if "stage" in line]
+    assert all(isinstance(p, int) and p > 50 for p in peaks), peaks
+    assert peaks == sorted(peaks)
     assert "\x1b[" not in result.stderr  # no progress bar: stderr is not a terminal
 
 
