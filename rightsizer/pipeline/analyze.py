@@ -308,7 +308,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
                         integrity=integrity, history=history)
     write_output(out, results, summary)
     render_reports(out, pdf=pdf, summary=summary)
-    record_run(db, history, integrity.as_json() if integrity else None)
+    record_run(db, history, integrity.record_json() if integrity else None)
     reporting.finish()
     return RunResult(out=out, window=window, ingest=summary_ingest, inventory=result_inventory,
                      roles=tuple(results), settings=settings, trails=tuple(trails),
