@@ -109,10 +109,13 @@ class AnalysisReads(Connected):
         current: tuple[str, str] | None = None
         rows: list[UsageRow] = []
         done: set[tuple[str, str]] = set()
+        principal: str | None = None  # the rows come by principal: its key is worked out once
+        key = ("", "")
         while batch := cursor.fetchmany(_USAGE_BATCH):
             for r in batch:
                 row = _usage_row(r)
-                key = role_key(row.principal)
+                if row.principal != principal:
+                    principal, key = row.principal, role_key(row.principal)
                 if key != current:
                     if current is not None:
                         yield current, rows
