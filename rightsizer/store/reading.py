@@ -37,7 +37,6 @@ _ROLE_NAME = "regexp_extract(principal, '[^/]*$')"
 _USAGE_BATCH = 10_000
 
 
-
 class AnalysisReads(Connected):
     def ecs_assumed_roles(self, since: datetime | None = None,
                           until: datetime | None = None) -> tuple[EcsAssumption, ...]:
@@ -169,8 +168,6 @@ class AnalysisReads(Connected):
             found.append(TrailEvent(time=time, name=name, trail=trail,
                                     request=parsed if isinstance(parsed, dict) else {}))
         return tuple(found)
-
-
 
 
 def _usage_row(r: tuple[Any, ...]) -> UsageRow:
