@@ -211,7 +211,10 @@ def test_a_run_over_a_modified_file_names_it_and_withholds_the_proposals(
 
     with Store(tmp_path / "run.duckdb", read_only=True) as store:
         (run_id, _, _), = store.runs()
-        assert store.run_integrity(run_id)["counts"]["modified"] == 1
+        kept = store.run_integrity(run_id)
+        assert kept["counts"]["modified"] == 1
+        assert [f["path"] for f in kept["files"]] == [str(victim)]  # the failure, listed
+        assert sum(u["files"] for u in kept["unverified"]) == kept["counts"]["not_covered"]
     strict = CliRunner().invoke(main, [*args, "--require-valid-logs"], catch_exceptions=False)
     assert strict.exit_code == 4
     assert "1 log file failed integrity validation (--require-valid-logs)" in strict.stderr

@@ -93,25 +93,26 @@ class IntegrityReport:
             places[(f.account or "", f.region or "")][f.status.value] += 1
         return dict(places)
 
-    def as_json(self) -> dict[str, Any]:
-        """``summary.json``'s ``integrity``: a count per status, and every file not valid."""
+    def _totals(self) -> dict[str, Any]:
         return {"counts": self.counts(), "digests": self.digests,
                 "digests_verified": self.digests_verified,
-                "digests_unsigned": self.digests_unsigned, "public_keys": self.keys,
+                "digests_unsigned": self.digests_unsigned, "public_keys": self.keys}
+
+    def as_json(self) -> dict[str, Any]:
+        """``summary.json``'s ``integrity``: a count per status, and every file not valid."""
+        return {**self._totals(),
                 "files": [f.as_json() for f in self.files if f.status is not Status.VALID]}
 
     def record_json(self) -> dict[str, Any]:
-        """What the store's run history keeps: ``as_json`` with the failures (``TAMPERED``)
+        """What the store's run history keeps: the counts, the failures (``TAMPERED``)
         listed, and the files merely not covered counted per (status, reason) in
         ``unverified``, most first. Listed, those repeat one reason for every file of a run
         (40,000 files: 13 MB a run in the store); the run's summary.json lists them."""
         unverified = Counter((f.status.value, f.reason) for f in self.files
                              if f.status is not Status.VALID and f.status not in TAMPERED)
-        record = self.as_json()
-        record["files"] = [f.as_json() for f in self.tampered]
-        record["unverified"] = [{"status": status, "reason": reason, "files": n}
-                                for (status, reason), n in unverified.most_common()]
-        return record
+        return {**self._totals(), "files": [f.as_json() for f in self.tampered],
+                "unverified": [{"status": status, "reason": reason, "files": n}
+                               for (status, reason), n in unverified.most_common()]}
 
 
 def verify_signature(public_key_der: bytes, signature_hex: str, signed: bytes) -> bool:
