@@ -16,7 +16,7 @@ def queries_dir() -> Path:
 
 @cache
 def sql(name: str) -> str:
-    """The text of ``queries/<name>.sql``, e.g. ``sql("duckdb/ingest/stage_spool")``."""
+    """The text of ``queries/<name>.sql``, e.g. ``sql("duckdb/ingest/type_spool")``."""
     path = queries_dir() / f"{name}.sql"
     return path.read_text(encoding="utf-8")
 

@@ -133,11 +133,13 @@ def test_duckdb_failing_to_write_is_a_store_error_and_keeps_what_was_committed(
     script.write_text(f"""
 import sys
 sys.path.insert(0, {str(ROOT / "tests")!r})
+from pathlib import Path
 from datetime import datetime, timedelta
 import orjson
 from helpers import event
 from rightsizer.errors import StoreError
 from rightsizer.store.database import FileRef, Store
+from rightsizer.store.staging import type_spool
 
 def spool(name, first, count):
     path = {str(spools)!r} + "/" + name
@@ -146,7 +148,7 @@ def spool(name, first, count):
             record = event(n, when=datetime(2026, 10, 1) + timedelta(seconds=n),
                            userAgent="x" * 2000)
             out.write(b'{{"__s":0,' + orjson.dumps(record)[1:] + b"\\n")
-    return path, count
+    return type_spool(Path(path)), count
 
 def load(store, name, first, count):
     path, n = spool(name, first, count)
@@ -179,3 +181,49 @@ print("kept", store._con.execute("SELECT count(*) FROM events").fetchone()[0])
     assert lines[1].startswith(f"error {disk / 's.duckdb'}: cannot write the store:"), lines
     assert "Nothing of the files being read was stored" in lines[1]
     assert lines[2] == "kept 50"
+
+
+@needs_mounts
+def test_a_typed_spool_that_does_not_fit_is_a_write_fault_and_leaves_nothing(
+        tmp_path: Path) -> None:
+    """A reader types its spool (store.staging) beside it: when the disk fills there, the fault
+    is the machine's (an OSError, which the reader names a spool it cannot write), the spool
+    and any part of the typed file are removed, and the logs are not blamed."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = tmp_path / "type.py"
+    script.write_text(f"""
+import sys
+sys.path.insert(0, {str(ROOT / "tests")!r})
+from pathlib import Path
+from datetime import datetime, timedelta
+import orjson
+from helpers import event
+from rightsizer.store.staging import type_spool
+spool = Path({str(disk)!r}) / "chunk.ndjson"
+with open(spool, "wb") as out:
+    for n in range(3000):
+        record = event(n, when=datetime(2026, 10, 1) + timedelta(seconds=n))
+        out.write(b'{{"__s":0,' + orjson.dumps(record)[1:] + b"\\\\n")
+filler = Path({str(disk)!r}) / "filler"
+with open(filler, "wb", buffering=0) as out:
+    try:
+        while True:
+            out.write(b"0" * 4096)
+    except OSError:
+        pass
+try:
+    type_spool(spool)
+    print("typed")
+except OSError as exc:
+    print("OSError", exc)
+print(sorted(p.name for p in Path({str(disk)!r}).iterdir()))
+""")
+    result = in_namespace(f"""
+        mount -t tmpfs -o size=4m tmpfs {disk}
+        {sys.executable} {script}
+    """)
+    assert result.returncode == 0, result.stderr
+    outcome, listing = result.stdout.splitlines()
+    assert outcome.startswith("OSError") and "No space left on device" in outcome, outcome
+    assert listing == "['filler']"

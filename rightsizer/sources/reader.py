@@ -2,8 +2,10 @@
 
 Worker processes (one per core) fetch, decompress and rewrite the files of a chunk into one
 newline-delimited spool file (see ``cloudtrail``), streaming: a worker holds one file at a time.
-The main process loads finished spools into the store while the workers prepare the next ones,
-and at most a few chunks are in flight, so memory stays bounded whatever the input size.
+A ``finish`` step given by the caller then runs on the spool in the same worker (the store's
+typing of its events, ``store.staging``). The main process loads finished spools into the
+store while the workers prepare the next ones, and at most a few chunks are in flight, so
+memory stays bounded whatever the input size.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -240,20 +242,37 @@ def _opened(data: bytes | LargeFile) -> BinaryIO:
     return io.BytesIO(data)
 
 
+Finish = Callable[[Path], Path]
+
+
+def finished(spooled: Spooled, finish: Finish | None) -> Spooled:
+    """The spool after the caller's ``finish`` step, which gives the file that replaces it; a
+    failure to write is the machine's fault, as for the spool itself."""
+    if finish is None:
+        return spooled
+    try:
+        return replace(spooled, spool=finish(spooled.spool))
+    except OSError as exc:
+        raise SpoolWriteError(spooled.spool, exc) from exc
+
+
 class ParallelSpooler:
-    """Spools chunks on a process pool, yielding them as they finish, a bounded number ahead."""
+    """Spools chunks on a process pool, yielding them as they finish, a bounded number ahead;
+    each spool goes through ``finish`` (a picklable function) in the worker that wrote it."""
 
     def __init__(self, spool_dir: Path, workers: int | None = None,
-                 fetcher_factory: Callable[[], Fetcher] | None = None) -> None:
+                 fetcher_factory: Callable[[], Fetcher] | None = None,
+                 finish: Finish | None = None) -> None:
         self.spool_dir = spool_dir
         self.workers = workers or os.cpu_count() or 1
         self.fetcher_factory = fetcher_factory
+        self.finish = finish
 
     def run(self, chunks: Iterable[Chunk]) -> Iterator[Spooled]:
         if self.workers <= 1:
             fetch = self.fetcher_factory() if self.fetcher_factory else None
             for chunk in chunks:
-                yield spool_chunk(chunk, self.spool_dir, fetch)
+                yield finished(spool_chunk(chunk, self.spool_dir, fetch), self.finish)
             return
         # forkserver: workers do not inherit the parent's DuckDB threads or open handles.
         context = multiprocessing.get_context("forkserver")
@@ -270,7 +289,8 @@ class ParallelSpooler:
                     if chunk is None:
                         exhausted = True
                         break
-                    pending.add(pool.submit(_spool_in_worker, chunk, self.spool_dir))
+                    pending.add(pool.submit(_spool_in_worker, chunk, self.spool_dir,
+                                            self.finish))
                 if not pending:
                     return
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -286,5 +306,5 @@ def _init_worker(factory: Callable[[], Fetcher] | None) -> None:
     _worker_fetch = factory() if factory else None
 
 
-def _spool_in_worker(chunk: Chunk, spool_dir: Path) -> Spooled:
-    return spool_chunk(chunk, spool_dir, _worker_fetch)
+def _spool_in_worker(chunk: Chunk, spool_dir: Path, finish: Finish | None) -> Spooled:
+    return finished(spool_chunk(chunk, spool_dir, _worker_fetch), finish)

@@ -23,7 +23,7 @@ import orjson
 from rightsizer.text import plural
 
 # The largest record read. CloudTrail's events are at most 256 KB; the
-# store's JSON reader is set to the same bound (queries/duckdb/ingest/stage_spool.sql).
+# store's JSON reader is set to the same bound (queries/duckdb/ingest/type_spool.sql).
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 # At most this many pieces are joined to find one record.
 MAX_PIECES = 64

@@ -23,7 +23,6 @@ import pyarrow as pa
 
 from rightsizer.errors import StoreError
 from rightsizer.sqlfiles import schema_migrations, sql
-from rightsizer.store import redact
 from rightsizer.store.clock import naive_utc as _naive_utc
 from rightsizer.store.clock import now as _now
 from rightsizer.store.folders import FolderLedger
@@ -109,9 +108,6 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         if not read_only:
             _owner_only(self.path)
         self._con.execute("SET TimeZone = 'UTC'")
-        text = duckdb.type("VARCHAR")
-        self._con.create_function("rs_redact", redact.redact_json, [text, text], text,
-                                  null_handling="special", side_effects=False)
         # A Jupyter kernel without ipywidgets refuses the setting; the bar is off there anyway.
         with suppress(duckdb.InvalidInputException):
             self._con.execute("SET enable_progress_bar = false")
@@ -258,11 +254,12 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
 
     # -- loading ---------------------------------------------------------------------------
 
-    def load_spool(self, spool: Path, files: Sequence[FileRef], *, run_id: str,
+    def load_spool(self, typed: Path, files: Sequence[FileRef], *, run_id: str,
                    expected: dict[int, int], problems: dict[int, str | None] | None = None,
                    bad: Sequence[BadFile] = (), careful_pass: bool = False) -> LoadResult:
-        """Stage the events of a spool file and mark its clean files read, in the open
-        ``transaction`` (its events are deduplicated into the store when it commits).
+        """Stage the events of a typed spool (``staging.type_spool``) and mark its clean files
+        read, in the open ``transaction`` (its events are deduplicated into the store when it
+        commits).
 
         ``expected`` is the number of events the reader wrote per file index. A file of which
         the store read another number is not stored now but returned in ``missing``, for the
@@ -278,9 +275,7 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         by_index = {f.index: f for f in files}
         self._spool_no += 1
         spool_no = self._spool_no
-        con.execute(sql("duckdb/ingest/stage_spool"),
-                    {"spool": str(spool), "spool_no": spool_no,
-                     "secret_keys": redact.SQL_PREFILTER})
+        con.execute(sql("duckdb/ingest/stage_spool"), {"typed": str(typed), "spool_no": spool_no})
         tomorrow = _now() + timedelta(days=1)
         chunk_files = pa.table({
             "s": pa.array([f.index for f in files], pa.int32()),
