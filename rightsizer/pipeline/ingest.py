@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
-
 from rightsizer.errors import ConfigError, SourceError, StoreError
 from rightsizer.pipeline.digests import DigestReading
 from rightsizer.pipeline.inputs import require_inputs
@@ -34,6 +32,7 @@ from rightsizer.sources.locate import (
 )
 from rightsizer.sources.s3 import S3Options
 from rightsizer.store import staging
+from rightsizer.store.connected import Columns
 from rightsizer.store.database import (
     FIRST_EVENT,
     BadFile,
@@ -298,23 +297,21 @@ def _ingest_athena(source: str, store: Store, scope: Scope, options: AthenaOptio
     tally.athena.sort(key=lambda q: (q.source, q.account))
 
 
-def _athena_rows(rows: Sequence[athena.AthenaUsageRow]) -> pa.Table:
-    """The rows as the Arrow table ``Store.replace_athena_usage`` takes."""
-    columns: dict[str, list[object]] = {name: [] for name in _ATHENA_SCHEMA.names}
-    for row in rows:
-        for name in _ATHENA_SCHEMA.names:
-            columns[name].append(getattr(row, name))
-    return pa.table(columns, schema=_ATHENA_SCHEMA)
+def _athena_rows(rows: Sequence[athena.AthenaUsageRow]) -> Columns:
+    """The rows as the columns ``Store.replace_athena_usage`` takes."""
+    return {name: (sql_type, [getattr(row, name) for row in rows])
+            for name, sql_type in _ATHENA_COLUMNS}
 
 
-_ATHENA_SCHEMA = pa.schema([
-    ("kind", pa.string()), ("principal", pa.string()), ("event_source", pa.string()),
-    ("event_name", pa.string()), ("region", pa.string()), ("account", pa.string()),
-    ("request_key", pa.string()), ("resource_arns", pa.list_(pa.string())),
-    ("day", pa.date32()), ("error_class", pa.string()), ("invoked_by", pa.string()),
-    ("calls", pa.int64()), ("sessions", pa.int64()), ("first_seen", pa.timestamp("us")),
-    ("last_seen", pa.timestamp("us")), ("error_code", pa.string()),
-])
+# The columns of athena_usage that a usage query gives (schema/002_athena_usage.sql).
+_ATHENA_COLUMNS = (
+    ("kind", "VARCHAR"), ("principal", "VARCHAR"), ("event_source", "VARCHAR"),
+    ("event_name", "VARCHAR"), ("region", "VARCHAR"), ("account", "VARCHAR"),
+    ("request_key", "VARCHAR"), ("resource_arns", "VARCHAR[]"), ("day", "DATE"),
+    ("error_class", "VARCHAR"), ("invoked_by", "VARCHAR"), ("calls", "BIGINT"),
+    ("sessions", "BIGINT"), ("first_seen", "TIMESTAMP"), ("last_seen", "TIMESTAMP"),
+    ("error_code", "VARCHAR"),
+)
 
 
 def _days(first: date, last: date) -> Iterator[date]:

@@ -19,12 +19,12 @@ from types import TracebackType
 
 import duckdb
 import orjson
-import pyarrow as pa
 
 from rightsizer.errors import StoreError
 from rightsizer.sqlfiles import schema_migrations, sql
 from rightsizer.store.clock import naive_utc as _naive_utc
 from rightsizer.store.clock import now as _now
+from rightsizer.store.connected import Columns
 from rightsizer.store.folders import FolderLedger
 from rightsizer.store.history import RunRecords
 from rightsizer.store.integrity import IntegrityTables
@@ -169,9 +169,10 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         pairs = list(files)
         if not pairs:
             return set()
-        wanted = pa.table({"uri": [u for u, _ in pairs], "fingerprint": [f for _, f in pairs]})
-        rows = self._with_table("wanted", wanted, "SELECT w.uri FROM wanted AS w "
-                                "JOIN ingested_files AS i USING (uri, fingerprint)")
+        wanted = {"uri": ("VARCHAR", [u for u, _ in pairs]),
+                  "fingerprint": ("VARCHAR", [f for _, f in pairs])}
+        rows = self._with_rows("wanted", wanted, "SELECT w.uri FROM wanted AS w "
+                               "JOIN ingested_files AS i USING (uri, fingerprint)")
         return {r[0] for r in rows}
 
     def start_run(self, run_id: str, sources: Sequence[str]) -> None:
@@ -189,27 +190,27 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
     def _insert_ledger(self, done: Sequence[tuple[FileRef, int]], run_id: str) -> None:
         if not done:
             return
-        rows = pa.table({
-            "uri": [f.uri for f, _ in done],
-            "fingerprint": [f.fingerprint for f, _ in done],
-            "size": pa.array([f.size for f, _ in done], pa.int64()),
-            "records": pa.array([n for _, n in done], pa.int64()),
-        })
-        self._with_table("rows", rows, "INSERT OR IGNORE INTO ingested_files "
-                         "SELECT uri, fingerprint, size, records, ?, ? FROM rows",
-                         [_now(), run_id])
+        rows = {
+            "uri": ("VARCHAR", [f.uri for f, _ in done]),
+            "fingerprint": ("VARCHAR", [f.fingerprint for f, _ in done]),
+            "size": ("BIGINT", [f.size for f, _ in done]),
+            "records": ("BIGINT", [n for _, n in done]),
+        }
+        self._with_rows("done", rows, "INSERT OR IGNORE INTO ingested_files "
+                        "SELECT uri, fingerprint, size, records, ?, ? FROM done",
+                        [_now(), run_id])
 
     def _insert_bad(self, bad: Sequence[BadFile], run_id: str) -> None:
         if not bad:
             return
-        rows = pa.table({
-            "uri": [b.uri for b in bad],
-            "fingerprint": pa.array([b.fingerprint for b in bad], pa.string()),
-            "reason": [b.reason for b in bad],
-        })
-        self._with_table("rows", rows,
-                         "INSERT INTO bad_inputs SELECT uri, fingerprint, reason, ?, ? FROM rows",
-                         [_now(), run_id])
+        rows = {
+            "uri": ("VARCHAR", [b.uri for b in bad]),
+            "fingerprint": ("VARCHAR", [b.fingerprint for b in bad]),
+            "reason": ("VARCHAR", [b.reason for b in bad]),
+        }
+        self._with_rows("bad", rows,
+                        "INSERT INTO bad_inputs SELECT uri, fingerprint, reason, ?, ? FROM bad",
+                        [_now(), run_id])
 
     # -- transactions ----------------------------------------------------------------------
 
@@ -277,15 +278,14 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         spool_no = self._spool_no
         con.execute(sql("duckdb/ingest/stage_spool"), {"typed": str(typed), "spool_no": spool_no})
         tomorrow = _now() + timedelta(days=1)
-        chunk_files = pa.table({
-            "s": pa.array([f.index for f in files], pa.int32()),
-            "uri": [f.uri for f in files],
-            "earliest": pa.array([f.earliest for f in files], pa.timestamp("us")),
-            "latest": pa.array([min(f.latest or tomorrow, tomorrow) for f in files],
-                               pa.timestamp("us")),
-        })
-        self._with_table("chunk_files", chunk_files, "INSERT INTO pending_files "
-                         "SELECT ?, s, uri, earliest, latest FROM chunk_files", [spool_no])
+        chunk_files = {
+            "s": ("INTEGER", [f.index for f in files]),
+            "uri": ("VARCHAR", [f.uri for f in files]),
+            "earliest": ("TIMESTAMP", [f.earliest for f in files]),
+            "latest": ("TIMESTAMP", [min(f.latest or tomorrow, tomorrow) for f in files]),
+        }
+        self._with_rows("chunk_files", chunk_files, "INSERT INTO pending_files "
+                        "SELECT ?, s, uri, earliest, latest FROM chunk_files", [spool_no])
         stats = {int(row[0]): row[1:] for row in con.execute(
             sql("duckdb/ingest/file_stats"), {"spool_no": spool_no}).fetchall()}
         con.execute(sql("duckdb/ingest/drop_out_of_range"), {"spool_no": spool_no})
@@ -297,9 +297,9 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
                 problems[s] = f"{expected.get(s, 0) - read} events could not be read"
             missing = []
         elif missing:
-            self._with_table("unread", pa.table({"s": pa.array(missing, pa.int32())}),
-                             "DELETE FROM pending WHERE spool = ? "
-                             "AND s IN (SELECT s FROM unread)", [spool_no])
+            self._with_rows("unread", {"s": ("INTEGER", missing)},
+                            "DELETE FROM pending WHERE spool = ? "
+                            "AND s IN (SELECT s FROM unread)", [spool_no])
         records = valid = 0
         for s, (n_records, not_events, no_time, out_of_range) in stats.items():
             if s not in by_index or s in missing:
@@ -343,7 +343,7 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
 
     # -- aggregates from Athena --------------------------------------------------------------
 
-    def replace_athena_usage(self, source: str, account: str, rows: pa.Table,
+    def replace_athena_usage(self, source: str, account: str, rows: Columns,
                              query: dict[str, object], run_id: str) -> None:
         """Store one usage query's aggregates in one transaction: the rows of ``source`` and
         ``account`` in the query's window (``query["since"]`` to ``query["until"]``, whole
@@ -355,9 +355,9 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
             con.execute("DELETE FROM athena_usage WHERE source = ? AND query_account = ? "
                         "AND day >= CAST(? AS DATE) AND day < CAST(? AS DATE)",
                         [source, account, query["since"], query["until"]])
-            self._with_table("rows", rows, "INSERT INTO athena_usage BY NAME "
-                             "SELECT *, ? AS source, ? AS query_account, ? AS query_id FROM rows",
-                             [source, account, query["query_id"]])
+            self._with_rows("usage", rows, "INSERT INTO athena_usage BY NAME "
+                            "SELECT *, ? AS source, ? AS query_account, ? AS query_id FROM usage",
+                            [source, account, query["query_id"]])
             con.execute(
                 "INSERT INTO athena_queries (query_id, source, account, since, until, "
                 "first_partition, last_partition, bytes_scanned, cost_usd, rows, seconds, "

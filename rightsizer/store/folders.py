@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-import pyarrow as pa
-
 from rightsizer.store.clock import now
 from rightsizer.store.connected import Connected
 
@@ -33,11 +31,11 @@ class FolderLedger(Connected):
         checked that its ledger holds every file of each, as listed."""
         if not folders:
             return
-        table = pa.table({
-            "folder": [f for f, _, _, _ in folders],
-            "fingerprint": [p for _, p, _, _ in folders],
-            "files": pa.array([n for _, _, n, _ in folders], pa.int64()),
-            "delivery_date": pa.array([d for _, _, _, d in folders], pa.date32()),
-        })
-        self._with_table("folders", table, "INSERT OR REPLACE INTO read_folders SELECT folder, "
-                         "fingerprint, files, delivery_date, ?, ? FROM folders", [now(), run_id])
+        rows = {
+            "folder": ("VARCHAR", [f for f, _, _, _ in folders]),
+            "fingerprint": ("VARCHAR", [p for _, p, _, _ in folders]),
+            "files": ("BIGINT", [n for _, _, n, _ in folders]),
+            "delivery_date": ("DATE", [d for _, _, _, d in folders]),
+        }
+        self._with_rows("folders", rows, "INSERT OR REPLACE INTO read_folders SELECT folder, "
+                        "fingerprint, files, delivery_date, ?, ? FROM folders", [now(), run_id])

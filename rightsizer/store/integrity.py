@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import pyarrow as pa
 
 from rightsizer.store.clock import naive_utc, now
 from rightsizer.store.connected import Connected
@@ -24,18 +23,20 @@ class IntegrityTables(Connected):
         rows = list(hashes)
         if not rows:
             return
-        table = pa.table({"uri": [u for u, _ in rows], "sha256": [h for _, h in rows]})
-        self._with_table("hashes", table,
-                         "INSERT OR REPLACE INTO log_file_hashes SELECT uri, sha256, ? "
-                         "FROM hashes", [now()])
+        table = {"uri": ("VARCHAR", [u for u, _ in rows]),
+                 "sha256": ("VARCHAR", [h for _, h in rows])}
+        self._with_rows("hashes", table,
+                        "INSERT OR REPLACE INTO log_file_hashes SELECT uri, sha256, ? "
+                        "FROM hashes", [now()])
 
     def digests_read(self, files: Iterable[tuple[str, str]]) -> set[str]:
         """Of ``(uri, fingerprint)`` pairs, the uris whose digest is stored as it is now."""
         pairs = list(files)
         if not pairs:
             return set()
-        table = pa.table({"uri": [u for u, _ in pairs], "fingerprint": [f for _, f in pairs]})
-        return {row[0] for row in self._with_table(
+        table = {"uri": ("VARCHAR", [u for u, _ in pairs]),
+                 "fingerprint": ("VARCHAR", [f for _, f in pairs])}
+        return {row[0] for row in self._with_rows(
             "wanted", table, "SELECT w.uri FROM wanted AS w "
             "JOIN digest_files AS d USING (uri, fingerprint)")}
 
@@ -48,15 +49,17 @@ class IntegrityTables(Connected):
                    "end_time", "end_time_text", "key_fingerprint", "signature_algorithm",
                    "signature", "content_sha256", "previous_key", "previous_bucket",
                    "previous_sha256", "previous_signature", "problem")
-        data: dict[str, Any] = {c: [d.get(c) for d in digests] for c in columns}
-        for column in ("start_time", "end_time"):
-            data[column] = pa.array([naive_utc(v) for v in data[column]], pa.timestamp("us"))
-        data["log_files"] = [orjson.dumps(d.get("log_files") or []).decode() for d in digests]
+        times = ("start_time", "end_time")
+        data: dict[str, tuple[str, list[Any]]] = {
+            c: ("TIMESTAMP", [naive_utc(d.get(c)) for d in digests]) if c in times
+            else ("VARCHAR", [d.get(c) for d in digests]) for c in columns}
+        data["log_files"] = ("VARCHAR", [orjson.dumps(d.get("log_files") or []).decode()
+                                         for d in digests])
         names = ", ".join((*columns, "log_files"))
-        self._with_table("digests", pa.table(data),
-                         f"INSERT OR REPLACE INTO digest_files ({names}, read_at) "
-                         f"SELECT {names}, ? FROM digests",
-                         [now()])
+        self._with_rows("digests", data,
+                        f"INSERT OR REPLACE INTO digest_files ({names}, read_at) "
+                        f"SELECT {names}, ? FROM digests",
+                        [now()])
 
     def digests_between(self, since: datetime | None, until: datetime | None
                         ) -> tuple[StoredDigest, ...]:
