@@ -287,3 +287,20 @@ def test_the_layout_read_per_folder_is_the_layout_read_from_the_whole_path(
             g["org"], g["account"], g["kind"], g["region"])
         whole = (g["y"], g["m"], g["d"]) if g["d"] else None
         assert (layout.delivery_date is not None) == (whole is not None)
+
+
+def test_an_ingest_loads_neither_pandas_nor_pyarrow(tmp_path: Path) -> None:
+    """Memory is the ingest's limit at scale; pandas alone is 48 MB in each process that loads
+    it (pyarrow's first conversion does), and the ingest needs neither."""
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    script = (
+        "import sys\n"
+        "from rightsizer.pipeline.ingest import ingest\n"
+        f"ingest([{str(root / 'sample_logs' / 'cloudtrail')!r}], {str(tmp_path / 's.duckdb')!r},"
+        " workers=1)\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True, cwd=root, timeout=120)
+    assert result.stdout.strip() == "[]"
