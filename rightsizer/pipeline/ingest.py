@@ -399,8 +399,7 @@ def _load(spooled: reader.Spooled, store: Store, run_id: str, tally: _Tally, spo
     unread = {b.uri for b in spooled.bad} | {s.uri for s in spooled.skipped}
     result = store.load_spool(spooled.spool, [r for r in refs if r.uri not in unread],
                               run_id=run_id, expected=spooled.events, problems=spooled.careful,
-                              bad=bad)
-    spooled.spool.unlink(missing_ok=True)
+                              bad=bad)  # the store removes the spool when its transaction ends
     store.record_file_hashes((refs[i].uri, sha256) for i, sha256 in spooled.hashes.items())
     _count(result, tally)
     if result.missing:
@@ -415,7 +414,6 @@ def _load(spooled: reader.Spooled, store: Store, run_id: str, tally: _Tally, spo
             again.spool, [refs[i] for i in result.missing if refs[i].uri not in again_unread],
             run_id=run_id, expected=again.events, problems=again.careful, bad=again_bad,
             careful_pass=True)
-        again.spool.unlink(missing_ok=True)
         _count(result, tally)
 
 

@@ -112,7 +112,7 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         with suppress(duckdb.InvalidInputException):
             self._con.execute("SET enable_progress_bar = false")
         self._committed: Committed | None = None
-        self._spool_no = 0
+        self._staged: list[Path] = []  # the typed spools of the open transaction, in order
         if not read_only:
             self._migrate()
 
@@ -223,7 +223,7 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         con = self._con
         con.execute("BEGIN TRANSACTION")
         committed = self._committed = Committed()
-        self._spool_no = 0
+        self._staged = []
         try:
             con.execute(sql("duckdb/ingest/create_pending"))
             yield committed
@@ -234,12 +234,15 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
                 committed.events_conflicting = int(row[0]) if row else 0
             row = con.execute(sql("duckdb/ingest/insert_new_events")).fetchone()
             committed.events_new = int(row[0]) if row else 0
-            for temporary in ("pending", "pending_files", "held"):
+            con.execute("DROP VIEW pending")
+            for temporary in ("pending_spools", "pending_files", "pending_dropped", "held",
+                              "staged_repeats"):
                 con.execute(f"DROP TABLE {temporary}")
         except BaseException as exc:
             self._committed = None
             with suppress(duckdb.Error):  # after an I/O error DuckDB may have rolled back
                 con.execute("ROLLBACK")
+            self._remove_staged()
             if isinstance(exc, (duckdb.IOException, OSError)):
                 raise StoreError(write_fault(self.path, exc)) from None
             raise
@@ -251,7 +254,15 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
             with suppress(duckdb.Error):
                 con.execute("ROLLBACK")
             raise StoreError(write_fault(self.path, exc)) from None
+        finally:
+            self._remove_staged()
         _owner_only(self.path)  # the write-ahead log, made by the first write
+
+    def _remove_staged(self) -> None:
+        """The typed spools of the transaction that ended: read for the last time."""
+        for typed in self._staged:
+            typed.unlink(missing_ok=True)
+        self._staged = []
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -260,7 +271,7 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
                    bad: Sequence[BadFile] = (), careful_pass: bool = False) -> LoadResult:
         """Stage the events of a typed spool (``staging.type_spool``) and mark its clean files
         read, in the open ``transaction`` (its events are deduplicated into the store when it
-        commits).
+        commits). The store reads ``typed`` until the transaction ends, and then removes it.
 
         ``expected`` is the number of events the reader wrote per file index. A file of which
         the store read another number is not stored now but returned in ``missing``, for the
@@ -274,9 +285,9 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         problems = dict(problems or {})
         con = self._con
         by_index = {f.index: f for f in files}
-        self._spool_no += 1
-        spool_no = self._spool_no
-        con.execute(sql("duckdb/ingest/stage_spool"), {"typed": str(typed), "spool_no": spool_no})
+        self._staged.append(typed)
+        spool_no = len(self._staged)
+        con.execute("INSERT INTO pending_spools VALUES (?, ?)", [spool_no, str(typed)])
         tomorrow = _now() + timedelta(days=1)
         chunk_files = {
             "s": ("INTEGER", [f.index for f in files]),
@@ -287,8 +298,8 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         self._with_rows("chunk_files", chunk_files, "INSERT INTO pending_files "
                         "SELECT ?, s, uri, earliest, latest FROM chunk_files", [spool_no])
         stats = {int(row[0]): row[1:] for row in con.execute(
-            sql("duckdb/ingest/file_stats"), {"spool_no": spool_no}).fetchall()}
-        con.execute(sql("duckdb/ingest/drop_out_of_range"), {"spool_no": spool_no})
+            sql("duckdb/ingest/file_stats"),
+            {"typed": str(typed), "spool_no": spool_no}).fetchall()}
         missing = sorted(s for s in by_index
                          if stats.get(s, (0, 0, 0))[0] != expected.get(s, 0))
         if careful_pass:
@@ -298,8 +309,9 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
             missing = []
         elif missing:
             self._with_rows("unread", {"s": ("INTEGER", missing)},
-                            "DELETE FROM pending WHERE spool = ? "
-                            "AND s IN (SELECT s FROM unread)", [spool_no])
+                            "INSERT INTO pending_dropped SELECT ?, s FROM unread", [spool_no])
+        typed_files = ", ".join(_sql_text(str(path)) for path in self._staged)
+        con.execute(sql("duckdb/ingest/stage_spool").format(typed_files=f"[{typed_files}]"))
         records = valid = 0
         for s, (n_records, not_events, no_time, out_of_range) in stats.items():
             if s not in by_index or s in missing:
@@ -444,3 +456,8 @@ def _owner_only(path: Path) -> None:
         with suppress(OSError):
             if file.stat().st_uid == os.getuid():
                 file.chmod(0o600)
+
+
+def _sql_text(value: str) -> str:
+    """``value`` as an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"

@@ -1,12 +1,13 @@
 -- Move the pending events that the store does not hold yet into `events`, each eventID once
 -- (CloudTrail delivers at least once); the first file read keeps it.
 -- Repeated eventIDs are few, so only they are ranked: a window over every row costs a sort.
--- `held` (held_event_ids.sql) holds the staged eventIDs the store already has.
+-- `held` and `staged_repeats` (held_event_ids.sql) hold the staged eventIDs the store already
+-- has and those staged more than once.
 INSERT INTO events BY NAME
 WITH candidates AS (
     SELECT * FROM pending WHERE is_event AND event_time IS NOT NULL
 ), repeated AS (
-    SELECT event_id FROM candidates GROUP BY event_id HAVING count(*) > 1
+    SELECT event_id FROM staged_repeats
 ), fresh AS (
     SELECT * FROM candidates WHERE event_id NOT IN (SELECT event_id FROM repeated)
     UNION ALL

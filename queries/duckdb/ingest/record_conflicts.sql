@@ -1,15 +1,14 @@
 -- Record the pending events whose eventID the store holds, or holds first in this transaction,
 -- with other contents (schema/003_event_id_conflicts.sql); run after held_event_ids.sql (which
--- fills `held`, the staged eventIDs the store holds) and before insert_new_events.sql.
+-- fills `held` and `staged_repeats`, the staged eventIDs the store holds and those staged more
+-- than once) and before insert_new_events.sql.
 -- Contents: what the analysis reads of an event. Repeats CloudTrail delivers are equal in all
 -- of it. Parameters: $run_id, $now.
 -- Only eventIDs met twice (in this transaction, or here and in the store) can conflict: the
 -- contents are hashed for those alone, not for every pending row.
 INSERT INTO event_id_conflicts
-WITH staged AS (
-    SELECT event_id FROM pending WHERE is_event AND event_time IS NOT NULL
-), twice AS (
-    SELECT event_id FROM staged GROUP BY event_id HAVING count(*) > 1
+WITH twice AS (
+    SELECT event_id FROM staged_repeats
     UNION
     SELECT event_id FROM held
 ), candidates AS (
