@@ -53,8 +53,17 @@ LEDGER_BATCH = 20_000
 # Spools are loaded in one transaction until about this many events. DuckDB writes an insert of
 # at least a row group (122,880 rows) straight to the database file, compressed, where smaller
 # commits go through the write-ahead log first and are written again at checkpoint: measured
-# here, 17 commits of 12k events cost 3 s, most of the store's time (bench/ingest.py).
-COMMIT_EVENTS = 150_000
+# here, 17 commits of 12k events cost 3 s, most of the store's time (bench/ingest.py). Each
+# transaction also scans the eventIDs the store holds, once, for repeats: larger ones scan
+# less often (1M events: the writer's CPU 21 s at 400,000 against 24 s at 150,000). The staged
+# events are not held in memory (they are read where the readers wrote them), so the size
+# bounds only the work a killed run redoes.
+COMMIT_EVENTS = 400_000
+
+# The store's DuckDB memory while ingesting. Scanning the stored eventIDs fills it at 10M
+# events; the readers' own DuckDBs take about 170 MiB each beside it. 1M events: the writer's
+# peak 571 MiB and 23.0 s of CPU at 448 MB, 642 MiB and 20.8 s at 512 MB (384 MB: 24.5-29 s).
+INGEST_MEMORY = "448MB"
 
 ProgressCallback = Callable[[int, int], None]  # (files done, bytes read) since the last call
 
@@ -168,7 +177,7 @@ def ingest(sources: Sequence[str], db: str | Path, *, scope: Scope | None = None
     # thread made the writer's work cost a third more CPU for no less time (1M events: 43 s of
     # CPU against 33 s, measured).
     with (store_lock(db), _spool_faults(db), spool_folder(db) as spool_root,
-          Store(db, threads=1) as store):
+          Store(db, threads=1, memory_limit=INGEST_MEMORY) as store):
         store.start_run(run_id, sources)
         for source in sources:
             if source.startswith("athena://"):
