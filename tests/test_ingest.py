@@ -304,3 +304,15 @@ def test_an_ingest_loads_neither_pandas_nor_pyarrow(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True, cwd=root, timeout=120)
     assert result.stdout.strip() == "[]"
+
+
+def test_an_ingest_in_one_process_closes_its_typing_duckdb(tmp_path: Path) -> None:
+    """With one worker the spools are typed in this process; the DuckDB that typed them is
+    closed when the ingest ends, so a process that goes on (a notebook, ``run``) gets its
+    memory back."""
+    from rightsizer.store import staging
+    root = Path(__file__).resolve().parents[1]
+    summary = rightsizer.ingest([str(root / "sample_logs" / "cloudtrail")],
+                                tmp_path / "s.duckdb", workers=1)
+    assert summary.as_json()["events_ingested"] > 0
+    assert staging._connection is None

@@ -374,6 +374,18 @@ def _spool_and_load(to_read: list[LogObject], store: Store, run_id: str, tally: 
     spooler = reader.ParallelSpooler(spool_root, workers, fetcher_factory, staging.type_spool)
     fetch = fetcher_factory() if fetcher_factory else None
     spools = spooler.run(reader.plan_chunks(to_read, chunk_files))
+    try:
+        _load_transactions(spools, store, run_id, tally, spool_root, fetch, progress,
+                           commit_events, digest_reading)
+    finally:
+        staging.release()  # typed here when run in one process, or for a careful pass
+
+
+def _load_transactions(spools: Iterator[reader.Spooled], store: Store, run_id: str,
+                       tally: _Tally, spool_root: Path, fetch: reader.Fetcher | None,
+                       progress: ProgressCallback | None, commit_events: int,
+                       digest_reading: DigestReading) -> None:
+    """Load the spools as they come, a transaction at a time."""
     while True:
         # One transaction holds spools until about commit_events events: all of them, their
         # ledger rows and bad inputs are stored together, or none is.

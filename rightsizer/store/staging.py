@@ -47,6 +47,15 @@ def _typing_connection() -> duckdb.DuckDBPyConnection:
     return _connection
 
 
+def release() -> None:
+    """Close this process's typing DuckDB, when an ingest is over: in a process that goes on
+    (``rightsizer run``, a notebook), its memory would otherwise stay taken."""
+    global _connection
+    if _connection is not None:
+        _connection.close()
+        _connection = None
+
+
 def type_spool(spool: Path) -> Path:
     """Type the events of a spool into a Parquet file beside it, and remove the spool.
 
