@@ -26,3 +26,9 @@ def schema_migrations() -> list[tuple[int, str]]:
     folder = queries_dir() / "duckdb" / "schema"
     return sorted((int(p.name.split("_", 1)[0]), p.read_text(encoding="utf-8"))
                   for p in folder.glob("[0-9][0-9][0-9]_*.sql"))
+
+
+def sql_literal(value: str) -> str:
+    """``value`` as an SQL string literal, for where a parameter cannot go (a table function's
+    arguments in a view; Athena's ExecutionParameters, which take literals)."""
+    return "'" + value.replace("'", "''") + "'"

@@ -46,7 +46,7 @@ import orjson
 
 from rightsizer import aws_names as names
 from rightsizer.errors import ConfigError, SourceError
-from rightsizer.sqlfiles import sql
+from rightsizer.sqlfiles import sql, sql_literal
 
 __all__ = [
     "MIN_BYTES_BILLED",
@@ -275,11 +275,6 @@ class QueryStats:
     seconds: float
 
 
-def _literal(value: str) -> str:
-    """A string as the SQL literal Athena's ExecutionParameters take."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
@@ -395,7 +390,7 @@ def run_usage_query(connection: Any, table: AthenaTable, account: str, since: da
     what = f"{table.uri} account {account}"
     cursor = connection.cursor()
     try:
-        cursor.execute(query, [_literal(p) for p in parameters], paramstyle="qmark")
+        cursor.execute(query, [sql_literal(p) for p in parameters], paramstyle="qmark")
         records = cursor.fetchall()
     except _aws_errors() as exc:
         _raise_if_not_aws(exc)

@@ -21,7 +21,7 @@ import duckdb
 import orjson
 
 from rightsizer.errors import StoreError
-from rightsizer.sqlfiles import schema_migrations, sql
+from rightsizer.sqlfiles import schema_migrations, sql, sql_literal
 from rightsizer.store.clock import naive_utc as _naive_utc
 from rightsizer.store.clock import now as _now
 from rightsizer.store.connected import Columns
@@ -310,7 +310,7 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         elif missing:
             self._with_rows("unread", {"s": ("INTEGER", missing)},
                             "INSERT INTO pending_dropped SELECT ?, s FROM unread", [spool_no])
-        typed_files = ", ".join(_sql_text(str(path)) for path in self._staged)
+        typed_files = ", ".join(sql_literal(str(path)) for path in self._staged)
         con.execute(sql("duckdb/ingest/stage_spool").format(typed_files=f"[{typed_files}]"))
         records = valid = 0
         for s, (n_records, not_events, no_time, out_of_range) in stats.items():
@@ -456,8 +456,3 @@ def _owner_only(path: Path) -> None:
         with suppress(OSError):
             if file.stat().st_uid == os.getuid():
                 file.chmod(0o600)
-
-
-def _sql_text(value: str) -> str:
-    """``value`` as an SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"

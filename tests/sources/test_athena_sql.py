@@ -20,7 +20,6 @@ from rightsizer.sources.athena import (
     PARAMETERS,
     AthenaUsageRow,
     TableLayout,
-    _literal,
     billed_cost,
     parse_athena_uri,
     partition_range,
@@ -29,7 +28,7 @@ from rightsizer.sources.athena import (
     table_ddl,
     usage_parameters,
 )
-from rightsizer.sqlfiles import queries_dir, sql
+from rightsizer.sqlfiles import queries_dir, sql, sql_literal
 from rightsizer.store.database import Store
 from rightsizer.store.records import UsageRow
 
@@ -300,7 +299,7 @@ def test_usage_parameters_are_validated_values_in_query_order() -> None:
 
 
 def test_literals_escape_quotes() -> None:
-    assert _literal("it's") == "'it''s'"
+    assert sql_literal("it's") == "'it''s'"
 
 
 @pytest.mark.parametrize("uri", ["athena://db", "athena://db.t.x", "s3://b/p", "athena://d-b.t"])
