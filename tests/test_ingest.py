@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 import rightsizer
 from rightsizer.errors import ConfigError
 from rightsizer.sources.locate import Scope
+from rightsizer.store import staging
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 DAY = datetime(2026, 10, 1)
@@ -292,8 +295,6 @@ def test_the_layout_read_per_folder_is_the_layout_read_from_the_whole_path(
 def test_an_ingest_loads_neither_pandas_nor_pyarrow(tmp_path: Path) -> None:
     """Memory is the ingest's limit at scale; pandas alone is 48 MB in each process that loads
     it (pyarrow's first conversion does), and the ingest needs neither."""
-    import subprocess
-    import sys
     root = Path(__file__).resolve().parents[1]
     script = (
         "import sys\n"
@@ -310,7 +311,6 @@ def test_an_ingest_in_one_process_closes_its_typing_duckdb(tmp_path: Path) -> No
     """With one worker the spools are typed in this process; the DuckDB that typed them is
     closed when the ingest ends, so a process that goes on (a notebook, ``run``) gets its
     memory back."""
-    from rightsizer.store import staging
     root = Path(__file__).resolve().parents[1]
     summary = rightsizer.ingest([str(root / "sample_logs" / "cloudtrail")],
                                 tmp_path / "s.duckdb", workers=1)

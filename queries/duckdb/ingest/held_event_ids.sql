@@ -1,9 +1,9 @@
 -- The eventIDs of this transaction that may repeat: `staged_repeats`, those staged more than
--- once, and `held`, those the store already holds; and whether there is any. The one scan of
--- `events` a transaction needs, and the one pass over the staged eventIDs:
--- record_conflicts.sql and insert_new_events.sql read these tables instead of scanning again,
--- and a transaction where nothing repeats skips the conflict check. (On the simulated daily
--- run something always repeated: CloudTrail delivers at least once, and the simulator too.)
+-- once, and `held`, those the store already holds; and whether there is any. The one pass
+-- over the staged eventIDs: insert_new_events.sql reads these tables instead of `events`, and
+-- a transaction where nothing repeats skips the conflict check, which scans `events` again for
+-- the stored contents of the repeats (record_conflicts.sql). (On the simulated daily run
+-- something always repeated: CloudTrail delivers at least once, and the simulator too.)
 CREATE OR REPLACE TEMP TABLE staged_ids AS
 SELECT event_id FROM pending WHERE is_event AND event_time IS NOT NULL;
 
