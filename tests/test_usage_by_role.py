@@ -76,3 +76,37 @@ def test_the_query_orders_by_the_key_role_key_reads(principal: str) -> None:
     row = duckdb.execute(f"SELECT {_ROLE_ACCOUNT}, {_ROLE_NAME} FROM (SELECT ? AS principal)",
                          [principal]).fetchone()
     assert row == role_key(principal)
+
+
+def test_calls_with_one_resource_key_make_one_row_whatever_else_their_records_hold(
+        tmp_path: Path) -> None:
+    """The query groups the stored records before it reads their resource keys: records that
+    differ only in what the key leaves out (a DynamoDB item, the order of resources[], the
+    error code within one class) still fold into one row, with every call counted."""
+    item = {"tableName": "orders", "key": {"id": {"S": "1"}}}
+    records = []
+    for n, (params, resources, error) in enumerate([
+            (item, ["arn:b", "arn:a"], None),
+            (item, ["arn:b", "arn:a"], None),
+            ({**item, "key": {"id": {"S": "2"}}}, ["arn:a", "arn:b", "arn:a"], None),
+            ({"tableName": "orders", "consistentRead": True}, ["arn:a", "arn:b"], None),
+            (item, ["arn:a", "arn:b"], "AccessDenied"),
+            (item, [], "AccessDeniedException"),
+    ]):
+        record = event(n, when=DAY + timedelta(hours=n), eventSource="dynamodb.amazonaws.com",
+                       eventName="GetItem", requestParameters=params,
+                       resources=[{"ARN": a, "type": "AWS::DynamoDB::Table"} for a in resources])
+        if error:
+            record["errorCode"] = error
+        records.append(record)
+    write_delivery(delivery_path(tmp_path / "logs", DAY, "f"), records)
+    db = tmp_path / "s.duckdb"
+    rightsizer.ingest([str(tmp_path / "logs")], db, workers=1)
+    with Store(db, read_only=True) as store:
+        rows = sorted(store.usage(), key=lambda r: (r.error_class, r.resource_arns))
+    assert [(r.request_key, r.resource_arns, r.error_class, r.calls, r.error_code,
+             r.first_seen.hour, r.last_seen.hour) for r in rows] == [
+        ('{"tableName":"orders"}', (), "denied", 1, "AccessDeniedException", 5, 5),
+        ('{"tableName":"orders"}', ("arn:a", "arn:b"), "denied", 1, "AccessDenied", 4, 4),
+        ('{"tableName":"orders"}', ("arn:a", "arn:b"), "ok", 4, None, 0, 3),
+    ]

@@ -5,7 +5,9 @@
 -- parameters that name a resource (rightsizer/iam/resource_rules.py reads these keys, nothing
 -- else), so parameters that change with every call (item contents, encryption contexts, byte
 -- ranges) do not split rows; resource_arns are the resources[] ARNs, sorted. The parameters are
--- picked with one json_extract of many paths: one parse of requestParameters per event.
+-- picked with one json_extract of many paths, once per group of calls whose stored records
+-- agree (``calls``), not once per call: on 1M simulated events that took the query from 3.6-4.0 s
+-- to 1.8-2.3 s.
 -- Special cases: an S3 "key" is a string (DynamoDB's "key" is the item's key attributes, not a
 -- resource); requestItems keeps only its table names; transactItems only the tables inside.
 -- error_class: ok | denied (an authorization failure: evidence of a missing permission, not of
@@ -36,10 +38,32 @@ WITH other_account_copies AS (
           AND ($2::TIMESTAMP IS NULL OR event_time < $2::TIMESTAMP)
     )
     WHERE callers_copy_stored AND NOT in_callers_account
+), calls AS (
+    -- The events grouped as stored first: many calls share their request parameters, and the
+    -- resource key below (a parse and a filter of ~40 keys) then runs once per group, not per
+    -- call. Every column kept is one the rows below group by or fold (count, min, max).
+    SELECT
+        principal, event_source, event_name, aws_region, account, request_parameters,
+        resources,
+        CAST(event_time AS DATE)                                    AS day,
+        error_code, invoked_by,
+        count(*)                                                    AS calls,
+        min(event_time)                                             AS first_seen,
+        max(event_time)                                             AS last_seen
+    FROM events
+    WHERE identity_type = 'AssumedRole'
+      AND principal IS NOT NULL
+      AND ($1::TIMESTAMP IS NULL OR event_time >= $1::TIMESTAMP)
+      AND ($2::TIMESTAMP IS NULL OR event_time < $2::TIMESTAMP)
+      AND (shared_event_id IS NULL
+           OR event_id NOT IN (SELECT event_id FROM other_account_copies))
+    GROUP BY ALL
 ), picked AS (
     SELECT
-        principal, event_source, event_name, aws_region, account, event_time, error_code,
-        invoked_by, resources,
+        principal, event_source, event_name, aws_region, account, day,
+        list_sort(list_distinct([r."ARN" FOR r IN coalesce(resources, []) IF r."ARN" IS NOT NULL]))
+                                                                    AS resource_arns,
+        error_code, invoked_by, calls, first_seen, last_seen,
         list_zip([
             'bucketName', 'key', 'x-amz-copy-source', 'copySource', 'logGroupName', 'logGroupIdentifier',
             'logStreamName', 'secretId', 'secretIdList', 'name', 'names', 'path',
@@ -57,13 +81,7 @@ WITH other_account_copies AS (
             '$.deliveryStreamName', '$.topicArn', '$.targetArn', '$.roleArn', '$.resourceArn', '$.cluster',
             '$.taskDefinition', '$.stateMachineArn'
         ])) AS params
-    FROM events
-    WHERE identity_type = 'AssumedRole'
-      AND principal IS NOT NULL
-      AND ($1::TIMESTAMP IS NULL OR event_time >= $1::TIMESTAMP)
-      AND ($2::TIMESTAMP IS NULL OR event_time < $2::TIMESTAMP)
-      AND (shared_event_id IS NULL
-           OR event_id NOT IN (SELECT event_id FROM other_account_copies))
+    FROM calls
 )
 SELECT
     principal,
@@ -81,9 +99,8 @@ SELECT
              END
     }), lambda e: e.v IS NOT NULL AND e.v::VARCHAR NOT IN ('[]', 'null'))))::VARCHAR
                                                                     AS request_key,
-    list_sort(list_distinct([r."ARN" FOR r IN coalesce(resources, []) IF r."ARN" IS NOT NULL]))
-                                                                    AS resource_arns,
-    CAST(event_time AS DATE)                                        AS day,
+    resource_arns,
+    day,
     CASE
         WHEN error_code IS NULL THEN 'ok'
         WHEN error_code ILIKE '%AccessDenied%' OR error_code ILIKE '%Unauthorized%'
@@ -92,9 +109,9 @@ SELECT
         ELSE 'error'
     END                                                             AS error_class,
     coalesce(invoked_by, '')                                        AS invoked_by,
-    count(*)                                                        AS calls,
-    min(event_time)                                                 AS first_seen,
-    max(event_time)                                                 AS last_seen,
+    sum(calls)::BIGINT                                              AS calls,
+    min(first_seen)                                                 AS first_seen,
+    max(last_seen)                                                  AS last_seen,
     min(error_code)                                                 AS error_code
 FROM picked
 GROUP BY ALL
