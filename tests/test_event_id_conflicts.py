@@ -62,6 +62,23 @@ def test_a_conflict_with_an_event_stored_by_an_earlier_run_is_recorded(tmp_path:
     assert _rows(db, "SELECT count(*) FROM event_id_conflicts") == [(1,)]
 
 
+def test_the_conflict_check_compares_with_the_stored_record_of_that_eventid(
+        tmp_path: Path) -> None:
+    """The stored contents are read by the row the eventID was found at: the one repeat of a
+    record stored among others, with other contents, is found and names both files."""
+    logs = tmp_path / "logs"
+    first = write_delivery(delivery_path(logs, DAY.replace(hour=1), "aaaa"),
+                           [event(n) for n in range(1, 6)])
+    db = tmp_path / "s.duckdb"
+    assert rightsizer.ingest([str(logs)], db, workers=1).events_conflicting == 0
+    later = write_delivery(delivery_path(logs, DAY.replace(hour=3), "cccc"),
+                           [event(3, awsRegion="eu-west-1")])
+    summary = rightsizer.ingest([str(logs)], db, workers=1)
+    assert (summary.events_duplicate, summary.events_conflicting) == (1, 1)
+    assert _rows(db, "SELECT event_id, kept_source, other_source FROM event_id_conflicts") == [
+        ("00000000-0000-4000-8000-000000000003", str(first), str(later))]
+
+
 def test_true_repeats_read_by_either_path_are_never_conflicts(tmp_path: Path) -> None:
     """The same records, compact in one file (split without parsing) and pretty-printed in
     another (parsed in Python), with secrets redacted in both: equal contents."""

@@ -1,7 +1,7 @@
 -- Record the pending events whose eventID the store holds, or holds first in this transaction,
 -- with other contents (schema/003_event_id_conflicts.sql); run after held_event_ids.sql (which
--- fills `held` and `staged_repeats`, the staged eventIDs the store holds and those staged more
--- than once) and before insert_new_events.sql.
+-- fills `held` and `staged_repeats`, the staged eventIDs the store holds, with their rows, and
+-- those staged more than once) and before insert_new_events.sql.
 -- Contents: what the analysis reads of an event. Repeats CloudTrail delivers are equal in all
 -- of it. Parameters: $run_id, $now.
 -- Only eventIDs met twice (in this transaction, or here and in the store) can conflict: the
@@ -34,7 +34,8 @@ WITH twice AS (
                       e.error_code, e.invoked_by, e.request_parameters::VARCHAR,
                       e.resources::VARCHAR)) AS content
     FROM events AS e
-    WHERE e.event_id IN (SELECT event_id FROM candidates)
+    WHERE e.rowid IN (SELECT stored_row FROM held
+                      WHERE event_id IN (SELECT event_id FROM candidates))
 ), kept AS (  -- the record the store keeps: the stored one, else this transaction's first
     SELECT event_id, source, content FROM stored
     UNION ALL
