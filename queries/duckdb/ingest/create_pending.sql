@@ -16,7 +16,6 @@ CREATE TEMP TABLE IF NOT EXISTS pending_dropped (spool INTEGER, s INTEGER);
 -- Until a spool is staged, no event is. The columns follow `events`, plus where a row came
 -- from (spool number, file index) and whether it is a CloudTrail event at all.
 CREATE OR REPLACE TEMP VIEW pending AS
-SELECT NULL::INTEGER AS spool, NULL::INTEGER AS s, NULL::BOOLEAN AS is_event,
-       * EXCLUDE (source)
+SELECT NULL::INTEGER AS spool, NULL::INTEGER AS s, NULL::BOOLEAN AS is_event, *
 FROM events
 LIMIT 0;

@@ -4,7 +4,7 @@
 -- `held` and `staged_repeats` (held_event_ids.sql) hold the staged eventIDs the store already
 -- has and those staged more than once.
 INSERT INTO events BY NAME
-WITH candidates AS (
+WITH candidates AS NOT MATERIALIZED (  -- read again, not held in memory: 400,000 events
     SELECT * FROM pending WHERE is_event AND event_time IS NOT NULL
 ), repeated AS (
     SELECT event_id FROM staged_repeats
@@ -18,7 +18,6 @@ WITH candidates AS (
     )
     WHERE rank = 1
 )
-SELECT fresh.* EXCLUDE (spool, s, is_event), f.uri AS source
+SELECT fresh.* EXCLUDE (spool, s, is_event)
 FROM fresh
-JOIN pending_files AS f USING (spool, s)
 WHERE fresh.event_id NOT IN (SELECT event_id FROM held);

@@ -12,13 +12,12 @@ WITH twice AS (
     UNION
     SELECT event_id FROM held
 ), candidates AS (
-    SELECT p.*, f.uri AS source,
+    SELECT p.*,
         md5(concat_ws(chr(31), p.event_time::VARCHAR, p.event_source, p.event_name,
                       p.aws_region, p.account, p.principal, p.identity_arn, p.session_name,
                       p.error_code, p.invoked_by, p.request_parameters::VARCHAR,
                       p.resources::VARCHAR)) AS content
     FROM pending AS p
-    JOIN pending_files AS f USING (spool, s)
     WHERE p.is_event AND p.event_time IS NOT NULL
       AND p.event_id IN (SELECT event_id FROM twice)
 ), repeated AS (
