@@ -14,9 +14,12 @@ import duckdb
 import orjson
 import pytest
 from helpers import delivery_path, event, write_delivery
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rightsizer
 from rightsizer.store.redact import REDACTED, redact_value, secret_key
+from rightsizer.store.staging import type_spool
 
 DAY = datetime(2026, 10, 1)
 
@@ -124,3 +127,62 @@ def test_the_usage_query_still_sees_the_secret_a_call_read(tmp_path: Path) -> No
     with rightsizer.Store(db, read_only=True) as store:
         keys = [row.request_key for row in store.usage()]
     assert keys and "prod/db-AbCdEf" in keys[0]
+
+
+@pytest.mark.parametrize("pretty", [False, True], ids=["fast-path", "careful-path"])
+def test_a_secret_under_a_key_with_an_escaped_character_is_not_stored(
+        tmp_path: Path, pretty: bool) -> None:
+    """The typing sends a record to the redaction only when its text may hold a secret's key;
+    a key with an escaped quote in it must not slip past that test."""
+    keys = ['password"x', 'x\\y-secret', 'sessionToken"', '\\"clientSecret']
+    records = [event(n, eventSource="rds.amazonaws.com", eventName="CreateDBInstance",
+                     requestParameters={"dBInstanceIdentifier": "db1",
+                                        "nested": [{key: f"hunter{n}-escaped"}]})
+               for n, key in enumerate(keys, start=1)]
+    path = delivery_path(tmp_path / "logs", DAY, "escaped")
+    path.parent.mkdir(parents=True)
+    option = orjson.OPT_INDENT_2 if pretty else 0
+    path.write_bytes(gzip.compress(orjson.dumps({"Records": records}, option=option)))
+    db = tmp_path / "s.duckdb"
+    assert rightsizer.ingest([str(tmp_path / "logs")], db, workers=1).events_ingested == 4
+    with duckdb.connect(str(db), read_only=True) as con:
+        stored = [json.loads(text) for (text,) in con.execute(
+            "SELECT request_parameters FROM events ORDER BY event_id").fetchall()]
+    assert stored == [{"dBInstanceIdentifier": "db1", "nested": [{key: REDACTED}]}
+                      for key in keys]
+
+
+# Key names built from the pieces the test in SQL looks at: secret words and fields, the
+# endings of identifiers, quotes and backslashes, and letters that case-fold oddly (the Kelvin
+# sign folds to k, the long s to s, the dotted capital I lowers to two characters).
+_KEY_PIECES = st.sampled_from(["pass", "w", "ord", "secret", "Token", "session", "value",
+                               "private", "_", "key", "Id", "Arn", "name", "s", '"', "\\", "K",
+                               "\u017f", "\u0130", "\u212a", "é", " ", "x"])
+_KEYS = st.lists(_KEY_PIECES, min_size=1, max_size=5).map("".join)
+_SOURCES = st.sampled_from(["secretsmanager.amazonaws.com", "ssm.amazonaws.com",
+                            "cognito-idp.amazonaws.com", "sts.amazonaws.com", "s3.amazonaws.com"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_SOURCES, _KEYS, st.booleans()), min_size=1, max_size=12))
+def test_the_typing_never_stores_a_value_the_redaction_calls_secret(
+        tmp_path_factory: pytest.TempPathFactory, records: list[tuple[str, str, bool]]) -> None:
+    """Whatever the key: when redact.secret_key calls it a secret for the record's source, its
+    value is not in what the typing writes for the store."""
+    folder = tmp_path_factory.mktemp("spool")
+    spool = folder / "chunk.ndjson"
+    lines = []
+    for n, (source, key, nested) in enumerate(records):
+        params = {"bucketName": "b", key: f"value-{n:03d}-hidden"}
+        record = {"__s": 0, "eventID": f"id-{n}", "eventTime": "2026-10-01T00:00:00Z",
+                  "eventSource": source, "eventName": "Call",
+                  "requestParameters": {"outer": [params]} if nested else params}
+        lines.append(orjson.dumps(record))
+    spool.write_bytes(b"\n".join(lines) + b"\n")
+    typed = type_spool(spool)
+    with duckdb.connect() as con:
+        stored = dict(con.execute("SELECT event_id, request_parameters FROM read_parquet(?)",
+                                  [str(typed)]).fetchall())
+    for n, (source, key, _nested) in enumerate(records):
+        if secret_key(source, key):
+            assert f"value-{n:03d}-hidden" not in stored[f"id-{n}"], (source, key)

@@ -35,10 +35,18 @@ _IDENTIFIER_END = re.compile(
     r"stages|duration|durationseconds|count|enabled|expiration|expirationtime|date|status|"
     r"policy|length|format|uri|url|region|regions)$", re.I)
 
-# Cheap test, in SQL, for whether a record can hold a secret at all (most cannot): a key that
-# the rules above could match. Keep it a superset of them.
-SQL_PREFILTER = (r'(?i)"[^"]*(passw|passphrase|secret|token|credential|private_?key|plaintext|'
-                 r'value|session|challengeresponses|authparameters|samlassertion)[^"]*"\s*:')
+
+@cache
+def sql_secret_keys() -> str:
+    """A regular expression (RE2, for the typing's SQL) that finds any key that ``secret_key``
+    could call a secret, whatever the event source: a key (``"name":``, at any depth) that
+    holds a secret word or the name of a field of ``data/secret_fields.csv``. Only records it
+    finds, or whose text holds an escape or a character outside ASCII (a key is known only
+    once decoded, and only ASCII is sure to case-fold alike here and in Python), go through
+    ``redact_json`` (``queries/duckdb/ingest/type_spool.sql``)."""
+    fields = sorted({f for fs in _fields().values() for f in fs})
+    names = "|".join([_SECRET_WORDS.pattern, *map(re.escape, fields)])
+    return rf'(?i)"[^"]*(?:{names})[^"]*"\s*:'
 
 
 @cache

@@ -67,7 +67,7 @@ def type_spool(spool: Path) -> Path:
         _typing_connection().execute(
             f"COPY ({_typing_query()}) TO $typed "
             f"(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {TYPED_ROW_GROUP})",
-            {"spool": str(spool), "typed": str(typed), "secret_keys": redact.SQL_PREFILTER})
+            {"spool": str(spool), "typed": str(typed), "secret_keys": redact.sql_secret_keys()})
     except BaseException as exc:
         typed.unlink(missing_ok=True)  # a part written before the fault
         if isinstance(exc, duckdb.IOException):

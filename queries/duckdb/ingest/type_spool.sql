@@ -1,7 +1,7 @@
 -- Type one spool file (one event a line, {"__s": file index, ...event fields}) into the rows
 -- of `pending` (see create_pending.sql) less their spool number; run by the reader processes
 -- (rightsizer/store/staging.py), so that the store's one writer only copies typed rows in
--- (stage_spool.sql). Parameters: $spool (path), $secret_keys (redact.SQL_PREFILTER). A line
+-- (stage_spool.sql). Parameters: $spool (path), $secret_keys (redact.sql_secret_keys). A line
 -- DuckDB cannot parse is skipped (ignore_errors): the store compares the events read per
 -- file with the number the reader wrote, and reads a file that differs again carefully.
 -- Fields come and go between eventVersions: every field is optional and a value of an
@@ -79,9 +79,12 @@ SELECT
     r.sharedEventID AS shared_event_id,
     r.vpcEndpointId AS vpc_endpoint_id,
     r.resources AS resources,
-    -- Secret values are replaced before they are stored (rightsizer/store/redact.py); the
-    -- regular expression keeps the Python call to the few records that can hold one.
-    CASE WHEN regexp_matches(r.requestParameters::VARCHAR, $secret_keys)
+    -- Secret values are replaced before they are stored (rightsizer/store/redact.py): only
+    -- the few records that can hold one go to Python, those with a key that may be a secret's
+    -- ($secret_keys) or with an escape or a character outside ASCII, which hide a key's name.
+    CASE WHEN contains(r.requestParameters::VARCHAR, '\')
+          OR strlen(r.requestParameters::VARCHAR) <> length(r.requestParameters::VARCHAR)
+          OR regexp_matches(r.requestParameters::VARCHAR, $secret_keys)
         THEN rs_redact(r.eventSource, r.requestParameters::VARCHAR)::JSON
         ELSE r.requestParameters
     END AS request_parameters
