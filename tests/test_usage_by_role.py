@@ -110,3 +110,27 @@ def test_calls_with_one_resource_key_make_one_row_whatever_else_their_records_ho
         ('{"tableName":"orders"}', ("arn:a", "arn:b"), "denied", 1, "AccessDenied", 4, 4),
         ('{"tableName":"orders"}', ("arn:a", "arn:b"), "ok", 4, None, 0, 3),
     ]
+
+
+def test_calls_counted_in_sessions_are_the_calls_iam_authorized(tmp_path: Path) -> None:
+    """call_sessions counts the task sessions of calls past authorization: the refused ones
+    (every error code usage.sql classes as denied) are not among them, the others are."""
+    codes = [None, "NoSuchKey", "AccessDenied", "Client.UnauthorizedOperation",
+             "AuthorizationError", "ForbiddenException", "Forbidden",
+             "AuthorizationErrorException", "ThrottlingException"]
+    records = []
+    for n, code in enumerate(codes):
+        record = event(n, eventName=f"Call{n}")
+        if code:
+            record["errorCode"] = code
+        records.append(record)
+    write_delivery(delivery_path(tmp_path / "logs", DAY, "f"), records)
+    db = tmp_path / "s.duckdb"
+    rightsizer.ingest([str(tmp_path / "logs")], db, workers=1)
+    with Store(db, read_only=True) as store:
+        sessions = store.call_sessions()
+        usage = store.usage()
+    authorized = {(r.principal, r.event_source, r.event_name) for r in usage
+                  if r.error_class != "denied"}
+    assert set(sessions) == authorized
+    assert {name for _, _, name in authorized} == {"Call0", "Call1", "Call8"}

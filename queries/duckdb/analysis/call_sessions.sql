@@ -1,5 +1,7 @@
 -- Per role and call: in how many distinct task sessions (roleSessionName = ECS task ID) it was
--- made successfully or past authorization. Not summable from usage.sql's daily rows.
+-- made successfully or past authorization. Not summable from usage.sql's daily rows. Its keys
+-- are every call IAM authorized (usage.sql's rows not denied), which the report's failure
+-- explanations read too (pipeline/analyze.py).
 -- Athena sends distinct sessions per day (athena_usage.sessions): for those rows the count is the
 -- largest day's, a lower bound of the window's.
 -- $1, $2: the window [since, until), NULL for open ends.
@@ -11,8 +13,12 @@ FROM (
       AND principal IS NOT NULL
       AND ($1::TIMESTAMP IS NULL OR event_time >= $1::TIMESTAMP)
       AND ($2::TIMESTAMP IS NULL OR event_time < $2::TIMESTAMP)
+      -- Not refused: the codes usage.sql classes as denied.
       AND (error_code IS NULL OR NOT (error_code ILIKE '%AccessDenied%'
-                                      OR error_code ILIKE '%Unauthorized%'))
+                                      OR error_code ILIKE '%Unauthorized%'
+                                      OR error_code IN ('AuthorizationError',
+                                                        'AuthorizationErrorException',
+                                                        'Forbidden', 'ForbiddenException')))
     GROUP BY ALL
     UNION ALL
     SELECT principal, event_source, event_name, max(sessions)
