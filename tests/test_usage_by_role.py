@@ -134,3 +134,27 @@ def test_calls_counted_in_sessions_are_the_calls_iam_authorized(tmp_path: Path) 
                   if r.error_class != "denied"}
     assert set(sessions) == authorized
     assert {name for _, _, name in authorized} == {"Call0", "Call1", "Call8"}
+
+
+def test_with_others_refused_a_role_not_kept_comes_with_its_refused_calls_alone(
+        tmp_path: Path) -> None:
+    records = []
+    for n in range(40):
+        record = event(n, when=DAY + timedelta(minutes=n), role="app-task" if n % 2 else "lambda")
+        if n % 5 == 0:
+            record["errorCode"] = "AccessDenied" if n % 10 == 0 else "NoSuchKey"
+        records.append(record)
+    write_delivery(delivery_path(tmp_path / "logs", DAY, "f"), records)
+    db = tmp_path / "s.duckdb"
+    rightsizer.ingest([str(tmp_path / "logs")], db, workers=1)
+    kept = (ACCOUNT, "app-task")
+    with Store(db, read_only=True) as store:
+        groups = list(store.usage_by_role(keep={kept}, others="refused"))
+        every = store.usage()
+    assert [key for key, _ in groups] == [kept, (ACCOUNT, "lambda")]
+    got = dict(groups)
+    assert Counter(got[kept]) == Counter(r for r in every if r.principal.endswith("/app-task"))
+    assert len(got[kept]) == 20
+    assert Counter(got[(ACCOUNT, "lambda")]) == Counter(
+        r for r in every if r.principal.endswith("/lambda") and r.error_class == "denied")
+    assert len(got[(ACCOUNT, "lambda")]) == 4

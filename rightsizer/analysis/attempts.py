@@ -19,7 +19,8 @@ from rightsizer.iam.trust import ASSUME_ROLE
 from rightsizer.store.records import AssumeRoleFailure, UsageRow
 
 __all__ = ["Attempt", "StoppedTask", "attempts_from_assume_failures",
-           "attempts_from_stopped_tasks", "attempts_from_usage", "succeeded_calls"]
+           "attempts_from_stopped_tasks", "attempts_from_usage", "authorized_actions",
+           "succeeded_calls"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +56,16 @@ class StoppedTask:
 def succeeded_calls(rows: Iterable[UsageRow]) -> set[tuple[str, str]]:
     """(role ARN, action) of every call IAM authorized: evidence that a need is met. A call that
     failed after authorization (``error``: CreateLogGroup on a group that exists) counts."""
+    return authorized_actions((row.principal, row.event_source, row.event_name)
+                              for row in rows if row.error_class in ("ok", "error"))
+
+
+def authorized_actions(calls: Iterable[tuple[str, str, str]]) -> set[tuple[str, str]]:
+    """(role ARN, action) of calls IAM authorized, given as (role ARN, eventSource, eventName):
+    the keys of ``Store.call_sessions``, say."""
     found: set[tuple[str, str]] = set()
-    for row in rows:
-        if row.error_class in ("ok", "error"):
-            mapping = event_actions(row.event_source, row.event_name)
-            found.update((row.principal, action) for action in mapping.actions)
+    for principal, source, name in calls:
+        found.update((principal, action) for action in event_actions(source, name).actions)
     return found
 
 

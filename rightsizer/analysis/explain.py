@@ -52,6 +52,7 @@ from rightsizer.analysis.attempts import (
     attempts_from_assume_failures,
     attempts_from_stopped_tasks,
     attempts_from_usage,
+    authorized_actions,
     succeeded_calls,
 )
 from rightsizer.analysis.inventory import Inventory, InventoryRole, role_key
@@ -70,6 +71,7 @@ __all__ = [
     "attempts_from_assume_failures",
     "attempts_from_stopped_tasks",
     "attempts_from_usage",
+    "authorized_actions",
     "explain",
     "succeeded_calls",
 ]

@@ -143,8 +143,8 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     from rightsizer.analysis.explain import (
         attempts_from_assume_failures,
         attempts_from_usage,
+        authorized_actions,
         explain,
-        succeeded_calls,
     )
     from rightsizer.analysis.integrity import limit_sufficiency
     from rightsizer.analysis.inventory import build_inventory, role_key
@@ -271,16 +271,16 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
             observability_cache=cache, last_accessed=access.get(key))
 
     analyzing = stage("roles analyzed", progress, total=len(result_inventory.ecs_roles))
-    # The usage rows come one role at a time and are let go once it is analyzed: memory holds
-    # one ECS role's calls, whatever the size of the logs (other roles' rows come in pieces).
-    # What the report needs of every role (the calls that succeeded, the refused ones) is kept
-    # as they pass.
+    # The usage rows come one ECS role at a time and are let go once it is analyzed: memory
+    # holds one ECS role's calls, whatever the size of the logs. What the report needs of every
+    # role is the calls IAM authorized (the keys of call_sessions) and the refused ones: other
+    # roles' rows come only for those (a Lambda role's row per S3 object is not fetched).
     by_role: dict[str, RoleResult] = {}
-    succeeded: set[tuple[str, str]] = set()
+    succeeded = authorized_actions(sessions)
     refused: dict[tuple[str, str], list[UsageRow]] = {}
     with Store(db, read_only=True, memory_limit=USAGE_QUERY_MEMORY) as store:
-        for key, rows in store.usage_by_role(since, end_exclusive, keep=ecs_roles):
-            succeeded |= succeeded_calls(rows)
+        for key, rows in store.usage_by_role(since, end_exclusive, keep=ecs_roles,
+                                             others="refused"):
             if denied := [r for r in rows if r.error_class == "denied"]:
                 refused.setdefault(key, []).extend(denied)
             for role in ecs_roles.get(key, ()):

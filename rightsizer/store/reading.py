@@ -4,9 +4,9 @@ changes. A mixin of ``Store``, which owns the connection (database.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -93,18 +93,30 @@ class AnalysisReads(Connected):
         return tuple(map(_usage_row, rows))
 
     def usage_by_role(self, since: datetime | None = None, until: datetime | None = None, *,
-                      keep: Container[tuple[str, str]] = (), piece_rows: int = _USAGE_BATCH
+                      keep: Collection[tuple[str, str]] = (), piece_rows: int = _USAGE_BATCH,
+                      others: Literal["all", "refused"] = "all"
                       ) -> Iterator[tuple[tuple[str, str], list[UsageRow]]]:
         """The rows of ``usage``, one role at a time: ((account, role name), rows), where
         (account, role name) is ``aws_names.role_key`` of the rows' principal, which
         the spellings of one role's ARN share. Streamed: a role in ``keep`` comes once with all
         its rows; any other role's rows come in pieces of at most ``piece_rows``, one after
         the other (a Lambda function's role can have a row per S3 object it ever touched). So
-        memory holds one kept role's calls, whatever the size of the logs."""
+        memory holds one kept role's calls, whatever the size of the logs.
+
+        With ``others="refused"``, a role not in ``keep`` comes with its refused calls alone
+        (error class ``denied``): all an analysis of the kept roles reads of the others, whose
+        other calls are then neither fetched nor made into rows (the keys of ``call_sessions``
+        are every authorized call)."""
+        query = (f"SELECT * FROM ({sql('duckdb/analysis/usage').rstrip().rstrip(';')})")
+        params: list[object] = [_naive_utc(since), _naive_utc(until)]
+        if others == "refused":
+            # "account/name" names one key: a role name holds no "/", so the text after the
+            # last one is the name and the text before it the account.
+            query += (f" WHERE error_class = 'denied' OR {_ROLE_ACCOUNT} || '/' || {_ROLE_NAME}"
+                      " IN (SELECT unnest($3::VARCHAR[]))")
+            params.append([f"{account}/{name}" for account, name in keep])
         cursor = self._con.execute(
-            f"SELECT * FROM ({sql('duckdb/analysis/usage').rstrip().rstrip(';')}) "
-            f"ORDER BY {_ROLE_ACCOUNT}, {_ROLE_NAME}, principal",
-            [_naive_utc(since), _naive_utc(until)])
+            f"{query} ORDER BY {_ROLE_ACCOUNT}, {_ROLE_NAME}, principal", params)
         current: tuple[str, str] | None = None
         rows: list[UsageRow] = []
         done: set[tuple[str, str]] = set()
