@@ -107,7 +107,7 @@ class AnalysisReads(Connected):
         (error class ``denied``): all an analysis of the kept roles reads of the others, whose
         other calls are then neither fetched nor made into rows (the keys of ``call_sessions``
         are every authorized call)."""
-        query = (f"SELECT * FROM ({sql('duckdb/analysis/usage').rstrip().rstrip(';')})")
+        query = f"SELECT * FROM ({sql('duckdb/analysis/usage').rstrip().rstrip(';')})"
         params: list[object] = [_naive_utc(since), _naive_utc(until)]
         if others == "refused":
             # "account/name" names one key: a role name holds no "/", so the text after the

@@ -1,7 +1,8 @@
 -- `pending`: the events of this transaction's typed spools (pending_spools) that can be
--- stored, with their spool's number and the file each came from (`source`): those of files read as written (not in pending_dropped)
--- and dated within their file's bounds (pending_files.earliest / latest; file_stats.sql counts
--- the others as bad records: year 1 or 9999 would stretch the window over millennia).
+-- stored, with their spool's number and the file each came from (`source`): those of files
+-- read as written (not in pending_dropped) and dated within their file's bounds
+-- (pending_files.earliest / latest; file_stats.sql counts the others as bad records: year 1 or
+-- 9999 would stretch the window over millennia).
 -- {typed_files} is the list of the spools' paths as SQL string literals: a table function's
 -- arguments cannot be parameters of a view.
 CREATE OR REPLACE TEMP VIEW pending AS
