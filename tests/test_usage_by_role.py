@@ -25,6 +25,13 @@ def as_role(record: dict, arn: str) -> dict:
     return record
 
 
+def _ingested(tmp_path: Path, records: list[dict]) -> Path:
+    """A store holding ``records``, delivered in one file."""
+    write_delivery(delivery_path(tmp_path / "logs", DAY, "f"), records)
+    db = tmp_path / "s.duckdb"
+    rightsizer.ingest([str(tmp_path / "logs")], db, workers=1)
+    return db
+
 def test_each_role_comes_once_with_all_its_rows_whatever_its_arn_spelling(
         tmp_path: Path) -> None:
     spellings = [
@@ -57,9 +64,7 @@ def test_each_role_comes_once_with_all_its_rows_whatever_its_arn_spelling(
 def test_a_role_not_kept_comes_in_pieces_and_a_kept_one_whole(tmp_path: Path) -> None:
     records = [event(n, when=DAY + timedelta(minutes=n), role="app-task" if n % 3 else "other")
                for n in range(90)]
-    write_delivery(delivery_path(tmp_path / "logs", DAY, "f"), records)
-    db = tmp_path / "s.duckdb"
-    rightsizer.ingest([str(tmp_path / "logs")], db, workers=1)
+    db = _ingested(tmp_path, records)
     with Store(db, read_only=True) as store:
         groups = list(store.usage_by_role(keep={(ACCOUNT, "app-task")}, piece_rows=7))
         every = store.usage()
@@ -99,9 +104,7 @@ def test_calls_with_one_resource_key_make_one_row_whatever_else_their_records_ho
         if error:
             record["errorCode"] = error
         records.append(record)
-    write_delivery(delivery_path(tmp_path / "logs", DAY, "f"), records)
-    db = tmp_path / "s.duckdb"
-    rightsizer.ingest([str(tmp_path / "logs")], db, workers=1)
+    db = _ingested(tmp_path, records)
     with Store(db, read_only=True) as store:
         rows = sorted(store.usage(), key=lambda r: (r.error_class, r.resource_arns))
     assert [(r.request_key, r.resource_arns, r.error_class, r.calls, r.error_code,
@@ -124,9 +127,7 @@ def test_calls_counted_in_sessions_are_the_calls_iam_authorized(tmp_path: Path) 
         if code:
             record["errorCode"] = code
         records.append(record)
-    write_delivery(delivery_path(tmp_path / "logs", DAY, "f"), records)
-    db = tmp_path / "s.duckdb"
-    rightsizer.ingest([str(tmp_path / "logs")], db, workers=1)
+    db = _ingested(tmp_path, records)
     with Store(db, read_only=True) as store:
         sessions = store.call_sessions()
         usage = store.usage()
@@ -144,9 +145,7 @@ def test_with_others_refused_a_role_not_kept_comes_with_its_refused_calls_alone(
         if n % 5 == 0:
             record["errorCode"] = "AccessDenied" if n % 10 == 0 else "NoSuchKey"
         records.append(record)
-    write_delivery(delivery_path(tmp_path / "logs", DAY, "f"), records)
-    db = tmp_path / "s.duckdb"
-    rightsizer.ingest([str(tmp_path / "logs")], db, workers=1)
+    db = _ingested(tmp_path, records)
     kept = (ACCOUNT, "app-task")
     with Store(db, read_only=True) as store:
         groups = list(store.usage_by_role(keep={kept}, others="refused"))
