@@ -159,3 +159,14 @@ def test_truncated_gzip_is_unreadable_with_reason() -> None:
 )
 def test_not_json_reason(uri: str, text: bytes, skipped: bool) -> None:
     assert (cloudtrail.not_json_reason(uri, text) is not None) is skipped
+
+
+@pytest.mark.parametrize("index", [0, 7, 10_000, 123_456_789])
+@pytest.mark.parametrize("records", [1, 2, 5])
+def test_fast_lines_count_one_event_a_line_whatever_the_file_index(index: int,
+                                                                    records: int) -> None:
+    """The count comes from how much the split grew, which depends on the tag's length."""
+    text = orjson.dumps({"Records": [EVENT, EVENT2] * records})
+    spool, count = cloudtrail.fast_lines(index, text)  # type: ignore[misc]
+    assert count == 2 * records == len(spool.splitlines())
+    assert events_of(spool, index) == [EVENT, EVENT2] * records
