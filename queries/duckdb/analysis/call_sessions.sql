@@ -13,12 +13,7 @@ FROM (
       AND principal IS NOT NULL
       AND ($1::TIMESTAMP IS NULL OR event_time >= $1::TIMESTAMP)
       AND ($2::TIMESTAMP IS NULL OR event_time < $2::TIMESTAMP)
-      -- Not refused: the codes usage.sql classes as denied.
-      AND (error_code IS NULL OR NOT (error_code ILIKE '%AccessDenied%'
-                                      OR error_code ILIKE '%Unauthorized%'
-                                      OR error_code IN ('AuthorizationError',
-                                                        'AuthorizationErrorException',
-                                                        'Forbidden', 'ForbiddenException')))
+      AND error_class(error_code) <> 'denied'  -- error_class.sql, as usage.sql
     GROUP BY ALL
     UNION ALL
     SELECT principal, event_source, event_name, max(sessions)

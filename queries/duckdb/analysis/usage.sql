@@ -10,8 +10,7 @@
 -- to 1.8-2.3 s.
 -- Special cases: an S3 "key" is a string (DynamoDB's "key" is the item's key attributes, not a
 -- resource); requestItems keeps only its table names; transactItems only the tables inside.
--- error_class: ok | denied (an authorization failure: evidence of a missing permission, not of
--- use) | error (failed after authorization, e.g. not found or throttled).
+-- error_class: ok | denied | error, by error_class.sql.
 -- Principals are roles (sessionIssuer.arn) of AssumedRole sessions only. Task sessions per call
 -- are counted by call_sessions.sql (a distinct count here would hold every row in memory).
 -- Rows come in no particular order (sorting half a million rows costs seconds): callers that
@@ -101,13 +100,7 @@ SELECT
                                                                     AS request_key,
     resource_arns,
     day,
-    CASE
-        WHEN error_code IS NULL THEN 'ok'
-        WHEN error_code ILIKE '%AccessDenied%' OR error_code ILIKE '%Unauthorized%'
-          OR error_code IN ('AuthorizationError', 'AuthorizationErrorException',
-                            'Forbidden', 'ForbiddenException') THEN 'denied'
-        ELSE 'error'
-    END                                                             AS error_class,
+    error_class(error_code)                                         AS error_class,
     coalesce(invoked_by, '')                                        AS invoked_by,
     sum(calls)::BIGINT                                              AS calls,
     min(first_seen)                                                 AS first_seen,
