@@ -35,7 +35,7 @@ Choices:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
@@ -53,7 +53,7 @@ from rightsizer.iam.conditions import (
 from rightsizer.iam.patterns import matches
 from rightsizer.iam.policy import Policy, Statement
 
-__all__ = ["UNKNOWN_RESOURCE_KEY", "Decision", "Request", "evaluate"]
+__all__ = ["UNKNOWN_RESOURCE_KEY", "Decision", "Evaluator", "Request", "evaluate"]
 
 # Named in Decision.unknown_keys when the answer depends on the resource the request did not name.
 UNKNOWN_RESOURCE_KEY = "resource"
@@ -95,31 +95,125 @@ def evaluate(
     request: Request, policies: Sequence[Policy], *, boundary: Policy | None = None
 ) -> Decision:
     """IAM's decision for ``request`` under the identity policies and an optional boundary."""
-    definite_denies: list[str] = []
-    possible_denies: list[tuple[str, tuple[str, ...]]] = []
-    identity = _Allows()
-    capped = _Allows()
+    return Evaluator(policies, boundary=boundary).evaluate(request)
 
-    def scan(policy: Policy, allows: _Allows) -> None:
-        for stmt in policy.statements:
-            applies, keys = _applies(stmt, request)
+
+class Evaluator:
+    """IAM's decisions under one set of identity policies and an optional boundary, for many
+    requests.
+
+    Why a class: the proof replays every distinct resource a role touched (a busy account's
+    roles name hundreds of thousands of S3 keys) against the same few statements, with the same
+    action and context. Whether a statement's actions match and what its conditions say of the
+    context do not depend on the resource: they are worked out once per (action, context), and
+    each resource then only meets the resource patterns of the statements left."""
+
+    def __init__(self, policies: Sequence[Policy], *, boundary: Policy | None = None) -> None:
+        self._policies = tuple(policies)
+        self._boundary = boundary
+        self._plans: dict[tuple[object, ...], _Plan] = {}
+
+    def evaluate(self, request: Request) -> Decision:
+        return self.evaluate_on(request, request.resource)
+
+    def evaluate_on(self, request: Request, resource: str) -> Decision:
+        """The decision for ``request``'s action and context on ``resource`` (in place of the
+        request's own): a replay builds one request per action and region, not per resource."""
+        plan = self._plan(request)
+        context, complete = request.context, request.context_complete
+        outcomes = tuple(_resource_applies(candidate.statement, resource, context, complete)
+                         for candidate in plan.candidates)
+        # Resources that meet the same statements the same way get the same decision.
+        decision = plan.decisions.get(outcomes)
+        if decision is None:
+            decision = plan.decisions[outcomes] = self._decide(plan.candidates, outcomes)
+        return decision
+
+    def _decide(self, candidates: tuple[_Candidate, ...],
+                outcomes: tuple[tuple[Tri, tuple[str, ...]], ...]) -> Decision:
+        definite_denies: list[str] = []
+        possible_denies: list[tuple[str, tuple[str, ...]]] = []
+        identity = _Allows()
+        capped = _Allows()
+        for candidate, (applies, keys) in zip(candidates, outcomes, strict=True):
             if applies is False:
                 continue
+            stmt = candidate.statement
+            if candidate.conditions is None:
+                applies = None
+            if candidate.condition_keys:
+                keys = (*keys, *candidate.condition_keys)
             if stmt.effect == "Deny":
                 if applies:
                     definite_denies.append(stmt.ref)
                 else:
                     possible_denies.append((stmt.ref, keys))
-            elif applies:
-                allows.definite.append(stmt.ref)
             else:
-                allows.possible.append((stmt.ref, keys))
+                allows = capped if candidate.in_boundary else identity
+                if applies:
+                    allows.definite.append(stmt.ref)
+                else:
+                    allows.possible.append((stmt.ref, keys))
+        return _decision(definite_denies, possible_denies, identity, capped, self._boundary)
 
-    for policy in policies:
-        scan(policy, identity)
-    if boundary is not None:
-        scan(boundary, capped)
+    def _plan(self, request: Request) -> _Plan:
+        """The statements whose actions match and whose conditions are not false, in policy
+        order (the boundary's last), with what their conditions say."""
+        key = (request.action, tuple(request.context.items()), request.context_complete)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _Plan(tuple(self._candidates(request)))
+        return plan
 
+    def _candidates(self, request: Request) -> Iterator[_Candidate]:
+        context, complete = request.context, request.context_complete
+        sources = [(policy, False) for policy in self._policies]
+        if self._boundary is not None:
+            sources.append((self._boundary, True))
+        for policy, in_boundary in sources:
+            for stmt in policy.statements:
+                if not _action_matches(stmt, request.action):
+                    continue
+                outcome: Tri = True
+                unknown: list[str] = []
+                for cond in stmt.conditions:
+                    result = evaluate_normalized(cond, context, complete=complete)
+                    if result is False:
+                        break  # one false condition settles it, whatever else is unknown
+                    if result is None:
+                        outcome = None
+                        unknown.extend(unknown_keys(cond, context))
+                else:
+                    yield _Candidate(stmt, in_boundary, outcome, tuple(unknown))
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A statement that may apply to requests of one action and context."""
+
+    statement: Statement
+    in_boundary: bool
+    conditions: Tri  # True: every condition holds; None: some depend on unknown keys
+    condition_keys: tuple[str, ...]  # the unknown keys, in condition order
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What one action and context meet: the candidate statements, and the decisions made so
+    far, by how each candidate's resource patterns met the resource."""
+
+    candidates: tuple[_Candidate, ...]
+    decisions: dict[tuple[tuple[Tri, tuple[str, ...]], ...], Decision] = field(
+        default_factory=dict)
+
+
+def _decision(
+    definite_denies: list[str],
+    possible_denies: list[tuple[str, tuple[str, ...]]],
+    identity: _Allows,
+    capped: _Allows,
+    boundary: Policy | None,
+) -> Decision:
     if definite_denies:
         return Decision(False, "explicit_deny", False, tuple(definite_denies), ())
     if not identity:
@@ -170,25 +264,6 @@ def _unique_keys(keys: list[str]) -> tuple[str, ...]:
     for key in keys:
         first.setdefault(key.lower(), key)
     return tuple(first[lowered] for lowered in sorted(first))
-
-
-def _applies(stmt: Statement, request: Request) -> tuple[Tri, tuple[str, ...]]:
-    """Whether ``stmt`` applies to the request, and the keys that leave it unknown."""
-    if not _action_matches(stmt, request.action):
-        return False, ()
-    context, complete = request.context, request.context_complete
-    result, keys = _resource_applies(stmt, request.resource, context, complete)
-    if result is False:
-        return False, ()
-    unknown = list(keys)
-    for cond in stmt.conditions:
-        outcome = evaluate_normalized(cond, context, complete=complete)
-        if outcome is False:
-            return False, ()  # one false condition settles it, whatever else is unknown
-        if outcome is None:
-            result = None
-            unknown.extend(unknown_keys(cond, context))
-    return result, tuple(unknown)
 
 
 def _action_matches(stmt: Statement, action: str) -> bool:

@@ -26,7 +26,7 @@ from rightsizer.analysis.grants import Grant, Grants, expand_statement
 from rightsizer.analysis.verdicts import Verdict
 from rightsizer.iam.catalog import catalog, fill_arn
 from rightsizer.iam.ecs import Need
-from rightsizer.iam.evaluate import Request, evaluate
+from rightsizer.iam.evaluate import Evaluator, Request
 from rightsizer.iam.patterns import matches
 from rightsizer.iam.policy import Condition, Policy, Statement, parse_policy
 from rightsizer.proposal.generalize import (
@@ -345,10 +345,11 @@ def prove(
     # settle against it (a condition on a key the record cannot carry exactly) evidently did not
     # apply. So both sides are replayed by their Allows only; the proposal carries the original
     # Deny statements unchanged, so in AWS they act on it as they acted on the original.
-    proposed = _allows_only(proposal_policies(proposal))
+    proposed = Evaluator(_allows_only(proposal_policies(proposal)), boundary=boundary)
     # Only for actions the grants hold: a Deny the grant analysis found unconditional took the
     # action out of the grants, and a call of it that succeeded was served by something else.
-    allows = _allows_only(original)
+    allows = Evaluator(_allows_only(original), boundary=boundary)
+    originals = Evaluator(original, boundary=boundary)
     calls = allowed = conditional = failed = elsewhere = unknown = 0
     failures: list[str] = []
     for verdict in verdicts:
@@ -362,20 +363,23 @@ def prove(
         replays = [(arn, region, n) for (arn, region), n in sorted(evidence.resources.items())]
         if evidence.unknown_resource_calls:
             replays.append(("*", "", evidence.unknown_resource_calls))
+        against = allows if verdict.granted else originals
+        requests: dict[str, Request] = {}  # by region: the resource is given to evaluate_on
         for arn, region, n in replays:
-            context = {"aws:PrincipalArn": (proposal.role_arn,)}
-            if region:
-                context["aws:RequestedRegion"] = (region,)
-            request = Request(verdict.action, arn, context)
-            against = allows if verdict.granted else original
-            if not added and not evaluate(request, against, boundary=boundary).allowed:
+            request = requests.get(region)
+            if request is None:
+                context = {"aws:PrincipalArn": (proposal.role_arn,)}
+                if region:
+                    context["aws:RequestedRegion"] = (region,)
+                request = requests[region] = Request(verdict.action, "*", context)
+            if not added and not against.evaluate_on(request, arn).allowed:
                 if arn == "*":
                     unknown += n
                 else:
                     elsewhere += n
                 continue
             calls += n
-            decision = evaluate(request, proposed, boundary=boundary)
+            decision = proposed.evaluate_on(request, arn)
             if decision.allowed:
                 allowed += n
                 conditional += n if decision.conditional else 0

@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rightsizer.iam.evaluate import Request, evaluate
+from rightsizer.iam.evaluate import Evaluator, Request, evaluate
 from rightsizer.iam.policy import Policy, parse_policy
 
 ACTIONS = (
@@ -220,3 +220,37 @@ def test_unknown_resource_agrees_with_reference(
             conditional = True not in allows or True not in capped or None in denies
             assert (decision.effect, decision.conditional) == ("allow", conditional), decision
             assert decision.unknown_keys == (("resource",) if conditional else ())
+
+
+# Contexts that settle the "team" conditions true, false, or leave them unknown (and absent).
+CONTEXTS = (({"team": ("blue",)}, True), ({"team": ("red",)}, True), ({}, False), ({}, True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    identity=st.lists(documents, min_size=1, max_size=3),
+    boundary=st.none() | documents,
+    order=st.permutations(
+        [(a, r, c) for a in ACTIONS for r in (*RESOURCES, "*") for c in range(len(CONTEXTS))]),
+)
+def test_one_evaluator_for_many_requests_decides_as_a_fresh_one(
+    identity: list[list[dict[str, Any]]], boundary: list[dict[str, Any]] | None,
+    order: list[tuple[str, str, int]],
+) -> None:
+    """The proof asks one ``Evaluator`` about every resource a role touched, in any order: what
+    it keeps between requests (per action and context) never changes a decision, to the
+    statements named and the keys left unknown."""
+    policies = parse(identity)
+    cap = (
+        None
+        if boundary is None
+        else parse_policy({"Statement": boundary}, name="cap", kind="boundary")
+    )
+    shared = Evaluator(policies, boundary=cap)
+    for action, resource, which in order:
+        context, complete = CONTEXTS[which]
+        request = Request(action, resource, context, context_complete=complete)
+        fresh = Evaluator(policies, boundary=cap).evaluate(request)
+        assert shared.evaluate(request) == fresh, (action, resource, context, complete)
+        elsewhere = Request(action, "arn:aws:s3:::elsewhere", context, context_complete=complete)
+        assert shared.evaluate_on(elsewhere, resource) == fresh, (action, resource, context)
