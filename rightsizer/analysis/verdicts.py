@@ -124,8 +124,10 @@ class ActionEvidence:
                 self.denied_codes.add(row.error_code)
             return
         self.calls += row.calls
-        self.first_seen = min(filter(None, (self.first_seen, row.first_seen)))
-        self.last_seen = max(filter(None, (self.last_seen, row.last_seen)))
+        if row.first_seen and (self.first_seen is None or row.first_seen < self.first_seen):
+            self.first_seen = row.first_seen
+        if row.last_seen and (self.last_seen is None or row.last_seen > self.last_seen):
+            self.last_seen = row.last_seen
         if derived.known:
             for arn in derived.arns:
                 key = (arn, row.region)

@@ -87,7 +87,7 @@ class ResourceType:
 
     @property
     def placeholders(self) -> tuple[str, ...]:
-        return tuple(_PLACEHOLDER.findall(self.arn_template))
+        return _placeholders(self.arn_template)
 
     @property
     def arn_pattern(self) -> str:
@@ -125,6 +125,12 @@ def fill_arn(template: str, values: dict[str, str], *, partition: str = "aws") -
     known = {"Partition": partition, **values}
     return "".join(known.get(part[1:], "*") if part[:1] == "\0" else part
                    for part in _template_parts(template))
+
+
+@cache
+def _placeholders(template: str) -> tuple[str, ...]:
+    # Cached: every resource derived fills its type's template (one per S3 object touched).
+    return tuple(_PLACEHOLDER.findall(template))
 
 
 @cache

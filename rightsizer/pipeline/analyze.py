@@ -3,7 +3,9 @@ prove, and write the output folder."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -278,7 +280,7 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
     by_role: dict[str, RoleResult] = {}
     succeeded = authorized_actions(sessions)
     refused: dict[tuple[str, str], list[UsageRow]] = {}
-    with Store(db, read_only=True, memory_limit=USAGE_QUERY_MEMORY) as store:
+    with collector_paused(), Store(db, read_only=True, memory_limit=USAGE_QUERY_MEMORY) as store:
         for key, rows in store.usage_by_role(since, end_exclusive, keep=ecs_roles,
                                              others="refused"):
             if denied := [r for r in rows if r.error_class == "denied"]:
@@ -317,6 +319,22 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
                      summary=summary, failures=failures, changes=changes,
                      integrity=integrity, history=history,
                      extra_problems=tuple(witness_problems))
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while the roles are analyzed. Why: the usage rows and the
+    evidence are hundreds of thousands of small objects, and each full collection walks every
+    one of them (about 2 s of the 1M-event benchmark's analysis). They hold no cycles, so
+    reference counting frees them as each role is done; any cycle made meanwhile is collected
+    once the collector is back."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _last_accessed_live(aws: AwsOptions, members: Members, access: MemberAccess | None,
