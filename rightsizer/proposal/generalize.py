@@ -16,6 +16,7 @@ Pure and deterministic: same input, same output, sorted.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections import defaultdict
@@ -368,6 +369,23 @@ def _generalize_tail(tail: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[
         else:
             i += 1
 
+    out = []
+    for segment in segments:
+        if segment == "*":
+            out.append(segment)
+            continue
+        generalized, segment_rules = _generalize_segment(segment)
+        out.append(generalized)
+        rules |= segment_rules
+    return tuple(out), frozenset(rules)
+
+
+@lru_cache(maxsize=65536)
+def _generalize_segment(segment: str) -> tuple[str, frozenset[str]]:
+    """One segment's per-task and per-request tokens as ``*``, and the rules that matched.
+    Cached: the folders above a role's objects (``incoming``, a day) recur in every key."""
+    rules: set[str] = set()
+
     def replace(match: re.Match[str]) -> str:
         kind = match.lastgroup or "hex"
         if kind == "random" and not _looks_random(match.group()):
@@ -375,11 +393,10 @@ def _generalize_tail(tail: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[
         rules.add(_TOKEN_RULE[kind])
         return "*"
 
-    out = []
-    for segment in segments:
-        generalized = _TOKEN.sub(replace, segment) if segment != "*" else segment
-        out.append(_STARS.sub("*", generalized) if "**" in generalized else generalized)
-    return tuple(out), frozenset(rules)
+    generalized = _TOKEN.sub(replace, segment)
+    if "**" in generalized:
+        generalized = _STARS.sub("*", generalized)
+    return generalized, frozenset(rules)
 
 
 _STARS = re.compile(r"\*{2,}")
@@ -486,9 +503,17 @@ def _prune(patterns: Iterable[str]) -> list[str]:
     return sorted(alive)
 
 
-def _covered(pattern: str, inputs: Iterable[str]) -> tuple[str, ...]:
+def _covered(pattern: str, inputs: Sequence[str]) -> tuple[str, ...]:
+    """The ``inputs`` (sorted, unique) within ``pattern``: only those that start with its
+    literal head can be, and in a sorted list they stand together."""
     head = _literal_head(pattern)
-    return tuple(sorted(a for a in inputs if a.startswith(head) and pattern_within(a, pattern)))
+    found = []
+    at = bisect.bisect_left(inputs, head)
+    while at < len(inputs) and inputs[at].startswith(head):
+        if pattern_within(inputs[at], pattern):
+            found.append(inputs[at])
+        at += 1
+    return tuple(found)
 
 
 def explain_generalization(
