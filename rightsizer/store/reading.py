@@ -183,11 +183,10 @@ class AnalysisReads(Connected):
 
 
 def _usage_row(r: tuple[Any, ...]) -> UsageRow:
-    return UsageRow(principal=r[0], event_source=r[1] or "", event_name=r[2] or "",
-                    region=r[3], account=r[4], request_key=r[5], resource_arns=tuple(r[6]),
-                    day=r[7], error_class=r[8], invoked_by=r[9], calls=int(r[10]),
-                    first_seen=r[11].replace(tzinfo=UTC), last_seen=r[12].replace(tzinfo=UTC),
-                    error_code=r[13])
+    # By position, in the order of usage.sql's columns and UsageRow's fields.
+    return UsageRow(r[0], r[1] or "", r[2] or "", r[3], r[4], r[5], tuple(r[6]), r[7], r[8],
+                    r[9], int(r[10]), r[11].replace(tzinfo=UTC), r[12].replace(tzinfo=UTC),
+                    r[13])
 
 
 def _json_object(text: str) -> dict[str, Any]:

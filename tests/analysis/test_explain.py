@@ -355,4 +355,4 @@ def test_a_call_that_failed_after_authorization_shows_the_need_is_met() -> None:
                    date(2026, 11, 20), "error", "", 3, WHEN, WHEN,
                    "ResourceAlreadyExistsException")
     assert (EXEC, "logs:CreateLogGroup") in succeeded_calls([row])
-    assert succeeded_calls([replace(row, error_class="denied")]) == set()
+    assert succeeded_calls([row._replace(error_class="denied")]) == set()
