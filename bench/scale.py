@@ -15,7 +15,8 @@ then:
 
 It prints a table: events, delivery files, the floor, the run (ingest and after it), the ratio
 run / floor (goal: at most 2 at 1M events) and the seconds per million events (flat when the
-cost grows linearly), and the peak RSS (goal: under 1 GiB at 10M).
+cost grows linearly), and the peak RSS (goal: under 1 GiB at 10M); above each row, the seconds
+and the peak RSS of each stage of the run.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def measure(events: int, args: argparse.Namespace) -> dict[str, float]:
         stages = stage_seconds(result.stderr)
         peaks = peak_by_stage(run.samples, stage_windows(result.stderr))
     ingest_s = stages.get("ingest", 0.0)
+    print("  seconds by stage: " + ", ".join(f"{name} {seconds:,.1f}"
+                                               for name, seconds in stages.items()), flush=True)
     print("  peak RSS by stage: " + ", ".join(f"{name} {rss / MIB:,.0f} MiB"
                                                 for name, rss in peaks.items()), flush=True)
     return {"events": records, "files": len(files), "floor": floor_s, "run": run.seconds,
