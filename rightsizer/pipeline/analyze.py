@@ -41,10 +41,12 @@ if TYPE_CHECKING:
     from rightsizer.sources.last_accessed import RoleAccess
 
 # DuckDB's memory for the usage query, whose rows are streamed while the roles are analyzed:
-# it aggregates every call of the window. On 10M simulated events (2.3M rows), 256 MB instead
-# of the store's 512 MB took the query's peak RSS from 643 to 401 MiB for 3 s more (49 to
-# 52 s); DuckDB spills what does not fit to a temporary folder beside the store.
-USAGE_QUERY_MEMORY = "256MB"
+# it aggregates every call of the window, and sorts the rows by role. DuckDB spills what does
+# not fit to a temporary folder beside the store. On 10M simulated events (2.3M rows, the query
+# and its fetch alone, scratch timer): 256 MB took 50-51 s at a peak RSS of 377 MiB, 320 MB
+# 31 s at 438, 384 MB 36 s at 504, 512 MB 36 s at 624 (the sort spills far less above 256).
+# 384 MB keeps a margin above that knee; the whole 10M analysis peaked at 713 MiB with it.
+USAGE_QUERY_MEMORY = "384MB"
 
 
 @dataclass(frozen=True)
