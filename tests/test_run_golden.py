@@ -189,7 +189,7 @@ def test_every_proposed_statement_grants_something_iam_can_authorize(
     """Case 7: no statement names a resource no resource type of its action can match (a table
     ARN for a stream action; anything but * for an action that takes no resource)."""
     from rightsizer.iam.catalog import catalog
-    from rightsizer.proposal.generalize import patterns_intersect
+    from rightsizer.iam.patterns import patterns_intersect
 
     checked = 0
     for result in sample_run.roles:

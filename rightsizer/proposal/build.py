@@ -27,15 +27,13 @@ from rightsizer.analysis.verdicts import Verdict
 from rightsizer.iam.catalog import catalog, fill_arn
 from rightsizer.iam.ecs import Need
 from rightsizer.iam.evaluate import Evaluator, Request
-from rightsizer.iam.patterns import matches
+from rightsizer.iam.patterns import matches, pattern_within, patterns_intersect
 from rightsizer.iam.policy import Condition, Policy, Statement, parse_policy
 from rightsizer.proposal.generalize import (
     Generalization,
     clamp_to_grant,
     explain_generalization,
     generalize_resources,
-    pattern_within,
-    patterns_intersect,
 )
 from rightsizer.proposal.model import ActionChange, Generalized, ProposedStatement, RoleProposal
 from rightsizer.proposal.split import split_statements

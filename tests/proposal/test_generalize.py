@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from rightsizer.iam.patterns import matches
+from rightsizer.iam.patterns import matches, pattern_within
 from rightsizer.proposal.generalize import (
     Generalization,
     clamp_to_grant,
     explain_generalization,
     generalize_resources,
-    pattern_within,
 )
 
 ACCT = "111122223333"

@@ -13,12 +13,11 @@ from functools import cache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rightsizer.iam.patterns import matches
+from rightsizer.iam.patterns import matches, pattern_within
 from rightsizer.proposal.generalize import (
     clamp_to_grant,
     explain_generalization,
     generalize_resources,
-    pattern_within,
 )
 
 PATTERNS_SMALL = st.text(alphabet="ab/*?", max_size=6)

@@ -77,7 +77,7 @@ def test_a_kept_action_on_star_narrows_to_its_resource_type_and_is_a_finding() -
 
 def test_every_proposed_statement_grants_something() -> None:
     from rightsizer.iam.catalog import catalog
-    from rightsizer.proposal.generalize import patterns_intersect
+    from rightsizer.iam.patterns import patterns_intersect
 
     result = result_for([{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}])
     for actions, resources in statements_of(result):
