@@ -129,8 +129,8 @@ def fill_arn(template: str, values: dict[str, str], *, partition: str = "aws") -
 
 @cache
 def _placeholders(template: str) -> tuple[str, ...]:
-    # Cached: every resource derived fills its type's template (one per S3 object touched).
-    return tuple(_PLACEHOLDER.findall(template))
+    # Cached: every resource derived asks its type's (one per S3 object touched).
+    return tuple(part[1:] for part in _template_parts(template) if part[:1] == "\0")
 
 
 @cache
