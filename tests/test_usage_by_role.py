@@ -32,6 +32,7 @@ def _ingested(tmp_path: Path, records: list[dict]) -> Path:
     rightsizer.ingest([str(tmp_path / "logs")], db, workers=1)
     return db
 
+
 def test_each_role_comes_once_with_all_its_rows_whatever_its_arn_spelling(
         tmp_path: Path) -> None:
     spellings = [

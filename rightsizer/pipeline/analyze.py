@@ -327,7 +327,8 @@ def _run(*, logs: Sequence[str], iam: str | Path, ecs: str | Path, out: Path, db
 def collector_paused() -> Iterator[None]:
     """Python's cycle collector off while the roles are analyzed. Why: the usage rows and the
     evidence are hundreds of thousands of small objects, and each full collection walks every
-    one of them (about 2 s of the 1M-event benchmark's analysis). They hold no cycles, so
+    one of them (on the stored 1M-event account, the analysis took 25.5 / 27.2 s with the
+    collector, 23.4 / 24.6 s with it off for the whole run). They hold no cycles, so
     reference counting frees them as each role is done; any cycle made meanwhile is collected
     once the collector is back."""
     enabled = gc.isenabled()
