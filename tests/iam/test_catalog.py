@@ -133,6 +133,9 @@ def test_resource_types_and_templates() -> None:
     )
     assert filled == "arn:aws:logs:eu-west-1:111122223333:log-group:g:log-stream:*"
     assert fill_arn(stream.arn_template, {}, partition="aws-cn").startswith("arn:aws-cn:logs:*:*")
+    # A partition among the values wins over the argument; literal text is kept as written.
+    assert fill_arn("arn:${Partition}:s3:::${BucketName}/a*b", {"Partition": "aws-us-gov"},
+                    partition="aws-cn") == "arn:aws-us-gov:s3:::*/a*b"
     assert catalog().resource_types_of("nosuch:Action") == ()
 
 
