@@ -40,7 +40,7 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from rightsizer.iam.catalog import AccessLevel, catalog, split_action
@@ -169,6 +169,9 @@ def data_event_types() -> frozenset[str]:
     return frozenset(r.data_resource_type for r in _table() if r.data_resource_type)
 
 
+# Cached: the table is pinned, and every role's verdicts ask for each action they are granted
+# (6,924 calls for 513 actions on the 1M-event account of bench/scale.py; each scans the table).
+@lru_cache(maxsize=8192)
 def action_visibility(action: str) -> ActionVisibility:
     """How CloudTrail shows ``action``: the table first, else a management event.
 
