@@ -163,7 +163,7 @@ def usage_call(row: UsageRow) -> Call:
     return Call(
         event_source=row.event_source, event_name=row.event_name, region=row.region or None,
         account=row.account or None, request_parameters=params or None,
-        resources=tuple({"ARN": arn} for arn in row.resource_arns))
+        resources=tuple([{"ARN": arn} for arn in row.resource_arns]))
 
 
 def gather_evidence(rows: Iterable[UsageRow],

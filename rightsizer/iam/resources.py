@@ -68,7 +68,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rightsizer.iam.catalog import catalog
 from rightsizer.iam.resource_rules import (
@@ -85,9 +85,12 @@ from rightsizer.iam.resource_rules import (
 __all__ = ["Call", "DerivedResources", "derive_resources", "partition_of"]
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
-    """The facts of one CloudTrail record that matter for its resources."""
+class Call(NamedTuple):
+    """The facts of one CloudTrail record that matter for its resources.
+
+    A named tuple, as ``UsageRow``: the analysis makes one per distinct request it derives
+    (about 157,000 at 1M events), and as a frozen dataclass it took 2.0 µs to make against
+    0.7 µs (timeit; ``__init__`` set each field through ``object.__setattr__``)."""
 
     event_source: str
     event_name: str
