@@ -23,8 +23,10 @@ from functools import lru_cache
 from typing import Any
 
 import matplotlib as mpl
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from rightsizer.report.chart_layout import lay_out_axes, lay_out_grid, legend_anchor
 from rightsizer.text import plural
 
 __all__ = [
@@ -79,15 +81,21 @@ _LEVEL_STYLE = {
     UNKNOWN_LEVEL: ("#d9d9d9", "++"),
 }
 
+_TITLE_POINTS = 10
+_LABEL_POINTS = 8.5
+_LEGEND_POINTS = 7.5
+_PANEL_POINTS = 7.5  # the title of one panel of the daily chart
+_TICK_POINTS = 6.5  # the daily chart's tick labels
+
 _STYLE: dict[str, Any] = {
     "font.family": "sans-serif",
     # Short list: with svg.fonttype "none" it is written into every <text> element.
     "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],
-    "font.size": 8.5,
-    "axes.titlesize": 10,
+    "font.size": _LABEL_POINTS,
+    "axes.titlesize": _TITLE_POINTS,
     "axes.titleweight": "bold",
-    "axes.labelsize": 8.5,
-    "legend.fontsize": 7.5,
+    "axes.labelsize": _LABEL_POINTS,
+    "legend.fontsize": _LEGEND_POINTS,
     "hatch.linewidth": 0.6,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -210,8 +218,9 @@ def _label(text: str) -> str:
 
 
 def _figure(height_in: float) -> Figure:
+    # No layout engine: chart_layout places the axes from the measured text around them.
     with mpl.rc_context(_STYLE):
-        return Figure(figsize=(_WIDTH_IN, height_in), layout="constrained")
+        return Figure(figsize=(_WIDTH_IN, height_in))
 
 
 def _capped_title(base: str, shown: int, total: int, what: str) -> str:
@@ -225,8 +234,6 @@ def granted_used_proposed(summary: Mapping[str, Any]) -> Figure:
     fig = _figure(1.3 + 0.36 * max(len(shown), 1))
     with mpl.rc_context(_STYLE):
         ax = fig.add_subplot()
-        ax.set_title(_capped_title("Permissions granted, used and proposed per role", len(shown),
-                                   len(counts), "roles with the most granted"))
         values = [v for c in shown for v in (c.granted, c.used, c.proposed) if v > 0]
         height = 0.27
         for i, series in enumerate(("granted", "used", "proposed")):
@@ -247,7 +254,11 @@ def granted_used_proposed(summary: Mapping[str, Any]) -> Figure:
         if not shown:
             ax.text(0.5, 0.5, "no roles", transform=ax.transAxes, ha="center", va="center")
         # Outside the plot, under it: never over a bar, whatever the number of roles.
-        fig.legend(loc="outside lower center", ncols=3, frameon=False)
+        fig.legend(loc="lower center", bbox_to_anchor=legend_anchor(fig), borderaxespad=0,
+                   ncols=3, frameon=False)
+        lay_out_axes(fig, ax, _capped_title("Permissions granted, used and proposed per role",
+                                            len(shown), len(counts), "roles with the most granted"),
+                     title_points=_TITLE_POINTS, legend_points=_LEGEND_POINTS)
     return fig
 
 
@@ -282,13 +293,13 @@ def daily_activity(summary: Mapping[str, Any], role: str | None = None) -> Figur
         title = f"Calls per day: {_label(role)}" if role else "Calls per day, by role"
         if not shown:
             ax = fig.add_subplot()
-            ax.set_title(title)
             ax.set_xlabel("day (UTC)")
             ax.set_ylabel("calls per day")
             ax.set_xticks([])
             ax.set_yticks([])
             ax.text(0.5, 0.5, "no calls in the window", transform=ax.transAxes, ha="center",
                     va="center")
+            lay_out_axes(fig, ax, title, title_points=_TITLE_POINTS)
             return fig
         grid = fig.subplots(nrows, ncols, sharex=True, squeeze=False)
         # Days as indices with explicit, evenly spaced labels: date locators cost a second per
@@ -297,6 +308,7 @@ def daily_activity(summary: Mapping[str, Any], role: str | None = None) -> Figur
         step = -(-len(axis) // (4 if ncols > 1 else 8))
         step = -(-step // 7) * 7 if step > 3 else step  # weekly when spread out
         ticks = days[::step]
+        panels: list[tuple[Axes, str]] = []
         for k, ax in enumerate(grid.flat):
             if k >= len(shown):
                 ax.set_visible(False)  # the last row's empty cells
@@ -304,21 +316,16 @@ def daily_activity(summary: Mapping[str, Any], role: str | None = None) -> Figur
             name, values = shown[k]
             ax.plot(days, values, color="#08306b", linewidth=1.0, label=_label(name))
             ax.fill_between(days, values, color="#c6dbef", linewidth=0)
-            ax.set_title(f"{_label(name)}: {_n(sum(values))} calls", fontsize=7.5,
-                         fontweight="normal", loc="left")
+            panels.append((ax, f"{_label(name)}: {_n(sum(values))} calls"))
             ax.set_ylim(bottom=0)
             ax.yaxis.get_major_locator().set_params(integer=True, nbins=3)
             ax.set_xticks(ticks, [axis[i].strftime("%b %d") for i in ticks])
             ax.set_xlim(-0.5, len(axis) - 0.5)
-            ax.tick_params(labelsize=6.5, labelbottom=True)  # every panel dated
-        if len(shown) == 1:
-            ax = grid.flat[0]
-            ax.set_xlabel("day (UTC)")
-            ax.set_ylabel("calls per day")
-        else:
-            fig.supxlabel("day (UTC)", fontsize=8.5)
-            fig.supylabel("calls per day", fontsize=8.5)
-        fig.suptitle(title, fontsize=10, fontweight="bold")
+            ax.tick_params(labelsize=_TICK_POINTS, labelbottom=True)  # every panel dated
+        lay_out_grid(fig, panels, title, title_points=_TITLE_POINTS,
+                     panel_title_points=_PANEL_POINTS, label_points=_LABEL_POINTS,
+                     tick_points=_TICK_POINTS, rows=nrows, columns=ncols,
+                     xlabel="day (UTC)", ylabel="calls per day")
     return fig
 
 
@@ -331,8 +338,6 @@ def unused_by_access_level(summary: Mapping[str, Any]) -> Figure:
     fig = _figure(1.4 + 0.3 * max(len(shown), 1))
     with mpl.rc_context(_STYLE):
         ax = fig.add_subplot()
-        ax.set_title(_capped_title("Unused permissions by access level", len(shown),
-                                   len(counts), "roles with the most unused"))
         present = [lv for lv in (*ACCESS_LEVELS, UNKNOWN_LEVEL)
                    if any(lv in levels[c.name] for c in shown)] or list(ACCESS_LEVELS)
         left = [0] * len(shown)
@@ -351,7 +356,11 @@ def unused_by_access_level(summary: Mapping[str, Any]) -> Figure:
         ax.set_ylabel("role")
         if not shown:
             ax.text(0.5, 0.5, "no roles", transform=ax.transAxes, ha="center", va="center")
-        fig.legend(loc="outside lower center", ncols=len(present), frameon=False)
+        fig.legend(loc="lower center", bbox_to_anchor=legend_anchor(fig), borderaxespad=0,
+                   ncols=len(present), frameon=False)
+        lay_out_axes(fig, ax, _capped_title("Unused permissions by access level", len(shown),
+                                            len(counts), "roles with the most unused"),
+                     title_points=_TITLE_POINTS, legend_points=_LEGEND_POINTS)
     return fig
 
 
@@ -363,8 +372,6 @@ def reduction(summary: Mapping[str, Any]) -> Figure:
     fig = _figure(1.9)
     with mpl.rc_context(_STYLE):
         ax = fig.add_subplot()
-        ax.set_title(f"Permissions across {plural(len(counts), 'role')}: {_n(granted - after)} of "
-                     f"{_n(granted)} removed ({_pct(granted - after, granted)})")
         bars = ax.barh([0, 1], [granted, after], height=0.6,
                        color=[_GUP_STYLE["granted"][0], _GUP_STYLE["proposed"][0]],
                        hatch=None, edgecolor="#222222", linewidth=0.6)
@@ -377,6 +384,9 @@ def reduction(summary: Mapping[str, Any]) -> Figure:
         ax.set_xlim(0, max(granted, after, 1) * 1.12)
         ax.set_xlabel("permissions (actions, summed over roles)")
         ax.set_ylabel("policies")
+        lay_out_axes(fig, ax, f"Permissions across {plural(len(counts), 'role')}: "
+                     f"{_n(granted - after)} of {_n(granted)} removed "
+                     f"({_pct(granted - after, granted)})", title_points=_TITLE_POINTS)
     return fig
 
 
@@ -399,8 +409,9 @@ def runs_over_time(summary: Mapping[str, Any]) -> Figure:
         ax.set_xticks(range(len(totals)), days, rotation=30, ha="right")
         ax.set_ylim(bottom=0)
         ax.set_ylabel("permissions")
-        ax.set_title(f"Permissions over the last {plural(len(totals), 'run')}")
         ax.legend(loc="center right", frameon=False)  # between the two lines, clear of both
+        lay_out_axes(fig, ax, f"Permissions over the last {plural(len(totals), 'run')}",
+                     title_points=_TITLE_POINTS, x_rotation=30)
     return fig
 
 
