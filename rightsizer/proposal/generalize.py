@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rightsizer.iam.patterns import has_wildcard, literal_head, pattern_within
+from rightsizer.iam.patterns import has_wildcard, literal_head, matches, pattern_within
 
 __all__ = [
     "Generalization",
@@ -167,7 +167,9 @@ def _generalize_tail(tail: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[
     # Date folders first: a year segment then a month, optionally a day and then an hour.
     i = 0
     while i + 1 < len(segments):
-        if _YEAR_SEGMENT.fullmatch(segments[i]) and _MONTH_SEGMENT.fullmatch(segments[i + 1]):
+        # A year is four characters: the length first spares a regular expression per segment.
+        if (len(segments[i]) == 4 and _YEAR_SEGMENT.fullmatch(segments[i])
+                and _MONTH_SEGMENT.fullmatch(segments[i + 1])):
             end = i + 2
             if end < len(segments) and _DAY_SEGMENT.fullmatch(segments[end]):
                 end += 1
@@ -315,13 +317,18 @@ def _prune(patterns: Iterable[str]) -> list[str]:
 
 def _covered(pattern: str, inputs: Sequence[str]) -> tuple[str, ...]:
     """The ``inputs`` (sorted, unique) within ``pattern``: only those that start with its
-    literal head can be, and in a sorted list they stand together."""
+    literal head can be, and in a sorted list they stand together. An input without wildcards
+    is within the pattern when the pattern matches it, which is what ``pattern_within`` works
+    out for it too; asked directly, for every S3 object a role wrote, it does not fill
+    ``pattern_within``'s cache with pairs never asked again."""
     head = literal_head(pattern)
     found = []
     at = bisect.bisect_left(inputs, head)
     while at < len(inputs) and inputs[at].startswith(head):
-        if pattern_within(inputs[at], pattern):
-            found.append(inputs[at])
+        candidate = inputs[at]
+        if (pattern_within(candidate, pattern) if has_wildcard(candidate)
+                else matches(pattern, candidate, ignore_case=False)):
+            found.append(candidate)
         at += 1
     return tuple(found)
 
