@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import chart_summaries
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -26,19 +27,15 @@ KINDS = ("reduction", "granted_used_proposed", "unused_by_access_level", "daily_
 
 
 def _role(name: str, granted: int, days: int = 3) -> dict[str, Any]:
-    actions = [f"s3:Action{i}" for i in range(granted)]
-    return {"name": name, "arn": f"arn:aws:iam::123456789012:role/{name}", "kinds": ["task"],
-            "granted_actions": actions, "used_actions": actions[:1],
-            "unused_actions": actions[1:], "proposed_actions": actions[:1],
-            "policy_path": f"roles/{name}/policy.json",
-            "activity": {f"2026-10-{d + 1:02}": 10 * d + 1 for d in range(days)}}
+    """A role granted ``granted`` actions, one of them used, active on the window's first
+    ``days`` days."""
+    unused = tuple(f"s3:Action{i}" for i in range(1, granted))
+    return chart_summaries.role(name, granted=granted, unused=unused,
+                                activity={f"2026-10-{d + 1:02}": 10 * d + 1 for d in range(days)})
 
 
 def _summary(*roles: dict[str, Any], runs: int = 0) -> dict[str, Any]:
-    return {"window": {"start": "2026-10-01T00:00:00Z", "end": "2026-10-31T00:00:00Z"},
-            "roles": list(roles),
-            "since_last_run": {"totals": [{"as_of": f"2026-10-{d + 1:02}", "granted": 100 + d,
-                                           "proposed": 10} for d in range(runs)]}}
+    return chart_summaries.summary(*roles, end="2026-10-31T00:00:00Z", days=30.0, runs=runs)
 
 
 SUMMARIES = {

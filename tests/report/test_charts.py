@@ -16,6 +16,8 @@ from typing import Any
 
 import matplotlib as mpl
 import pytest
+from chart_summaries import role as _role
+from chart_summaries import summary as _summary
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
@@ -47,29 +49,6 @@ def figures(summary: dict[str, Any]) -> dict[str, Figure]:
 @pytest.fixture(scope="module")
 def svgs(figures: dict[str, Figure]) -> dict[str, str]:
     return {kind: charts.figure_svg(fig, id_prefix=f"{kind}-") for kind, fig in figures.items()}
-
-
-def _role(name: str, *, granted: int = 3, used: int = 1, unused: tuple[str, ...] = (),
-          activity: dict[str, int] | None = None, proposal: bool = True) -> dict[str, Any]:
-    granted_actions = [f"s3:Action{i}" for i in range(granted)]
-    used_actions = granted_actions[:used]
-    return {
-        "name": name, "arn": f"arn:aws:iam::123456789012:role/{name}", "kinds": ["task"],
-        "task_definitions": [], "granted_actions": granted_actions, "used_actions": used_actions,
-        "unused_actions": list(unused), "kept_unobservable": [], "kept_required": [],
-        "kept_excluded": [], "denied_actions": [], "used_not_granted": [],
-        "unmapped_events": [], "proposed_actions": used_actions if proposal else [],
-        "policy_path": f"roles/{name}/policy.json" if proposal else None, "findings": [],
-        "replay": None, "notes": [], "verdicts": [], "activity": activity or {},
-        "evidence": [], "needs": [],
-    }
-
-
-def _summary(*roles: dict[str, Any]) -> dict[str, Any]:
-    return {"schema_version": 1, "window": {"start": "2026-10-01T00:00:00Z",
-                                            "end": "2026-10-10T12:00:00Z", "days": 9.5,
-                                            "min_window_days": 30.0},
-            "roles": list(roles)}
 
 
 EDGES = {
