@@ -123,7 +123,7 @@ def fill_arn(template: str, values: dict[str, str], *, partition: str = "aws") -
     otherwise an IAM wildcard pattern that still names the resource type.
     """
     # A loop over the cached split, not a comprehension over a merged dict: this runs once per
-    # resource derived (one per S3 object touched), and took 2.0 us a call that way, 0.7 this.
+    # resource derived (one per S3 object touched): 2.0 us a call that way, 0.7-0.8 this (timeit).
     filled = []
     for placeholder, text in _template_parts(template):
         if not placeholder:

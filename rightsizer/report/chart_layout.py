@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from math import cos, radians, sin
 
@@ -42,25 +42,29 @@ MAX_LABEL_SHARE = 0.4  # of the figure's width, for the y tick labels (longer on
 _MEASURE = TextToPath()
 
 
+# The family comes from the rc settings in force; ``family`` keys the caches on them.
 @lru_cache(maxsize=4096)
-def _size(text: str, points: float, weight: str, family: tuple[str, ...]) -> tuple[float, float]:
-    # The family from the rc settings in force (``family`` keys the cache on them).
+def _width(text: str, points: float, weight: str, family: tuple[str, ...]) -> float:
     prop = FontProperties(size=points, weight=weight)
-    width = _MEASURE.get_text_width_height_descent(text, prop, ismath=False)[0]
+    return _MEASURE.get_text_width_height_descent(text, prop, ismath=False)[0] * PT
+
+
+@lru_cache(maxsize=64)
+def _line_height(points: float, weight: str, family: tuple[str, ...]) -> float:
     # A line is as tall as matplotlib makes it: the height of "lp", whatever the text.
-    height = _MEASURE.get_text_width_height_descent("lp", prop, ismath=False)[1]
-    return width * PT, height * PT
+    prop = FontProperties(size=points, weight=weight)
+    return _MEASURE.get_text_width_height_descent("lp", prop, ismath=False)[1] * PT
 
 
 def text_size(text: str, points: float, weight: str = "normal") -> tuple[float, float]:
     """(width, height) of ``text`` in the charts' font (read from the current rc settings):
     the width of its longest line, the height of all its lines (spaced 1.2 as matplotlib
     spaces them)."""
-    lines = text.split("\n") or [""]
+    lines = text.split("\n")
     family = tuple(mpl.rcParams["font.sans-serif"])
-    sizes = [_size(line, points, weight, family) for line in lines]
-    line = sizes[0][1]
-    return max(w for w, _ in sizes), line + (len(lines) - 1) * line * 1.2
+    line = _line_height(points, weight, family)
+    return (max(_width(one, points, weight, family) for one in lines),
+            line + (len(lines) - 1) * line * 1.2)
 
 
 def rc_points(key: str) -> float:
@@ -107,13 +111,17 @@ class Margins:
     between_rows: float = 0.0
     between_columns: float = 0.0
 
+    def cell_width(self, fig_width: float, columns: int) -> float:
+        """The width of one cell of a grid of ``columns`` in a figure ``fig_width`` wide."""
+        return (fig_width - self.left - self.right
+                - (columns - 1) * self.between_columns) / columns
+
 
 def place(fig: Figure, margins: Margins, rows: int = 1, columns: int = 1) -> None:
     """Put the figure's subplot grid inside ``margins``; the gaps between rows and columns are
     made fractions of a cell, as ``subplots_adjust`` takes them."""
     width, height = fig.get_size_inches()
-    cell_w = (width - margins.left - margins.right
-              - (columns - 1) * margins.between_columns) / columns
+    cell_w = margins.cell_width(width, columns)
     cell_h = (height - margins.top - margins.bottom - (rows - 1) * margins.between_rows) / rows
     fig.subplots_adjust(left=margins.left / width, right=1 - margins.right / width,
                         bottom=margins.bottom / height, top=1 - margins.top / height,
@@ -187,10 +195,10 @@ def lay_out_grid(fig: Figure, panels: Sequence[tuple[Axes, str]], title: str, *,
     x_overhang = text_size(x_ticks[-1], tick_points)[0] / 2
     label_h = text_size("lp", label_points)[1]
     width, height = fig.get_size_inches()
-    left = PAD + label_h + LABEL_PAD + y_tick_w + TICK
-    right = PAD + x_overhang
-    between_columns = TICK + y_tick_w + x_overhang + GAP
-    cell_w = (width - left - right - (columns - 1) * between_columns) / columns
+    # Across first: the panels' width, to which their titles are wrapped, sets their height.
+    across = Margins(left=PAD + label_h + LABEL_PAD + y_tick_w + TICK, right=PAD + x_overhang,
+                     top=0.0, bottom=0.0, between_columns=TICK + y_tick_w + x_overhang + GAP)
+    cell_w = across.cell_width(width, columns)
     panel_title_h = 0.0
     for ax, panel_title in panels:  # a panel's title stays above its own panel
         text = wrapped(panel_title, panel_title_points, cell_w)
@@ -201,9 +209,6 @@ def lay_out_grid(fig: Figure, panels: Sequence[tuple[Axes, str]], title: str, *,
     fig.supxlabel(xlabel, fontsize=label_points, y=PAD / height, va="bottom")
     fig.supylabel(ylabel, fontsize=label_points, x=PAD / width, ha="left")
     top = PAD + text_size(title, title_points, "bold")[1] + GAP + panel_title_h + TITLE_PAD
-    margins = Margins(
-        left=left, right=right, top=top,
-        bottom=PAD + label_h + LABEL_PAD + x_tick_h + TICK,
-        between_rows=TICK + x_tick_h + GAP + panel_title_h + TITLE_PAD,
-        between_columns=between_columns)
-    place(fig, margins, rows, columns)
+    place(fig, replace(across, top=top, bottom=PAD + label_h + LABEL_PAD + x_tick_h + TICK,
+                       between_rows=TICK + x_tick_h + GAP + panel_title_h + TITLE_PAD),
+          rows, columns)
