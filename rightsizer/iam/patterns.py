@@ -91,8 +91,11 @@ def pattern_within(inner: str, outer: str) -> bool:
        not. If the pairs exceed a budget it gives up and answers False (sound, not complete).
 
     Runs of wildcards are first rewritten to ``?``s followed by one ``*`` (same language), and
-    exact strings reduce to ``matches(outer, inner)``.
+    exact strings reduce to ``matches(outer, inner)``: directly, not through the cache of the
+    rest, which a proposal would otherwise fill with a pair per S3 key, never asked again.
     """
+    if not has_wildcard(inner):
+        return matches(outer, inner, ignore_case=False)
     return _within(inner, outer)
 
 
@@ -103,8 +106,6 @@ _SEARCH_BUDGET = 20_000  # product states; ARN patterns need a few hundred at mo
 def _within(inner: str, outer: str) -> bool:
     if inner == outer or outer == "*":
         return True
-    if not has_wildcard(inner):
-        return matches(outer, inner, ignore_case=False)
     if not has_wildcard(outer):
         # A wildcard matches more than one string (any character fits ``?``); a literal one.
         return False

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rightsizer.iam.patterns import has_wildcard, literal_head, matches, pattern_within
+from rightsizer.iam.patterns import has_wildcard, literal_head, pattern_within
 
 __all__ = [
     "Generalization",
@@ -317,18 +317,13 @@ def _prune(patterns: Iterable[str]) -> list[str]:
 
 def _covered(pattern: str, inputs: Sequence[str]) -> tuple[str, ...]:
     """The ``inputs`` (sorted, unique) within ``pattern``: only those that start with its
-    literal head can be, and in a sorted list they stand together. An input without wildcards
-    is within the pattern when the pattern matches it, which is what ``pattern_within`` works
-    out for it too; asked directly, for every S3 object a role wrote, it does not fill
-    ``pattern_within``'s cache with pairs never asked again."""
+    literal head can be, and in a sorted list they stand together."""
     head = literal_head(pattern)
     found = []
     at = bisect.bisect_left(inputs, head)
     while at < len(inputs) and inputs[at].startswith(head):
-        candidate = inputs[at]
-        if (pattern_within(candidate, pattern) if has_wildcard(candidate)
-                else matches(pattern, candidate, ignore_case=False)):
-            found.append(candidate)
+        if pattern_within(inputs[at], pattern):
+            found.append(inputs[at])
         at += 1
     return tuple(found)
 
