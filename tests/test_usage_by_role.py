@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import rightsizer
 from rightsizer.analysis.inventory import role_key
+from rightsizer.sqlfiles import sql
 from rightsizer.store.database import Store
-from rightsizer.store.reading import _ROLE_ACCOUNT, _ROLE_NAME
 
 DAY = datetime(2026, 10, 1)
 OTHER = "444455556666"
@@ -79,9 +79,13 @@ def test_a_role_not_kept_comes_in_pieces_and_a_kept_one_whole(tmp_path: Path) ->
 @given(st.text(alphabet=st.sampled_from(list("arn:aws:iam::123/role-x\n/é:")), max_size=40))
 def test_the_query_orders_by_the_key_role_key_reads(principal: str) -> None:
     """The SQL that orders the rows reads the same (account, name) as role_key, for any text."""
-    row = duckdb.execute(f"SELECT {_ROLE_ACCOUNT}, {_ROLE_NAME} FROM (SELECT ? AS principal)",
-                         [principal]).fetchone()
-    assert row == role_key(principal)
+    con = duckdb.connect()
+    con.execute(sql("duckdb/analysis/role_key"))
+    row = con.execute("SELECT role_account(?), role_name(?), role_key_text(?)",
+                      [principal] * 3).fetchone()
+    assert row is not None
+    assert row[:2] == role_key(principal)
+    assert row[2] == "/".join(role_key(principal))
 
 
 def test_calls_with_one_resource_key_make_one_row_whatever_else_their_records_hold(
@@ -158,3 +162,46 @@ def test_with_others_refused_a_role_not_kept_comes_with_its_refused_calls_alone(
     assert Counter(got[(ACCOUNT, "lambda")]) == Counter(
         r for r in every if r.principal.endswith("/lambda") and r.error_class == "denied")
     assert len(got[(ACCOUNT, "lambda")]) == 4
+
+
+def test_with_others_refused_the_query_keeps_the_same_rows_as_a_filter_of_every_row(
+        tmp_path: Path) -> None:
+    """usage.sql leaves the other roles' calls out before it groups them: the rows are those of
+    every role's, filtered after, for local and Athena rows alike, whatever a role's ARN
+    spelling, and a role of the same name in another account is another role."""
+    kept_arns = [f"arn:aws:iam::{ACCOUNT}:role/ecs/app-task",
+                 f"arn:aws:iam::{ACCOUNT}:role/app-task"]
+    others = [f"arn:aws:iam::{OTHER}:role/app-task", f"arn:aws:iam::{ACCOUNT}:role/lambda"]
+    errors = [None, "AccessDenied", "NoSuchKey", "Client.UnauthorizedOperation"]
+    records = []
+    for n in range(48):
+        record = as_role(event(n, when=DAY + timedelta(minutes=n)),
+                         (kept_arns + others)[n % 4])
+        if errors[(n // 4) % 4]:
+            record["errorCode"] = errors[(n // 4) % 4]
+        records.append(record)
+    db = _ingested(tmp_path, records)
+    athena = [(arn, error_class, f"FromAthena{n}")
+              for n, (arn, error_class) in enumerate(
+                  [(a, c) for a in kept_arns + others for c in ("ok", "denied", "error")])]
+    con = duckdb.connect(str(db))
+    con.executemany(
+        "INSERT INTO athena_usage VALUES ('athena://db.t', 'call', ?, 's3.amazonaws.com', ?, "
+        "'eu-west-1', ?, ?, '{}', [], DATE '2026-10-01', ?, '', 3, 1, "
+        "TIMESTAMP '2026-10-01 01:00', TIMESTAMP '2026-10-01 02:00', NULL, 'q')",
+        [(arn, name, ACCOUNT, ACCOUNT, error_class) for arn, error_class, name in athena])
+    con.close()
+    kept = (ACCOUNT, "app-task")
+    with Store(db, read_only=True) as store:
+        got = [r for _key, rows in store.usage_by_role(keep={kept}, others="refused")
+               for r in rows]
+        every = store.usage()
+    wanted = [r for r in every if role_key(r.principal) == kept or r.error_class == "denied"]
+    assert Counter(got) == Counter(wanted)
+    # Each kind of row is there to be kept or left out.
+    assert {(role_key(r.principal), r.error_class, r.event_name.startswith("FromAthena"))
+            for r in every} == {(key, error_class, athena_row)
+                                for key in [kept, (OTHER, "app-task"), (ACCOUNT, "lambda")]
+                                for error_class in ("ok", "denied", "error")
+                                for athena_row in (True, False)}
+    assert {r.principal for r in got if r.error_class != "denied"} == set(kept_arns)

@@ -54,6 +54,7 @@ def con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyCon
     Store(path).close()  # the store's schema, as every run has it
     connection = duckdb.connect(str(path))
     connection.execute(sql("duckdb/analysis/error_class"))
+    connection.execute(sql("duckdb/analysis/role_key"))
     yield connection
     connection.close()
 
@@ -67,7 +68,7 @@ def usage_keys(con: duckdb.DuckDBPyConnection, parameters: list[Any]) -> list[st
         "to_days(?), 's3.amazonaws.com', 'GetObject', ?, 'AssumedRole', ?::JSON, 'f')",
         [(f"e{n}", n, ROLE, orjson.dumps(p).decode()) for n, p in enumerate(parameters)])
     rows = con.execute(f"SELECT day, request_key FROM ({sql('duckdb/analysis/usage')}) "
-                       "ORDER BY day", [None, None]).fetchall()
+                       "ORDER BY day", [None, None, None]).fetchall()
     return [_ESCAPE.sub(lambda m: m.group(0).lower(), key) for _day, key in rows]
 
 

@@ -111,7 +111,9 @@ class Store(IntegrityTables, RunRecords, FolderLedger, AnalysisReads):
         # A Jupyter kernel without ipywidgets refuses the setting; the bar is off there anyway.
         with suppress(duckdb.InvalidInputException):
             self._con.execute("SET enable_progress_bar = false")
-        self._con.execute(sql("duckdb/analysis/error_class"))  # what usage.sql classes calls by
+        # What usage.sql classes calls by, and names a role by.
+        self._con.execute(sql("duckdb/analysis/error_class"))
+        self._con.execute(sql("duckdb/analysis/role_key"))
         self._committed: Committed | None = None
         self._staged: list[Path] = []  # the typed spools of the open transaction, in order
         if not read_only:

@@ -28,12 +28,6 @@ from rightsizer.store.records import (
 __all__ = ["AnalysisReads"]
 
 
-# usage_by_role's order: the role's account and name as aws_names.role_key reads them
-# from its ARN (the account field, the text after the last "/"), so that the spellings of one
-# role (with and without its path) come together.
-_ROLE_ACCOUNT = ("CASE WHEN len(string_split(principal, ':')) > 5 "
-                 "THEN string_split(principal, ':')[5] ELSE '' END")
-_ROLE_NAME = "regexp_extract(principal, '[^/]*$')"
 _USAGE_BATCH = 10_000
 
 
@@ -89,7 +83,7 @@ class AnalysisReads(Connected):
               until: datetime | None = None) -> tuple[UsageRow, ...]:
         """Every role's calls in ``[since, until)``, aggregated in one pass over the events."""
         rows = self._con.execute(sql("duckdb/analysis/usage"),
-                                 [_naive_utc(since), _naive_utc(until)]).fetchall()
+                                 [_naive_utc(since), _naive_utc(until), None]).fetchall()
         return tuple(map(_usage_row, rows))
 
     def usage_by_role(self, since: datetime | None = None, until: datetime | None = None, *,
@@ -108,15 +102,13 @@ class AnalysisReads(Connected):
         other calls are then neither fetched nor made into rows (the keys of ``call_sessions``
         are every authorized call)."""
         query = f"SELECT * FROM ({sql('duckdb/analysis/usage').rstrip().rstrip(';')})"
-        params: list[object] = [_naive_utc(since), _naive_utc(until)]
-        if others == "refused":
-            # "account/name" names one key: a role name holds no "/", so the text after the
-            # last one is the name and the text before it the account.
-            query += (f" WHERE error_class = 'denied' OR {_ROLE_ACCOUNT} || '/' || {_ROLE_NAME}"
-                      " IN (SELECT unnest($3::VARCHAR[]))")
-            params.append([f"{account}/{name}" for account, name in keep])
+        # role_key_text names one key: a role name holds no "/", so the text after the last
+        # one is the name and the text before it the account (role_key.sql).
+        wanted = ([f"{account}/{name}" for account, name in keep] if others == "refused"
+                  else None)
         cursor = self._con.execute(
-            f"{query} ORDER BY {_ROLE_ACCOUNT}, {_ROLE_NAME}, principal", params)
+            f"{query} ORDER BY role_account(principal), role_name(principal), principal",
+            [_naive_utc(since), _naive_utc(until), wanted])
         current: tuple[str, str] | None = None
         rows: list[UsageRow] = []
         done: set[tuple[str, str]] = set()
