@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from builders import ACCOUNT, REGION, arn, ecs, iam, role, sufficient_evidence
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rightsizer.analysis.inventory import build_inventory
 from rightsizer.iam.evaluate import Request, evaluate
@@ -88,3 +90,25 @@ def test_a_role_with_few_resources_lists_them_all() -> None:
     assert evidence.resources == {("a", REGION): 2, ("b", REGION): 1}
     assert (evidence.resources_omitted, evidence.resource_calls_omitted) == (0, 0)
     assert evidence.resource_count == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.tuples(st.sampled_from([f"arn:{c}" for c in "abcdefghij"]),
+                                 st.sampled_from(["eu-west-1", "us-east-1", ""])),
+                       st.integers(1, 4), max_size=30),
+       st.integers(1, 8))
+def test_trimming_keeps_the_most_called_then_first_arns_and_counts_the_others(
+        resources: dict[tuple[str, str], int], keep: int) -> None:
+    from rightsizer.analysis.verdicts import ActionEvidence
+
+    evidence = ActionEvidence("s3:GetObject", resources=dict(resources))
+    evidence.trim(keep)
+    by_arn: dict[str, int] = {}
+    for (name, _region), n in resources.items():
+        by_arn[name] = by_arn.get(name, 0) + n
+    ranked = sorted(by_arn.items(), key=lambda item: (-item[1], item[0]))  # ties: by ARN
+    kept = {name for name, _n in ranked[:keep]}
+    assert evidence.resources == {k: n for k, n in resources.items() if k[0] in kept}
+    assert evidence.resources_omitted == len(ranked[keep:])
+    assert evidence.resource_calls_omitted == sum(n for _name, n in ranked[keep:])
+    assert evidence.resource_count == len(by_arn)
