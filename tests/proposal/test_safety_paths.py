@@ -45,9 +45,8 @@ POLICY = {"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutOb
                          "Resource": "arn:aws:s3:::data/*"}]}
 
 
-def test_a_proposal_that_fails_its_proof_is_withheld(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The guard itself: whatever bug makes a proposal drop a used action, the replay catches it
-    and the proposal is not recommended."""
+def drop_get_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever bug makes a proposal drop a used action: here, s3:GetObject."""
     real = rightsize_module.propose
 
     def dropping(**kwargs):
@@ -58,6 +57,12 @@ def test_a_proposal_that_fails_its_proof_is_withheld(monkeypatch: pytest.MonkeyP
         return replace(proposal, documents=documents), notes
 
     monkeypatch.setattr(rightsize_module, "propose", dropping)
+
+
+def test_a_proposal_that_fails_its_proof_is_withheld(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard itself: whatever bug makes a proposal drop a used action, the replay catches it
+    and the proposal is not recommended."""
+    drop_get_object(monkeypatch)
     result = run(iam(role("app", inline={"p": POLICY})), [s3_row("GetObject", "data", "k")])
     assert result.proposal is None
     finding = next(f for f in result.findings if f.code == "PROPOSAL_FAILED_PROOF")
@@ -153,3 +158,35 @@ def test_a_call_an_unconditional_deny_covers_stays_granted_elsewhere() -> None:
     assert result.proposal is not None and result.replay is not None
     assert result.replay.passed and result.replay.granted_elsewhere == 3
     assert "dynamodb:GetItem" not in result.proposed_actions
+
+
+def test_a_failed_proof_names_the_first_twenty_refused_calls_in_resource_order(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replay asks about a role's resources in any order, but names the calls the proposal
+    refuses in order of resource and region, those whose resource is unknown last, and at
+    most twenty."""
+    drop_get_object(monkeypatch)
+    keys = [f"k{n:02d}" for n in range(30)]
+    random.Random(7).shuffle(keys)
+    rows = [s3_row("GetObject", "data", key) for key in keys]
+    rows += [rows[0]._replace(region="eu-west-1"),
+             s3_row("GetObject", "data", "k")._replace(request_key="{}")]  # resource unknown
+    result = run(iam(role("app", inline={"p": POLICY})), rows)
+    assert result.replay is not None and not result.replay.passed
+    resources = sorted([(f"arn:aws:s3:::data/{key}", REGION) for key in keys]
+                       + [(f"arn:aws:s3:::data/{keys[0]}", "eu-west-1")])
+    assert list(result.replay.failures) == [
+        f"s3:GetObject on {resource} ({region})" for resource, region in resources][:20]
+    assert (result.replay.failed, result.replay.unknown_resource) == (2 * (len(keys) + 1), 2)
+
+
+def test_a_failed_proof_names_the_calls_of_unknown_resource_after_the_others(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    drop_get_object(monkeypatch)
+    rows = [s3_row("GetObject", "data", "k"),
+            s3_row("GetObject", "data", "k")._replace(request_key="{}")]
+    anywhere = {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    result = run(iam(role("app", inline={"p": anywhere})), rows)
+    assert result.replay is not None
+    assert list(result.replay.failures) == [
+        f"s3:GetObject on arn:aws:s3:::data/k ({REGION})", "s3:GetObject on * (any region)"]
