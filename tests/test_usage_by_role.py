@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -205,3 +205,22 @@ def test_with_others_refused_the_query_keeps_the_same_rows_as_a_filter_of_every_
                                 for error_class in ("ok", "denied", "error")
                                 for athena_row in (True, False)}
     assert {r.principal for r in got if r.error_class != "denied"} == set(kept_arns)
+
+
+def test_the_rows_times_are_the_stored_times_in_utc_to_the_microsecond(tmp_path: Path) -> None:
+    db = _ingested(tmp_path, [event(1, when=datetime(2026, 10, 1, 23, 59, 58))])
+    con = duckdb.connect(str(db))
+    con.execute(
+        "INSERT INTO athena_usage VALUES ('athena://db.t', 'call', ?, 's3.amazonaws.com', "
+        "'ListBucket', 'eu-west-1', ?, ?, '{}', [], DATE '2026-12-31', 'ok', '', 3, 1, "
+        "TIMESTAMP '2026-12-31 00:00:00.000001', TIMESTAMP '2026-12-31 23:59:59.999999', NULL, "
+        "'q')", [f"arn:aws:iam::{ACCOUNT}:role/ecs/app-task", ACCOUNT, ACCOUNT])
+    con.close()
+    with Store(db, read_only=True) as store:
+        rows = {r.event_name: r for _key, group in store.usage_by_role() for r in group}
+    times = {name: (r.first_seen, r.last_seen) for name, r in rows.items()}
+    assert times == {
+        "GetObject": (datetime(2026, 10, 1, 23, 59, 58, tzinfo=UTC),) * 2,
+        "ListBucket": (datetime(2026, 12, 31, 0, 0, 0, 1, tzinfo=UTC),
+                       datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))}
+    assert all(t.tzinfo is UTC for pair in times.values() for t in pair)

