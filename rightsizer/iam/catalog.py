@@ -166,6 +166,10 @@ def _load(*parts: str) -> Any:
     return orjson.loads(node.read_bytes())
 
 
+# The most action texts Catalog.action remembers (IAM has about 19,000 actions).
+_ACTIONS_REMEMBERED = 65_536
+
+
 class Catalog:
     """The loaded catalog. Services are read from the package on first use and kept."""
 
@@ -180,6 +184,9 @@ class Catalog:
         self._known = frozenset(self._services)
         self._actions: dict[str, dict[str, ActionInfo]] = {}
         self._resource_types: dict[str, dict[str, ResourceType]] = {}
+        # action() by the text asked: the derivation asks once per distinct request (one per
+        # S3 object touched), 0.6 µs a lookup against 0.1 µs from here (timeit).
+        self._by_text: dict[str, ActionInfo | None] = {}
 
     # -- services and actions ---------------------------------------------------------------
 
@@ -217,10 +224,18 @@ class Catalog:
     def action(self, action: str) -> ActionInfo | None:
         """Look up ``service:Action`` case-insensitively; None when IAM has no such action."""
         try:
+            return self._by_text[action]
+        except KeyError:
+            pass
+        try:
             service, name = split_action(action)
         except ValueError:
-            return None
-        return self.service_actions(service).get(name.lower())
+            found = None
+        else:
+            found = self.service_actions(service).get(name.lower())
+        if len(self._by_text) < _ACTIONS_REMEMBERED:  # any text can be asked: bounded
+            self._by_text[action] = found
+        return found
 
     def knows(self, action: str) -> bool:
         return self.action(action) is not None

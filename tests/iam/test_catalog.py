@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import rightsizer.iam.catalog as catalog_module
 from rightsizer.iam.catalog import (
     AccessLevel,
     catalog,
@@ -143,3 +144,23 @@ def test_resource_types_and_templates() -> None:
 def test_split_action_rejects_non_actions(bad: str) -> None:
     with pytest.raises(ValueError, match="not an IAM action"):
         split_action(bad)
+
+
+@pytest.mark.parametrize("bound", [3, 65_536])
+def test_action_answers_as_the_service_table_for_any_text_asked_again(
+        monkeypatch: pytest.MonkeyPatch, bound: int) -> None:
+    """action() remembers its answers by the text asked, up to a bound: asked again, in any
+    case, or past the bound, it answers as the service's table does."""
+    monkeypatch.setattr(catalog_module, "_ACTIONS_REMEMBERED", bound)
+    fresh = catalog_module.Catalog()
+    texts = ["s3:GetObject", "S3:getobject", "s3:GETOBJECT", "s3:NoSuchAction", "nosuch:Get",
+             "s3", ":GetObject", "s3:", "logs:PutLogEvents", "kms:Decrypt", "KMS:decrypt",
+             "ecr:GetAuthorizationToken"]
+    for _ in range(2):
+        for text in texts:
+            service, _, name = text.partition(":")
+            expected = (fresh.service_actions(service).get(name.lower())
+                        if service and name else None)
+            assert fresh.action(text) == expected, text
+    assert fresh.action("s3:getobject") is fresh.action("S3:GetObject")
+    assert len(fresh._by_text) <= bound
