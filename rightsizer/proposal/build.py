@@ -358,17 +358,17 @@ def prove(
         # A declared need the role used without its own policies granting it was added to the
         # proposal: its calls must be allowed by the proposal, whatever the original allowed.
         added = not verdict.granted and verdict.verdict == "required_by_task_definition"
-        # In any order: a decision does not depend on the ones asked before it (the evaluator's
-        # property test). Only the failures named are put in order, below: sorting every
-        # resource took seconds for a role that writes an S3 object per request.
-        # The calls whose resource is not known come last (1).
+        # Replayed in any order: a decision does not depend on the ones asked before it (the
+        # evaluator's property test). Only the refused calls named are sorted, below, by rank
+        # (the calls whose resource is not known, rank 1, last), resource and region: sorting
+        # every resource took seconds for a role that writes an S3 object per request.
         replays = [(0, arn, region, n) for (arn, region), n in evidence.resources.items()]
         if evidence.unknown_resource_calls:
             replays.append((1, "*", "", evidence.unknown_resource_calls))
         against = allows if verdict.granted else originals
         requests: dict[str, Request] = {}  # by region: the resource is given to evaluate_on
         refused: list[tuple[int, str, str]] = []
-        for last, arn, region, n in replays:
+        for rank, arn, region, n in replays:
             request = requests.get(region)
             if request is None:
                 context = {"aws:PrincipalArn": (proposal.role_arn,)}
@@ -388,9 +388,9 @@ def prove(
                 conditional += n if decision.conditional else 0
             else:
                 failed += n
-                refused.append((last, arn, region))
+                refused.append((rank, arn, region))
         failures += [f"{verdict.action} on {arn} ({region or 'any region'})"
-                     for _last, arn, region in sorted(refused)[:20 - len(failures)]]
+                     for _rank, arn, region in sorted(refused)[:20 - len(failures)]]
     allow_patterns = [(s.actions, s.resources) for s in proposal.statements if s.effect == "Allow"]
     unused_allowed = sorted(
         v.action
