@@ -163,4 +163,4 @@ def test_action_answers_as_the_service_table_for_any_text_asked_again(
                         if service and name else None)
             assert fresh.action(text) == expected, text
     assert fresh.action("s3:getobject") is fresh.action("S3:GetObject")
-    assert len(fresh._by_text) <= bound
+    assert fresh._remembered.cache_info().currsize <= bound
