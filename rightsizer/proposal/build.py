@@ -17,6 +17,7 @@ allowed and that no proposed (action, resource) is broader than a granting state
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -359,7 +360,7 @@ def prove(
         # proposal: its calls must be allowed by the proposal, whatever the original allowed.
         added = not verdict.granted and verdict.verdict == "required_by_task_definition"
         # Replayed in any order: a decision does not depend on the ones asked before it (the
-        # evaluator's property test). Only the refused calls named are sorted, below, by rank
+        # evaluator's property test). Only the first refused calls are named, below, by rank
         # (the calls whose resource is not known, rank 1, last), resource and region: sorting
         # every resource took seconds for a role that writes an S3 object per request.
         replays = [(0, arn, region, n) for (arn, region), n in evidence.resources.items()]
@@ -390,7 +391,7 @@ def prove(
                 failed += n
                 refused.append((rank, arn, region))
         failures += [f"{verdict.action} on {arn} ({region or 'any region'})"
-                     for _rank, arn, region in sorted(refused)[:20 - len(failures)]]
+                     for _rank, arn, region in heapq.nsmallest(20 - len(failures), refused)]
     allow_patterns = [(s.actions, s.resources) for s in proposal.statements if s.effect == "Allow"]
     unused_allowed = sorted(
         v.action
